@@ -1,0 +1,171 @@
+"""`laptop-agents` / `python -m laptop_agents`: the daemon, the simulator and the API client.
+
+Each subcommand parses its flags here and hands over to the module that owns the work, imported
+lazily so `laptop-agents status` does not pay for the engine's imports. Errors that carry an exit
+code (see errors.py) end the process with that code and a one-line message, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from laptop_agents import __version__
+from laptop_agents.errors import EXIT_INTERNAL, LaptopAgentsError
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Any:
+    from laptop_agents.config import load_settings
+
+    overrides: dict[str, Any] = {
+        "source": getattr(args, "source", None),
+        "symbol": getattr(args, "symbol", None),
+        "sim_speed": getattr(args, "speed", None),
+        "sim_seed": getattr(args, "seed", None),
+    }
+    overrides.update(extra)
+    return load_settings(**overrides)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from laptop_agents.session.daemon import run_daemon
+
+    return run_daemon(settings, duration=args.duration)
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from laptop_agents.sim.server import run_standalone
+
+    return run_standalone(
+        host=args.host, port=args.port, speed=args.speed, seed=args.seed, admin=args.admin
+    )
+
+
+def _cmd_probe(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from laptop_agents.data.probe import run_probe
+
+    return run_probe(settings, seconds=args.seconds)
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from laptop_agents.api.client import cli_status
+
+    return cli_status(_settings(args), url=args.url)
+
+
+def _cmd_pause(args: argparse.Namespace) -> int:
+    from laptop_agents.api.client import cli_pause
+
+    return cli_pause(_settings(args), url=args.url, reason=args.reason)
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from laptop_agents.api.client import cli_resume
+
+    return cli_resume(_settings(args), url=args.url)
+
+
+def _cmd_install_service(args: argparse.Namespace) -> int:
+    from laptop_agents.service_install import install_service
+
+    return install_service(_settings(args), user=args.user, print_only=args.print_only)
+
+
+def _add_market_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", choices=["sim", "bitunix"], help="market data source")
+    parser.add_argument("--symbol", help="contract, e.g. BTCUSDT")
+    parser.add_argument("--speed", type=float, help="simulator speed (simulated s per wall s)")
+    parser.add_argument("--seed", type=int, help="simulator seed")
+
+
+def _add_api_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", help="daemon API base URL (default from LA_API_HOST/PORT)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="laptop-agents",
+        description="Paper-trade BTC perpetual futures from Bitunix market data.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    # The original plan's spelling: `--mode live-session --async --source bitunix`.
+    parser.add_argument("--mode", choices=["live-session"], help=argparse.SUPPRESS)
+    parser.add_argument("--async", dest="async_", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--source", dest="legacy_source", choices=["sim", "bitunix"],
+                        help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the trading daemon (default: built-in simulator)")
+    _add_market_flags(run)
+    run.add_argument("--duration", type=float, help="stop after this many wall seconds")
+    run.set_defaults(handler=_cmd_run)
+
+    sim = sub.add_parser("sim", help="run the Bitunix simulator standalone")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=9000)
+    sim.add_argument("--speed", type=float, default=1.0)
+    sim.add_argument("--seed", type=int, default=42)
+    sim.add_argument("--admin", action="store_true", help="enable the loopback fault admin API")
+    sim.set_defaults(handler=_cmd_sim)
+
+    probe = sub.add_parser("probe", help="check that market data flows, then exit")
+    _add_market_flags(probe)
+    probe.add_argument("--seconds", type=float, default=60.0)
+    probe.set_defaults(handler=_cmd_probe)
+
+    status = sub.add_parser("status", help="show a running daemon's status")
+    _add_api_flags(status)
+    status.set_defaults(handler=_cmd_status)
+
+    pause = sub.add_parser("pause", help="pause new entries on a running daemon")
+    _add_api_flags(pause)
+    pause.add_argument("--reason", default=None)
+    pause.set_defaults(handler=_cmd_pause)
+
+    resume = sub.add_parser("resume", help="resume new entries on a running daemon")
+    _add_api_flags(resume)
+    resume.set_defaults(handler=_cmd_resume)
+
+    install = sub.add_parser("install-service", help="write a systemd unit or launchd plist")
+    install.add_argument("--user", action="store_true", help="per-user service")
+    install.add_argument("--print", dest="print_only", action="store_true",
+                         help="print instead of writing")
+    install.set_defaults(handler=_cmd_install_service)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
+    if handler is None:
+        if args.mode == "live-session":
+            # Legacy form: async is the only engine, so it is simply `run`.
+            args = parser.parse_args(["run", *(["--source", args.legacy_source]
+                                                if args.legacy_source else [])])
+            handler = args.handler
+        else:
+            parser.print_help()
+            return 0
+    assert handler is not None
+    try:
+        return handler(args)
+    except LaptopAgentsError as error:
+        print(f"laptop-agents: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # the last line of defence: log, then a distinct code
+        import traceback
+
+        traceback.print_exc()
+        print(f"laptop-agents: internal error: {error!r}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def entrypoint() -> None:
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""All of the daemon's settings in one pydantic-settings model.
+
+Every field reads the environment variable ``LA_<FIELD_NAME>`` (or a ``.env`` file in the
+working directory) and is documented, with its default, in ``.env.example`` and
+docs/configuration.md. Command-line flags override the environment.
+
+Start-up calls :func:`load_settings`, which turns a validation failure into a one-line
+:class:`~laptop_agents.errors.ConfigError` naming the setting (exit code 78, no traceback).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from laptop_agents.errors import ConfigError
+from laptop_agents.models import WS_INTERVAL_MS
+
+ENV_PREFIX = "LA_"
+
+REAL_WS_URL = "wss://fapi.bitunix.com/public/"
+REAL_PRIVATE_WS_URL = "wss://fapi.bitunix.com/private/"
+REAL_REST_URL = "https://fapi.bitunix.com"
+
+
+def default_data_dir() -> Path:
+    """systemd's StateDirectory when set, else the XDG state directory of the user."""
+    state_directory = os.environ.get("STATE_DIRECTORY")
+    if state_directory:
+        return Path(state_directory.split(":")[0])
+    xdg = os.environ.get("XDG_STATE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "state"
+    return base / "laptop-agents"
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        validate_default=True,
+    )
+
+    # --- what to trade and where the data comes from ------------------------------------
+    source: Literal["sim", "bitunix"] = Field(
+        "sim", description="Market data source: the built-in simulator or the real exchange."
+    )
+    symbol: str = Field("BTCUSDT", description="Contract to trade (upper case).")
+    interval: str = Field("1min", description="Candle interval the strategy runs on.")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Journal and state directory (StateDirectory under systemd, else XDG).",
+    )
+
+    # --- Bitunix endpoints and credentials ----------------------------------------------
+    bitunix_ws_url: str = Field(REAL_WS_URL, description="Public futures WebSocket URL.")
+    bitunix_private_ws_url: str = Field(REAL_PRIVATE_WS_URL, description="Private WS URL.")
+    bitunix_rest_url: str = Field(REAL_REST_URL, description="Futures REST base URL.")
+    bitunix_api_key: SecretStr | None = Field(None, description="API key (private socket only).")
+    bitunix_api_secret: SecretStr | None = Field(None, description="API secret.")
+
+    # --- WebSocket client behaviour ------------------------------------------------------
+    ws_connect_timeout: float = Field(5.0, gt=0, description="Seconds to wait for `connect`.")
+    ws_ping_interval: float = Field(10.0, gt=0, description="Seconds between JSON pings.")
+    ws_pong_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a ping reply.")
+    ws_silence_timeout: float = Field(
+        5.0, gt=0, description="A subscribed socket with no frame for this long is dead."
+    )
+    ws_backoff_initial: float = Field(0.5, gt=0, description="First reconnect delay (s).")
+    ws_backoff_max: float = Field(30.0, gt=0, description="Cap of the reconnect delay (s).")
+    ws_refused_limit: int = Field(
+        3, ge=1, description="Consecutive refused connects/rejected handshakes before exit."
+    )
+    ws_max_frames_per_second: int = Field(
+        4, ge=1, le=5, description="Client frames per second (the server drops > 5)."
+    )
+    candle_close_grace: float = Field(
+        3.0, ge=0, description="Seconds after a boundary before a silent candle closes via REST."
+    )
+    emit_partial_candles: bool = Field(False, description="Also yield in-progress candles.")
+    rest_max_requests_per_second: float = Field(10.0, gt=0, description="REST rate cap.")
+    rest_timeout: float = Field(10.0, gt=0, description="REST request timeout (s).")
+
+    # --- the built-in simulator (source=sim) ---------------------------------------------
+    sim_host: str = Field("127.0.0.1", description="Simulator bind address.")
+    sim_port: int = Field(0, ge=0, le=65535, description="Simulator port (0 = any free port).")
+    sim_speed: float = Field(
+        20.0, gt=0, description="Simulated seconds per wall second for `run` on the simulator."
+    )
+    sim_seed: int = Field(42, description="Seed of the simulated market.")
+    sim_idle_timeout: float = Field(
+        60.0, gt=0, description="Simulator drops sockets silent this long (wall seconds)."
+    )
+    sim_kline_push_ms: int = Field(500, gt=0, description="Kline push period (wall ms).")
+    sim_depth_push_ms: int = Field(310, gt=0, description="Depth push period (wall ms).")
+    sim_admin: bool = Field(False, description="Enable the loopback-only fault admin API.")
+
+    # --- strategy (Supervisor) -----------------------------------------------------------
+    strategy: Literal["supervisor"] = Field("supervisor", description="Strategy to run.")
+    warmup_candles: int = Field(100, ge=100, description="Closed candles before trading.")
+    history_candles: int = Field(300, ge=100, description="Closed candles kept in memory.")
+    ema_fast: int = Field(9, ge=2, description="Fast EMA (sweep direction filter).")
+    ema_mid: int = Field(20, ge=2, description="EMA for trend and pullback entry.")
+    ema_slow: int = Field(50, ge=2, description="Slow EMA for trend.")
+    atr_period: int = Field(14, ge=2, description="ATR period.")
+    pullback_stop_atr: Decimal = Field(Decimal("1.5"), gt=0, description="Stop = ATR x this.")
+    pullback_target_r: Decimal = Field(Decimal("2.0"), gt=0, description="Target in risk units.")
+    sweep_lookback: int = Field(10, ge=2, description="Prior candles whose extreme is swept.")
+    sweep_stop_atr: Decimal = Field(Decimal("0.5"), ge=0, description="Stop beyond the sweep.")
+    sweep_vwap_period: int = Field(60, ge=2, description="Candles in the VWAP target.")
+    volume_avg_period: int = Field(20, ge=2, description="Candles in the volume average.")
+    sweep_min_volume_ratio: Decimal = Field(Decimal("0.5"), ge=0, description="Min vol/avg.")
+    min_reward_risk: Decimal = Field(Decimal("1.5"), gt=0, description="Reward/risk gate.")
+    cooldown_candles: int = Field(5, ge=0, description="Candles without entries after exit.")
+    min_atr_pct: Decimal = Field(Decimal("0.0001"), ge=0, description="No setup below ATR/price.")
+    risk_pct: Decimal = Field(
+        Decimal("0.01"), gt=0, le=Decimal("0.1"), description="Equity risked per trade (0.01=1%)."
+    )
+
+    # --- paper broker and risk limits ----------------------------------------------------
+    starting_equity: Decimal = Field(Decimal("10000"), gt=0, description="Paper USDT balance.")
+    maker_fee: Decimal = Field(Decimal("0.0002"), ge=0, lt=1, description="Maker fee (0.02%).")
+    taker_fee: Decimal = Field(Decimal("0.0006"), ge=0, lt=1, description="Taker fee (0.06%).")
+    slippage_bps: Decimal = Field(Decimal("1"), ge=0, description="Market-order slippage (bp).")
+    limit_expiry_candles: int = Field(3, ge=1, description="Unfilled limit orders expire.")
+    trailing_stop_atr: Decimal = Field(
+        Decimal("0"), ge=0, description="Trailing stop distance in ATRs (0 = off)."
+    )
+    max_position_qty: Decimal = Field(Decimal("1"), gt=0, description="Max position (BTC).")
+    max_notional: Decimal = Field(Decimal("50000"), gt=0, description="Max notional (USDT).")
+    max_leverage: Decimal = Field(Decimal("5"), gt=0, description="Max notional / equity.")
+    min_notional: Decimal = Field(Decimal("5"), ge=0, description="Smallest order (USDT).")
+    max_orders_per_minute: int = Field(6, ge=1, description="Order submissions per minute.")
+    daily_loss_cap_pct: Decimal = Field(
+        Decimal("0.03"), gt=0, le=1, description="Daily loss (fraction of day-start equity)."
+    )
+
+    # --- engine --------------------------------------------------------------------------
+    watchdog_interval: float = Field(0.1, gt=0, description="Safety-net SL/TP timer (s).")
+    stale_after: float = Field(5.0, gt=0, description="Prices older than this are stale (s).")
+    heartbeat_interval: float = Field(60.0, gt=0, description="Health line period (s).")
+    position_sync_interval: float = Field(30.0, gt=0, description="Reconciliation period (s).")
+    kill_file: Path | None = Field(None, description="While this file exists, no new entries.")
+    flatten_on_exit: bool = Field(False, description="Close the open position on shutdown.")
+    queue_size: int = Field(1000, ge=10, description="Bound of the engine's queues.")
+
+    # --- control API ---------------------------------------------------------------------
+    api_enabled: bool = Field(True, description="Serve the control API and browser page.")
+    api_host: str = Field("127.0.0.1", description="Control API bind address.")
+    api_port: int = Field(8080, ge=0, le=65535, description="Control API port (0 = any).")
+    api_token: SecretStr | None = Field(None, description="Bearer token for state changes.")
+    api_read_requires_token: bool = Field(False, description="Also require it for reads.")
+    api_max_body_bytes: int = Field(16_384, ge=256, description="Request body size limit.")
+    api_ws_buffer: int = Field(256, ge=1, description="Messages buffered per WS client.")
+
+    # --- logging and service -------------------------------------------------------------
+    log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level."
+    )
+    log_json: bool = Field(False, description="One JSON object per log line.")
+    log_file: Path | None = Field(None, description="Optional rotating log file.")
+
+    @field_validator("symbol")
+    @classmethod
+    def _upper_symbol(cls, value: str) -> str:
+        value = value.strip().upper()
+        if not value.isalnum():
+            raise ValueError("must be letters and digits, e.g. BTCUSDT")
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _known_interval(cls, value: str) -> str:
+        if value not in WS_INTERVAL_MS:
+            raise ValueError(f"must be one of {', '.join(WS_INTERVAL_MS)}")
+        return value
+
+    @field_validator("bitunix_ws_url", "bitunix_private_ws_url")
+    @classmethod
+    def _ws_url(cls, value: str) -> str:
+        if not value.startswith(("ws://", "wss://")):
+            raise ValueError("must start with ws:// or wss://")
+        return value
+
+    @field_validator("bitunix_rest_url")
+    @classmethod
+    def _rest_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Settings:
+        if not self.ema_fast < self.ema_mid < self.ema_slow:
+            raise ValueError("ema_fast < ema_mid < ema_slow must hold")
+        if self.ws_backoff_initial > self.ws_backoff_max:
+            raise ValueError("ws_backoff_initial must not exceed ws_backoff_max")
+        if self.history_candles < self.warmup_candles:
+            raise ValueError("history_candles must be >= warmup_candles")
+        if not is_loopback_host(self.api_host) and self.api_token is None:
+            raise ValueError(
+                f"api_host={self.api_host} is not loopback: set LA_API_TOKEN to expose the API"
+            )
+        return self
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value, so the log sink can scrub them."""
+        values = [self.bitunix_api_key, self.bitunix_api_secret, self.api_token]
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+
+def _format_validation_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    location = [str(part) for part in first.get("loc", ()) if part != "__root__"]
+    message = first.get("msg", "invalid value").removeprefix("Value error, ")
+    if location:
+        name = ENV_PREFIX + location[0].upper()
+        got = first.get("input")
+        shown = "" if isinstance(got, dict) or "secret" in name.lower() or "TOKEN" in name else (
+            f" (got {got!r})"
+        )
+        return f"invalid setting {name}: {message}{shown}"
+    return f"invalid settings: {message}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from the environment, `.env` and ``overrides`` (CLI flags).
+
+    Raises ConfigError with a one-line message naming the offending setting.
+    """
+    cleaned = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**cleaned)
+    except ValidationError as error:
+        raise ConfigError(_format_validation_error(error)) from None
+
+
+def render_env_example() -> str:
+    """The text of `.env.example`: every setting, its description and its default.
+
+    Regenerate with `python -m laptop_agents.config > .env.example` after adding a setting;
+    tests/test_config.py fails when the file is out of date.
+    """
+    lines = [
+        "# laptop-agents settings. Copy to .env (or set in the environment) and edit.",
+        "# Every line shows the default; an invalid value stops start-up naming the setting.",
+        "",
+    ]
+    for name, field in Settings.model_fields.items():
+        if field.default_factory is not None:
+            default = ""
+            note = " Default: computed at start-up."
+        else:
+            value = field.default
+            default = "" if value is None else str(value).lower() if isinstance(
+                value, bool) else str(value)
+            note = ""
+        lines.append(f"# {field.description}{note}")
+        # Unset-by-default settings stay commented so a copied file does not set them to "".
+        prefix = "# " if default == "" else ""
+        lines.append(f"{prefix}LA_{name.upper()}={default}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(render_env_example())

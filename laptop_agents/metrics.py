@@ -1,0 +1,36 @@
+"""Prometheus metrics of one daemon, on a registry of its own (tests run several daemons)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+# Watchdog reaction times are expected in the sub-millisecond to 100 ms range.
+REACTION_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.ticks = Counter("la_ticks", "Best bid/offer updates received", registry=r)
+        self.candles = Counter("la_closed_candles", "Closed candles received", registry=r)
+        self.reconnects = Counter("la_reconnects", "Market-data reconnects", registry=r)
+        self.malformed_frames = Counter(
+            "la_malformed_frames", "Malformed or unknown frames skipped", registry=r
+        )
+        self.loop_lag = Gauge("la_loop_lag_seconds", "Event-loop lag, last sample", registry=r)
+        self.watchdog_reaction = Histogram(
+            "la_watchdog_reaction_seconds",
+            "Time from a crossing price's arrival to the exit fill",
+            buckets=REACTION_BUCKETS,
+            registry=r,
+        )
+        self.equity = Gauge("la_equity_usdt", "Paper account equity (USDT)", registry=r)
+        self.position_size = Gauge(
+            "la_position_size", "Open position size in base coin, signed", registry=r
+        )
+        self.orders = Counter("la_orders", "Orders submitted to the paper broker", registry=r)
+        self.trades = Counter("la_trades", "Round-trip trades closed", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,135 @@
+"""Immutable market-data values shared by every part of the daemon.
+
+Prices and sizes are ``Decimal`` so accounting never meets a float. Timestamps are integer
+milliseconds since the epoch (of simulated time when the source is the simulator).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from decimal import Decimal
+
+# WebSocket interval names (`market_kline_<name>`) -> milliseconds.
+WS_INTERVAL_MS: dict[str, int] = {
+    "1min": 60_000,
+    "3min": 180_000,
+    "5min": 300_000,
+    "15min": 900_000,
+    "30min": 1_800_000,
+    "60min": 3_600_000,
+    "2h": 7_200_000,
+    "4h": 14_400_000,
+    "6h": 21_600_000,
+    "8h": 28_800_000,
+    "12h": 43_200_000,
+    "1day": 86_400_000,
+    "3day": 259_200_000,
+}
+
+# REST spells the same intervals differently (`/market/kline?interval=1m`).
+WS_TO_REST_INTERVAL: dict[str, str] = {
+    "1min": "1m",
+    "5min": "5m",
+    "15min": "15m",
+    "30min": "30m",
+    "60min": "1h",
+    "2h": "2h",
+    "4h": "4h",
+    "6h": "6h",
+    "8h": "8h",
+    "12h": "12h",
+    "1day": "1d",
+    "3day": "3d",
+}
+REST_TO_WS_INTERVAL: dict[str, str] = {v: k for k, v in WS_TO_REST_INTERVAL.items()}
+
+
+def interval_ms(interval: str) -> int:
+    """Milliseconds in a WebSocket-named interval such as ``"1min"``; KeyError if unknown."""
+    return WS_INTERVAL_MS[interval]
+
+
+class Side(enum.StrEnum):
+    LONG = "long"
+    SHORT = "short"
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Best bid/offer (and last trade price when known) at one instant."""
+
+    symbol: str
+    bid: Decimal
+    ask: Decimal
+    bid_size: Decimal
+    ask_size: Decimal
+    last: Decimal | None
+    ts: int  # ms
+
+    @property
+    def mid(self) -> Decimal:
+        return (self.bid + self.ask) / 2
+
+    @property
+    def spread(self) -> Decimal:
+        return self.ask - self.bid
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    """One OHLCV bar. ``closed`` is False only for clearly-marked in-progress updates."""
+
+    symbol: str
+    interval: str  # WebSocket spelling, e.g. "1min"
+    open_time: int  # ms, start of the bucket
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal  # base coin (BTC)
+    quote_volume: Decimal  # quote currency (USDT)
+    closed: bool = True
+
+    @property
+    def close_time(self) -> int:
+        """Exclusive end of the bucket in ms."""
+        return self.open_time + interval_ms(self.interval)
+
+
+class ConnectionState(enum.StrEnum):
+    CONNECTED = "connected"  # first connection of the session is subscribed
+    LOST = "lost"  # the socket died; trading must pause
+    RECOVERED = "recovered"  # reconnected, resubscribed and backfilled
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionEvent:
+    """A change of the market-data connection, yielded by the provider between data items."""
+
+    state: ConnectionState
+    reason: str = ""
+    outage_s: float | None = None  # set on RECOVERED: how long the feed was down
+    at: float = 0.0  # wall-clock epoch seconds when it happened
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """Trading rules of one contract, from `/market/trading_pairs` (or the simulator)."""
+
+    symbol: str
+    tick_size: Decimal
+    lot_step: Decimal
+    min_qty: Decimal
+    max_leverage: int = 125
+
+
+DEFAULT_BTCUSDT = Instrument(
+    symbol="BTCUSDT",
+    tick_size=Decimal("0.1"),
+    lot_step=Decimal("0.0001"),
+    min_qty=Decimal("0.0001"),
+    max_leverage=125,
+)
+
+MarketEvent = Tick | Candle | ConnectionEvent

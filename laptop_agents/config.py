@@ -169,6 +169,9 @@ class Settings(BaseSettings):
     api_read_requires_token: bool = Field(False, description="Also require it for reads.")
     api_max_body_bytes: int = Field(16_384, ge=256, description="Request body size limit.")
     api_ws_buffer: int = Field(256, ge=1, description="Messages buffered per WS client.")
+    api_ws_stall_timeout: float = Field(
+        5.0, gt=0, description="A WS client this far behind (s) is disconnected."
+    )
 
     # --- logging and service -------------------------------------------------------------
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = Field(
@@ -176,6 +179,13 @@ class Settings(BaseSettings):
     )
     log_json: bool = Field(False, description="One JSON object per log line.")
     log_file: Path | None = Field(None, description="Optional rotating log file.")
+    log_file_max_bytes: int = Field(
+        10_000_000, ge=10_000, description="Rotate the log file at this size (bytes)."
+    )
+    log_file_keep: int = Field(5, ge=1, description="Rotated log files kept.")
+    log_stderr: bool = Field(
+        True, description="Log to stderr (false: only LA_LOG_FILE, e.g. under launchd)."
+    )
 
     @field_validator("symbol")
     @classmethod

@@ -1,0 +1,111 @@
+"""The real daemon under a fake systemd: READY after the first tick, watchdog pings, STOPPING.
+
+`python -m laptop_agents run` runs in a subprocess with NOTIFY_SOCKET pointing at a datagram
+socket this test owns, exactly as systemd would run it (Type=notify, WatchdogSec=1s).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+LISTENING = re.compile(r"control API listening on http://127\.0\.0\.1:(\d+)/")
+
+
+@pytest.fixture
+def notify_socket() -> Iterator[tuple[socket.socket, str]]:
+    with tempfile.TemporaryDirectory(prefix="la-notify-", dir="/tmp") as directory:
+        path = str(Path(directory) / "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        try:
+            yield sock, path
+        finally:
+            sock.close()
+
+
+def _start(tmp_path: Path, notify_path: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LA_", "NOTIFY_SOCKET", "WATCHDOG_", "JOURNAL_STREAM"))}
+    env.update(
+        NOTIFY_SOCKET=notify_path,
+        WATCHDOG_USEC="1000000",  # WatchdogSec=1s: the heartbeat must adapt to 0.5 s
+        LA_HEARTBEAT_INTERVAL="60",
+        LA_API_PORT="0",
+        LA_SIM_SPEED="60",
+        XDG_STATE_HOME=str(tmp_path / "state"),
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "laptop_agents", "run", "--duration", "60"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_daemon_speaks_sd_notify(
+    tmp_path: Path, notify_socket: tuple[socket.socket, str]
+) -> None:
+    sock, path = notify_socket
+    process = _start(tmp_path, path)
+    log: list[str] = []
+    stderr = process.stderr
+    assert stderr is not None
+    reader = threading.Thread(target=lambda: log.extend(iter(stderr.readline, "")), daemon=True)
+    reader.start()
+    messages: list[str] = []
+    try:
+        deadline = time.monotonic() + 45
+        sock.settimeout(1.0)
+        # Until READY=1 and then two watchdog pings (>= 1 s apart at most: WatchdogSec=1s).
+        while time.monotonic() < deadline:
+            if "READY=1" in messages and messages[messages.index("READY=1"):].count(
+                    "WATCHDOG=1") >= 3:
+                break
+            if process.poll() is not None:
+                break
+            try:
+                messages.append(sock.recv(4096).decode())
+            except TimeoutError:
+                continue
+        assert process.poll() is None, f"daemon exited early: {process.returncode}\n" + "".join(
+            log[-30:])
+        assert "READY=1" in messages, messages
+        ready_at = messages.index("READY=1")
+        # The API listens when READY=1 arrives.
+        ports = [int(m.group(1)) for line in log if (m := LISTENING.search(line))]
+        assert ports, "".join(log[-30:])
+        socket.create_connection(("127.0.0.1", ports[0]), timeout=5).close()
+        statuses = [m for m in messages if m.startswith("STATUS=")]
+        assert statuses, messages
+        # Every heartbeat after READY reports a tick age: the first tick came before READY.
+        after = [m for m in messages[ready_at:] if m.startswith("STATUS=")]
+        assert after and all("tick_age=-" not in m for m in after), after
+        assert messages[ready_at:].count("WATCHDOG=1") >= 3
+
+        process.send_signal(signal.SIGTERM)
+        stop_deadline = time.monotonic() + 15
+        while "STOPPING=1" not in messages and time.monotonic() < stop_deadline:
+            try:
+                messages.append(sock.recv(4096).decode())
+            except TimeoutError:
+                if process.poll() is not None:
+                    break
+        assert "STOPPING=1" in messages, messages[-10:]
+        assert process.wait(timeout=15) == 0, "".join(log[-30:])
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        reader.join(timeout=5)

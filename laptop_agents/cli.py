@@ -155,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except LaptopAgentsError as error:
-        print(f"laptop-agents: {error}", file=sys.stderr)
+        print(f"{_error_prefix()}laptop-agents: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         return 130
@@ -165,6 +165,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc()
         print(f"laptop-agents: internal error: {error!r}", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _error_prefix() -> str:
+    """journald stores a line at the priority of its `<N>` prefix; errors are `<3>`."""
+    from laptop_agents.logging_setup import stream_is_journal
+
+    try:
+        return "<3>" if stream_is_journal(sys.stderr) else ""
+    except (OSError, ValueError):
+        return ""
 
 
 def entrypoint() -> None:

@@ -81,3 +81,13 @@ def test_env_example_documents_every_setting() -> None:
         assert f"LA_{name.upper()}=" in example, f"LA_{name.upper()} missing from .env.example"
         if field.description:
             assert field.description in example
+
+
+def test_configuration_doc_is_current() -> None:
+    from laptop_agents.config_docs import render_configuration_md
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text()
+    assert doc == render_configuration_md(), (
+        "docs/configuration.md is stale: python -m laptop_agents.config_docs > "
+        "docs/configuration.md"
+    )

@@ -1,0 +1,142 @@
+"""WS /ws: the live feed (tick, candle, trade, status) for the browser page and other clients.
+
+Handshake checks (before the upgrade, answered as JSON errors): the Origin must be this server
+(or absent) -> else 403; ``?types=`` must name known kinds -> else 400. When reads require a
+token, a client either sends ``Authorization: Bearer`` on the handshake or, as browsers cannot
+set headers on a WebSocket, sends ``{"op": "auth", "token": "..."}`` as its first message
+within ``AUTH_TIMEOUT`` seconds (close code 4401 otherwise).
+
+Client messages: ``{"op": "subscribe", "types": [...]}`` replaces the subscription and is
+answered with ``{"type": "subscribed", "data": {"types": [...]}}``; ``{"op": "ping"}`` is
+answered with ``{"type": "pong", "data": {}}``; anything else gets ``{"type": "error", ...}``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+import orjson
+from aiohttp import WSMsgType, web
+from loguru import logger
+
+from laptop_agents.api.auth import ApiError, bearer_token, check_origin, token_matches
+from laptop_agents.api.hub import KINDS, FeedClient, encode_message
+from laptop_agents.api.keys import CONTROLLER, HUB, SETTINGS
+
+AUTH_TIMEOUT = 5.0
+CLOSE_UNAUTHORIZED = 4401
+MAX_CLIENT_MESSAGE = 4096
+
+
+def parse_types(raw: Any) -> set[str]:
+    """Validate a subscription: a comma-separated string or a list of known kinds."""
+    if isinstance(raw, str):
+        items = [part.strip() for part in raw.split(",") if part.strip()]
+    elif isinstance(raw, list) and all(isinstance(x, str) for x in raw):
+        items = list(raw)
+    else:
+        raise ValueError("types must be a list of strings")
+    unknown = sorted(set(items) - KINDS)
+    if unknown:
+        raise ValueError(f"unknown type(s) {', '.join(unknown)}; known: {', '.join(sorted(KINDS))}")
+    return set(items)
+
+
+async def _authenticate_by_message(ws: web.WebSocketResponse, request: web.Request) -> bool:
+    settings = request.app[SETTINGS]
+    try:
+        msg = await ws.receive(timeout=AUTH_TIMEOUT)
+    except TimeoutError:
+        msg = None
+    token = None
+    if msg is not None and msg.type == WSMsgType.TEXT:
+        with contextlib.suppress(orjson.JSONDecodeError):
+            body = orjson.loads(msg.data)
+            if isinstance(body, dict) and body.get("op") == "auth":
+                token = body.get("token") if isinstance(body.get("token"), str) else None
+    if token_matches(settings, token):
+        return True
+    await ws.close(code=CLOSE_UNAUTHORIZED, message=b"unauthorized")
+    return False
+
+
+def _handle_client_message(client: FeedClient, raw: str) -> None:
+    now = time.monotonic()
+    try:
+        body = orjson.loads(raw)
+        if not isinstance(body, dict):
+            raise ValueError("a message must be a JSON object")
+        op = body.get("op")
+        if op == "subscribe":
+            client.types = parse_types(body.get("types"))
+            reply = encode_message("subscribed", {"types": sorted(client.types)})
+            client.offer("subscribed", reply, now, control=True)
+        elif op == "ping":
+            client.offer("pong", encode_message("pong", {}), now, control=True)
+        elif op == "auth":
+            pass  # already authenticated (or not needed): harmless
+        else:
+            raise ValueError(f"unknown op {op!r}; known: subscribe, ping")
+    except (ValueError, orjson.JSONDecodeError) as error:
+        client.offer("error", encode_message("error", {"error": str(error)}), now, control=True)
+
+
+async def ws_handler(request: web.Request) -> web.StreamResponse:
+    check_origin(request)
+    settings = request.app[SETTINGS]
+    try:
+        types = parse_types(request.query["types"]) if "types" in request.query else set(KINDS)
+    except ValueError as error:
+        raise ApiError(400, str(error)) from None
+    need_auth = settings.api_read_requires_token
+    if need_auth and bearer_token(request) is not None:
+        if not token_matches(settings, bearer_token(request)):
+            raise ApiError(401, "invalid bearer token")
+        need_auth = False
+
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_CLIENT_MESSAGE, compress=False)
+    await ws.prepare(request)
+    if need_auth and not await _authenticate_by_message(ws, request):
+        return ws
+
+    transport = request.transport
+
+    async def send(data: bytes) -> None:
+        await ws.send_frame(data, WSMsgType.TEXT)
+
+    def abort() -> None:
+        if transport is not None:
+            transport.abort()
+
+    hub = request.app[HUB]
+    peer = request.remote or "?"
+    client = hub.add_client(send, abort, types, name=peer)
+    now = time.monotonic()
+    client.offer("subscribed", encode_message("subscribed", {"types": sorted(types)}), now,
+                 control=True)
+    if "status" in types:
+        try:
+            client.offer("status", encode_message("status", request.app[CONTROLLER].status()),
+                         now)
+        except Exception:
+            logger.exception("status snapshot for a new WebSocket client failed")
+    client.start()
+    logger.debug("WebSocket client {} connected (types {})", client.name, sorted(types))
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                _handle_client_message(client, msg.data)
+            elif msg.type == WSMsgType.ERROR:
+                break
+    except ConnectionResetError:
+        pass
+    finally:
+        await client.stop()
+        if not ws.closed and not client.close_reason:
+            with contextlib.suppress(Exception):
+                await ws.close()
+        logger.debug("WebSocket client {} gone ({})", client.name,
+                     client.close_reason or "closed by the client")
+    return ws

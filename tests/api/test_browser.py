@@ -1,0 +1,145 @@
+"""The browser page in real headless Chromium (Debian `chromium`, driven by Playwright).
+
+The API runs in a background thread with its own loop (like the daemon), the test drives the
+page synchronously and publishes ticks/candles on the server loop the way the engine does.
+A screenshot is kept in test-artifacts/ at the repository root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from .conftest import TOKEN, make_settings
+from .memory_controller import START_MS, MemoryController
+from .server_thread import ServerThread
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def server() -> Iterator[ServerThread]:
+    thread = ServerThread(make_settings(), MemoryController()).start()
+    try:
+        yield thread
+    finally:
+        thread.stop()
+
+
+def publish_tick(server: ServerThread, bid: str, ts: int) -> None:
+    assert server.hub is not None
+    hub, controller = server.hub, server.controller
+    server.call(lambda: hub.publish("tick", controller.tick(Decimal(bid), ts)))
+
+
+def test_dashboard_live_chart_and_pause(server: ServerThread) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium not installed: apt-get install -y chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 800})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server.url + "/")
+
+            expect(page.locator("#api-state")).to_have_text("connected", timeout=10_000)
+            expect(page.locator("#symbol")).to_have_text("BTCUSDT")
+            expect(page.locator("#feed-state")).to_have_text("connected")
+            expect(page.locator("#gate")).to_have_text("trading")
+            expect(page.locator("#equity")).to_have_text("10000")
+            expect(page.locator("#position")).to_contain_text("long 0.010 @ 50000.0")
+            page.wait_for_function(
+                "window.laDashboard.candles === 50 && window.laDashboard.subscribed >= 1",
+                timeout=10_000)
+            chart_before = page.locator("#chart").screenshot()
+
+            # ticks move the price text and draw on the chart
+            base = START_MS + 50 * 60_000
+            for i, bid in enumerate(["50120.0", "50180.5", "50090.0", "50250.0", "50123.5"]):
+                publish_tick(server, bid, base + i * 15_000)
+            expect(page.locator("#bid")).to_have_text("50123.5")
+            expect(page.locator("#ask")).to_have_text("50124.0")
+            expect(page.locator("#last")).to_have_text("50123.5")
+            assert page.evaluate("window.laDashboard.ticks") >= 1
+            # a new candle extends the candle series
+            controller = server.controller
+            assert server.hub is not None
+            hub = server.hub
+            candle = server.call(controller.append_candle, base, Decimal("50150"))
+            server.call(hub.publish, "candle", candle)
+            page.wait_for_function("window.laDashboard.candles === 51", timeout=10_000)
+            page.wait_for_timeout(200)  # let the chart paint its next animation frame
+            chart_after = page.locator("#chart").screenshot()
+            assert chart_after != chart_before, "the chart canvas did not change"
+
+            # Pause asks for the token once, then the status shows the pause reason
+            page.click("#pause-btn")
+            expect(page.locator("#token-dialog")).to_be_visible()
+            page.fill("#token", TOKEN)
+            page.click("#token-ok")
+            expect(page.locator("#gate")).to_have_text("paused")
+            expect(page.locator("#reasons")).to_have_text("manual")
+            assert controller.pause_calls == ["manual (browser)"]
+            assert page.evaluate("sessionStorage.getItem('la_api_token')") == TOKEN
+            page.click("#resume-btn")  # token kept: no second prompt
+            expect(page.locator("#gate")).to_have_text("trading")
+            expect(page.locator("#token-dialog")).not_to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "api-dashboard.png"), full_page=True)
+            assert errors == [], errors
+
+            # the page reconnects on its own when its socket is dropped (daemon restart)
+            server.call(hub.close_all)
+            page.wait_for_function("window.laDashboard.subscribed >= 2", timeout=15_000)
+            expect(page.locator("#api-state")).to_have_text("connected")
+            publish_tick(server, "50300.0", base + 120_000)
+            expect(page.locator("#bid")).to_have_text("50300.0")
+        finally:
+            browser.close()
+
+
+def test_dashboard_when_reads_require_the_token() -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium not installed: apt-get install -y chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    server = ServerThread(make_settings(api_read_requires_token=True),
+                          MemoryController()).start()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                page_errors: list[str] = []
+                page.on("pageerror", lambda e: page_errors.append(str(e)))
+                page.goto(server.url + "/")
+                # the HTTP calls and the socket both need the token: one dialog asks once
+                expect(page.locator("#token-dialog")).to_be_visible(timeout=10_000)
+                page.fill("#token", TOKEN)
+                page.click("#token-ok")
+                page.wait_for_function("window.laDashboard.candles === 50", timeout=10_000)
+                expect(page.locator("#gate")).to_have_text("trading")
+                expect(page.locator("#api-state")).to_have_text("connected")
+                # the socket authenticated with its first message and receives the feed
+                page.wait_for_function("window.laDashboard.subscribed >= 1", timeout=10_000)
+                publish_tick(server, "50555.5", START_MS + 51 * 60_000)
+                expect(page.locator("#bid")).to_have_text("50555.5")
+                expect(page.locator("#token-dialog")).not_to_be_visible()
+                assert page_errors == [], page_errors
+            finally:
+                browser.close()
+    finally:
+        server.stop()

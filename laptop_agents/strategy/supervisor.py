@@ -1,0 +1,221 @@
+"""The Supervisor: two setups (pullback_ribbon, then sweep_invalidation) behind shared gates.
+
+Pure and deterministic: the same context gives the same decision. Every number comes from
+:class:`~laptop_agents.config.Settings`; the rules are written out in docs/strategy.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from laptop_agents.config import Settings
+from laptop_agents.models import Candle, Side
+from laptop_agents.strategy import indicators as ind
+from laptop_agents.strategy.base import Decision, OrderIntent, OrderType, StrategyContext
+from laptop_agents.strategy.sizing import check_fraction, position_size, round_to_tick
+
+PULLBACK = "pullback_ribbon"
+SWEEP = "sweep_invalidation"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A setup's proposed trade before the shared gates and sizing."""
+
+    setup: str
+    side: Side
+    order_type: OrderType
+    entry: Decimal
+    stop: Decimal
+    target: Decimal
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Indicators at the last closed candle."""
+
+    close: Decimal
+    atr: Decimal
+    ema_fast: Decimal
+    ema_mid: Decimal
+    ema_slow: Decimal
+
+
+def reward_risk(side: Side, entry: Decimal, stop: Decimal, target: Decimal) -> Decimal:
+    """Reward over risk, signed: negative when the target is on the wrong side of the entry."""
+    direction = 1 if side is Side.LONG else -1
+    risk = (entry - stop) * direction
+    if risk <= 0:
+        return Decimal(-1)
+    return (target - entry) * direction / risk
+
+
+class Supervisor:
+    """Implements :class:`~laptop_agents.strategy.base.Strategy`."""
+
+    name = "supervisor"
+
+    def __init__(self, settings: Settings) -> None:
+        self.s = settings
+        check_fraction(settings.risk_pct)
+        # Enough history for the slowest indicator, and never fewer than the configured warm-up.
+        self.warmup = max(
+            settings.warmup_candles,
+            settings.ema_slow,
+            settings.atr_period + 1,
+            settings.sweep_vwap_period,
+            settings.sweep_lookback + 1,
+            settings.volume_avg_period + 1,
+        )
+
+    # --- public ----------------------------------------------------------------------------
+    def decide(self, ctx: StrategyContext) -> Decision:
+        s = self.s
+        candles = ctx.candles
+        if len(candles) < self.warmup:
+            return Decision(None, f"warming up: {len(candles)}/{self.warmup} closed candles")
+        if ctx.position is not None:
+            return Decision(None, f"position open ({ctx.position.side.value}); no new entry")
+        if ctx.has_working_order:
+            return Decision(None, "an entry order is working; no new entry")
+        if ctx.candles_since_exit is not None and ctx.candles_since_exit < s.cooldown_candles:
+            return Decision(
+                None, f"cooldown: {ctx.candles_since_exit}/{s.cooldown_candles} candles since exit"
+            )
+        snap = self.snapshot(candles)
+        if snap.atr / snap.close < s.min_atr_pct:
+            return Decision(None, f"ATR/price {snap.atr / snap.close:.6f} below {s.min_atr_pct}")
+
+        blocked: list[str] = []
+        for setup in (self.pullback_ribbon, self.sweep_invalidation):
+            candidate, why = setup(candles, snap, ctx)
+            if candidate is None:
+                blocked.append(why)
+                continue
+            intent, why = self._gate_and_size(candidate, snap, ctx)
+            if intent is not None:
+                return Decision(intent, intent.reason)
+            blocked.append(why)
+        return Decision(None, "; ".join(blocked))
+
+    def snapshot(self, candles: tuple[Candle, ...]) -> Snapshot:
+        closes = [c.close for c in candles]
+        return Snapshot(
+            close=candles[-1].close,
+            atr=ind.atr(candles, self.s.atr_period)[-1],
+            ema_fast=ind.ema(closes, self.s.ema_fast)[-1],
+            ema_mid=ind.ema(closes, self.s.ema_mid)[-1],
+            ema_slow=ind.ema(closes, self.s.ema_slow)[-1],
+        )
+
+    # --- setups ----------------------------------------------------------------------------
+    def pullback_ribbon(
+        self, candles: tuple[Candle, ...], snap: Snapshot, ctx: StrategyContext
+    ) -> tuple[Candidate | None, str]:
+        s = self.s
+        if snap.ema_mid > snap.ema_slow:
+            side = Side.LONG
+        elif snap.ema_mid < snap.ema_slow:
+            side = Side.SHORT
+        else:
+            return None, f"{PULLBACK}: CHOP (EMA{s.ema_mid} == EMA{s.ema_slow})"
+        trend = "UP" if side is Side.LONG else "DOWN"
+        # A pullback entry rests on the trend side: a buy limit below the close (UP) or a sell
+        # limit above it (DOWN). A close already through EMA20 is not a pullback.
+        if (side is Side.LONG and snap.close <= snap.ema_mid) or (
+            side is Side.SHORT and snap.close >= snap.ema_mid
+        ):
+            return None, f"{PULLBACK}: trend {trend} but close is through EMA{s.ema_mid}"
+        # Round the limit to the tick on the passive side (down for a buy, up for a sell).
+        tick = ctx.instrument.tick_size
+        entry = round_to_tick(snap.ema_mid, tick, up=side is Side.SHORT)
+        distance = s.pullback_stop_atr * snap.atr
+        if side is Side.LONG:
+            stop, target = entry - distance, entry + s.pullback_target_r * distance
+        else:
+            stop, target = entry + distance, entry - s.pullback_target_r * distance
+        reason = (
+            f"{PULLBACK}: trend {trend} (EMA{s.ema_mid} {snap.ema_mid:.2f} vs "
+            f"EMA{s.ema_slow} {snap.ema_slow:.2f}); limit at EMA{s.ema_mid}"
+        )
+        return Candidate(PULLBACK, side, "limit", entry, stop, target, reason), ""
+
+    def sweep_invalidation(
+        self, candles: tuple[Candle, ...], snap: Snapshot, ctx: StrategyContext
+    ) -> tuple[Candidate | None, str]:
+        s = self.s
+        last = candles[-1]
+        prior = candles[-1 - s.sweep_lookback:-1]
+        prior_high, prior_low = ind.highest_high(prior), ind.lowest_low(prior)
+        swept_high = last.high > prior_high and last.close < prior_high
+        swept_low = last.low < prior_low and last.close > prior_low
+        if swept_high == swept_low:
+            why = "both extremes swept" if swept_high else "no sweep"
+            return None, f"{SWEEP}: {why} of the prior {s.sweep_lookback} candles"
+        side = Side.LONG if swept_low else Side.SHORT
+        # Trend filter: the fast EMA must not point against the trade.
+        if side is Side.LONG and snap.ema_fast < snap.ema_mid:
+            return None, f"{SWEEP}: long blocked, EMA{s.ema_fast} below EMA{s.ema_mid}"
+        if side is Side.SHORT and snap.ema_fast > snap.ema_mid:
+            return None, f"{SWEEP}: short blocked, EMA{s.ema_fast} above EMA{s.ema_mid}"
+        # Volume filter: the sweep candle against the average of the candles before it.
+        average = ind.volume_average(candles[:-1], s.volume_avg_period)
+        if average > 0 and last.volume < s.sweep_min_volume_ratio * average:
+            return None, (
+                f"{SWEEP}: volume {last.volume} < {s.sweep_min_volume_ratio} x average "
+                f"{average:.4f}"
+            )
+        target = ind.vwap(candles[-s.sweep_vwap_period:])
+        if target is None:
+            return None, f"{SWEEP}: no volume for the VWAP target"
+        entry = last.close
+        buffer = s.sweep_stop_atr * snap.atr
+        stop = last.low - buffer if side is Side.LONG else last.high + buffer
+        extreme = prior_low if side is Side.LONG else prior_high
+        reason = (
+            f"{SWEEP}: {'low' if side is Side.LONG else 'high'} {extreme} of the prior "
+            f"{s.sweep_lookback} candles swept and reclaimed; target VWAP{s.sweep_vwap_period}"
+        )
+        return Candidate(SWEEP, side, "market", entry, stop, target, reason), ""
+
+    # --- gates shared by both setups -------------------------------------------------------
+    def _gate_and_size(
+        self, c: Candidate, snap: Snapshot, ctx: StrategyContext
+    ) -> tuple[OrderIntent | None, str]:
+        s = self.s
+        # Exchange-valid levels: the stop rounds away from the entry and the target toward it
+        # (down for a long, up for a short), so rounding never flatters the reward/risk.
+        tick, up = ctx.instrument.tick_size, c.side is Side.SHORT
+        c = replace(c, stop=round_to_tick(c.stop, tick, up=up),
+                    target=round_to_tick(c.target, tick, up=up))
+        rr = reward_risk(c.side, c.entry, c.stop, c.target)
+        if rr < s.min_reward_risk:
+            return None, f"{c.setup}: reward/risk {rr:.2f} below {s.min_reward_risk}"
+        size = position_size(
+            equity=ctx.equity,
+            risk_pct=s.risk_pct,
+            entry=c.entry,
+            stop=c.stop,
+            instrument=ctx.instrument,
+            max_notional=s.max_notional,
+            max_leverage=s.max_leverage,
+            min_notional=s.min_notional,
+            max_qty=s.max_position_qty,
+        )
+        if not size.ok:
+            return None, f"{c.setup}: {size.reason}"
+        reason = f"{c.reason}; R/R {rr:.2f}; {size.reason}"
+        intent = OrderIntent(
+            side=c.side,
+            order_type=c.order_type,
+            qty=size.qty,
+            entry=c.entry,
+            stop=c.stop,
+            target=c.target,
+            setup=c.setup,
+            reason=reason,
+            atr=snap.atr,
+        )
+        return intent, reason

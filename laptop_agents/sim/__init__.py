@@ -1,1 +1,1 @@
-"""sim package."""
+"""The Bitunix-compatible futures exchange simulator (see docs/simulator.md)."""

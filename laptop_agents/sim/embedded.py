@@ -1,0 +1,31 @@
+"""Start the simulator inside another program (`--source sim` for the daemon and the probe)."""
+
+from __future__ import annotations
+
+from laptop_agents.config import Settings
+from laptop_agents.sim.server import SimExchange
+
+
+async def start_embedded(settings: Settings) -> tuple[SimExchange, Settings]:
+    """Start a SimExchange from ``settings.sim_*``; return it and settings pointing at it.
+
+    The caller owns the simulator and must ``await sim.stop()``.
+    """
+    sim = SimExchange(
+        host=settings.sim_host,
+        port=settings.sim_port,
+        speed=settings.sim_speed,
+        seed=settings.sim_seed,
+        idle_timeout=settings.sim_idle_timeout,
+        kline_push_ms=settings.sim_kline_push_ms,
+        depth_push_ms=settings.sim_depth_push_ms,
+        admin=settings.sim_admin,
+        symbols=(settings.symbol,),
+    )
+    await sim.start()
+    pointed = settings.model_copy(update={
+        "bitunix_ws_url": sim.ws_url,
+        "bitunix_private_ws_url": sim.private_ws_url,
+        "bitunix_rest_url": sim.rest_url,
+    })
+    return sim, pointed

@@ -1,0 +1,443 @@
+"""The simulator's deterministic market model: a pure function of (seed, origin, simulated time).
+
+The market is generated sequentially in fixed one-second steps of simulated time, starting at
+``origin_ms``. Nothing here reads a clock: callers ``advance(t_ms)`` to the simulated instant
+they observe and then query it, so the data depend only on the seed, the origin and the
+instants asked about — never on wall timing, push timing or who is connected. Scripted prices
+(:meth:`SymbolMarket.script`) are the one deliberate exception; they change the future from the
+moment they are applied, deterministically for the same script at the same simulated time.
+
+All prices are integers in ticks and all sizes integers in lot steps, so aggregates are exact;
+:func:`fmt_scaled` turns them into the exchange's decimal strings.
+
+Per step (one simulated second):
+
+* volatility follows a GARCH(1,1)-like recursion on the per-second log return, so quiet and
+  busy stretches cluster; a Poisson jump (about one an hour) moves the price by a few
+  tenths of a percent, raises the variance and widens the spread for a few seconds;
+* the spread is one tick most of the time;
+* every second has at least one trade at its start (so a candle's open is known from the
+  first instant of its bucket), more when volatile; buys lift the ask, sells hit the bid.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+_TABLE = 1024  # quantiles per size table (a table lookup is far cheaper than a gauss draw)
+# Steps kept in detail (for trade pushes and the running minute); older ones survive only as
+# per-minute aggregates, which is all REST and candles need.
+_DETAIL_SECONDS = 900
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolSpec:
+    """Static facts about one simulated contract."""
+
+    symbol: str
+    base: str
+    quote: str
+    price_decimals: int  # quotePrecision: tick = 10**-price_decimals
+    size_decimals: int  # basePrecision: lot step = 10**-size_decimals
+    start_price: float  # centre of the seeded starting price
+    min_trade_volume: str
+    max_leverage: int = 125
+
+
+SPECS: dict[str, SymbolSpec] = {
+    "BTCUSDT": SymbolSpec("BTCUSDT", "BTC", "USDT", 1, 4, 65_000.0, "0.0001"),
+    "ETHUSDT": SymbolSpec("ETHUSDT", "ETH", "USDT", 2, 3, 3_200.0, "0.001", 100),
+}
+
+
+def fmt_scaled(value: int, decimals: int) -> str:
+    """``value * 10**-decimals`` as the exchange prints it: no exponent, no trailing zeros."""
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    if decimals <= 0:
+        return f"{sign}{value}"
+    whole, frac = divmod(value, 10**decimals)
+    frac_text = f"{frac:0{decimals}d}".rstrip("0")
+    return f"{sign}{whole}.{frac_text}" if frac_text else f"{sign}{whole}"
+
+
+def iso_ns(ms: int) -> str:
+    """Trade time as Bitunix sends it: ISO-8601 UTC with nanoseconds."""
+    moment = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{(ms % 1000) * 1_000_000:09d}Z"
+
+
+@dataclass(slots=True)
+class Agg:
+    """OHLCV of a span of trades: prices in ticks, volume in lots, quote in ticks*lots."""
+
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int
+    quote: int
+
+    def merge(self, other: Agg) -> None:
+        self.high = max(self.high, other.high)
+        self.low = min(self.low, other.low)
+        self.close = other.close
+        self.volume += other.volume
+        self.quote += other.quote
+
+    def copy(self) -> Agg:
+        return Agg(self.open, self.high, self.low, self.close, self.volume, self.quote)
+
+
+@dataclass(slots=True)
+class Trade:
+    ms: int
+    price: int  # ticks
+    qty: int  # lots
+    buy: bool  # taker side
+
+
+@dataclass(slots=True)
+class Segment:
+    """Best bid/offer in force from ``ms`` on (within one step)."""
+
+    ms: int
+    bid: int
+    ask: int
+    bid_size: int
+    ask_size: int
+
+
+@dataclass(slots=True)
+class Step:
+    second: int  # epoch second
+    segments: list[Segment]
+    trades: list[Trade] = field(default_factory=list)
+
+    def bbo_at(self, ms: int) -> Segment:
+        current = self.segments[0]
+        for seg in self.segments:
+            if seg.ms <= ms:
+                current = seg
+        return current
+
+
+def _agg_trades(trades: Iterable[Trade]) -> Agg | None:
+    agg: Agg | None = None
+    for t in trades:
+        if agg is None:
+            agg = Agg(t.price, t.price, t.price, t.price, t.qty, t.price * t.qty)
+        else:
+            if t.price > agg.high:
+                agg.high = t.price
+            if t.price < agg.low:
+                agg.low = t.price
+            agg.close = t.price
+            agg.volume += t.qty
+            agg.quote += t.price * t.qty
+    return agg
+
+
+class SymbolMarket:
+    """One contract's simulated market from ``origin_ms`` (a whole minute) onwards."""
+
+    # Per-minute sigma ~0.07 %, GARCH persistence 0.999 per second (half-life ~11 minutes).
+    SIGMA_MINUTE = 0.0007
+    ALPHA = 0.01
+    BETA = 0.989
+    JUMP_PROB = 1.0 / 3600.0
+    JUMP_SIGMA = 0.002
+
+    def __init__(self, spec: SymbolSpec, seed: int, origin_ms: int) -> None:
+        if origin_ms % MINUTE_MS:
+            raise ValueError("origin_ms must be a whole minute")
+        self.spec = spec
+        self.origin_ms = origin_ms
+        # A string seed is hashed with SHA-512 by `random`, so it is stable across runs.
+        self._rng = random.Random(f"{seed}:{spec.symbol}")
+        self._tick = 10.0**-spec.price_decimals
+        lot = 10**spec.size_decimals
+        # Log-normal size distributions as quantile tables: trades median ~0.03 BTC with a
+        # fat right tail, resting BBO sizes median ~1.3 BTC.
+        normal = statistics.NormalDist()
+        quantiles = [normal.inv_cdf((i + 0.5) / _TABLE) for i in range(_TABLE)]
+        self._trade_sizes = [max(1, int(lot * 0.03 * math.exp(1.2 * z))) for z in quantiles]
+        self.book_sizes = [max(1, int(lot * 1.3 * math.exp(0.9 * z))) for z in quantiles]
+        self._sigma2 = (self.SIGMA_MINUTE / math.sqrt(60.0)) ** 2
+        self._var = self._sigma2
+        self._mid = spec.start_price * math.exp(self._rng.gauss(0.0, 0.05))
+        self._extra_spread = 0.0
+        self._steps: dict[int, Step] = {}
+        self._next_second = origin_ms // 1000
+        self._minutes: list[Agg] = []  # finished minutes, index = (start - origin) // 60000
+        self._script: list[tuple[int, int, int]] = []  # (ms, bid, ask) still to apply
+        self._pinned: tuple[int, int] | None = None  # scripted (bid, ask) holding the price
+        self._release_ms = 0  # the walk resumes at the first whole second from here
+        self._cache_key: tuple[int, int, int] | None = None
+        self._cache_val: Agg | None = None
+
+    # --- generation -----------------------------------------------------------------------
+    @property
+    def generated_until_ms(self) -> int:
+        """Exclusive end of the generated steps."""
+        return self._next_second * 1000
+
+    def advance(self, t_ms: int) -> None:
+        """Generate every step up to and including the one containing ``t_ms``."""
+        last = t_ms // 1000
+        while self._next_second <= last:
+            self._generate(self._next_second)
+            self._next_second += 1
+
+    def _generate(self, second: int) -> None:
+        start = second * 1000
+        points = [p for p in self._script if start <= p[0] < start + 1000]
+        if self._pinned is not None and not self._script and start >= self._release_ms:
+            # The script is done: the random walk continues from the scripted level.
+            bid, ask = self._pinned
+            self._mid = (bid + ask) / 2.0 * self._tick
+            self._extra_spread = float(max(0, ask - bid - 1))
+            self._pinned = None
+        if points or self._pinned is not None:
+            step = self._pinned_step(second, points)
+        else:
+            step = self._random_step(second)
+        self._store(step)
+
+    def _sizes(self) -> tuple[int, int]:
+        r, table = self._rng.random, self.book_sizes
+        return table[int(r() * _TABLE)], table[int(r() * _TABLE)]
+
+    def _trade_qty(self) -> int:
+        return self._trade_sizes[int(self._rng.random() * _TABLE)]
+
+    def _random_step(self, second: int) -> Step:
+        r = self._rng
+        eps = r.gauss(0.0, math.sqrt(self._var))
+        # The diffusion part feeds the GARCH recursion; a jump only scales variance once, so
+        # one jump does not keep the market wild for an hour.
+        self._var = self._sigma2 * (1 - self.ALPHA - self.BETA) + self.ALPHA * eps * eps \
+            + self.BETA * self._var
+        if r.random() < self.JUMP_PROB:
+            eps += r.gauss(0.0, self.JUMP_SIGMA)
+            self._extra_spread = 5.0 + 20.0 * r.random()
+            self._var *= 2.0
+        self._var = min(max(self._var, self._sigma2 / 9.0), self._sigma2 * 16.0)
+        self._mid *= math.exp(eps)
+        spread = 1 + int(self._extra_spread) + (1 if r.random() < 0.05 else 0)
+        self._extra_spread *= 0.6
+        mid_ticks = self._mid / self._tick
+        bid = max(1, round(mid_ticks - spread / 2.0))
+        ask = bid + spread
+        bsz, asz = self._sizes()
+        start = second * 1000
+        step = Step(second, [Segment(start, bid, ask, bsz, asz)])
+        # Busier when volatile; a geometric count keeps it cheap and always >= 1.
+        mean_extra = 1.5 * math.sqrt(self._var / self._sigma2)
+        p = 1.0 / (1.0 + mean_extra)
+        extra = int(math.log(1.0 - r.random()) / math.log(1.0 - p)) if p < 1.0 else 0
+        rand = r.random
+        offsets = [0, *sorted(1 + int(rand() * 999) for _ in range(min(extra, 40)))]
+        up_bias = 0.5 + max(-0.3, min(0.3, eps / (4 * math.sqrt(self._sigma2))))
+        for off in offsets:
+            buy = r.random() < up_bias
+            step.trades.append(Trade(start + off, ask if buy else bid, self._trade_qty(), buy))
+        return step
+
+    def _pinned_step(self, second: int, points: list[tuple[int, int, int]]) -> Step:
+        start = second * 1000
+        bid, ask = self._pinned if self._pinned is not None else self._last_bbo()
+        bsz, asz = self._sizes()
+        step = Step(second, [Segment(start, bid, ask, bsz, asz)])
+        step.trades.append(Trade(start, ask, self._trade_qty(), True))
+        self._apply_points(step, points, bid)
+        return step
+
+    def _apply_points(self, step: Step, points: list[tuple[int, int, int]], prev_bid: int) -> None:
+        for ms, bid, ask in points:
+            bsz, asz = self._sizes()
+            step.segments.append(Segment(ms, bid, ask, bsz, asz))
+            up = bid >= prev_bid
+            if step.trades and step.trades[-1].ms == ms:
+                step.trades.pop()
+            step.trades.append(Trade(ms, ask if up else bid, self._trade_qty(), up))
+            prev_bid = bid
+            self._script.remove((ms, bid, ask))
+            self._pinned = (bid, ask)
+
+    def _store(self, step: Step) -> None:
+        minute_start = step.second * 1000 // MINUTE_MS * MINUTE_MS
+        if step.second * 1000 == minute_start and step.second * 1000 > self.origin_ms:
+            self._finish_minute(minute_start - MINUTE_MS)
+        self._steps[step.second] = step
+        self._steps.pop(step.second - _DETAIL_SECONDS, None)
+
+    def _finish_minute(self, minute_start: int) -> None:
+        first = minute_start // 1000
+        agg = _agg_trades(t for s in range(first, first + 60) for t in self._steps[s].trades)
+        assert agg is not None  # every step has a trade at its start
+        self._minutes.append(agg)
+
+    def _last_bbo(self) -> tuple[int, int]:
+        seg = self._steps[self._next_second - 1].segments[-1]
+        return seg.bid, seg.ask
+
+    # --- scripting ------------------------------------------------------------------------
+    def script(self, now_ms: int, bid: int, ask: int, pushes: int, push_sim_ms: int) -> None:
+        """Move the BBO linearly to (bid, ask) over ``pushes`` points ``push_sim_ms`` apart.
+
+        The first point takes effect at ``now_ms``; each level holds for ``push_sim_ms`` (so a
+        push on that cadence sees every level, the last one included) and then the random walk
+        continues from (bid, ask). Trades generated for the current second after ``now_ms``
+        (never observed yet) are discarded and replaced by the scripted path.
+        """
+        if ask <= bid or bid <= 0:
+            raise ValueError("need 0 < bid < ask")
+        self.advance(now_ms)
+        self._invalidate()
+        step = self._steps[now_ms // 1000]
+        cur = step.bbo_at(now_ms)
+        step.trades = [t for t in step.trades if t.ms <= now_ms]
+        step.segments = [s for s in step.segments if s.ms <= now_ms]
+        pushes = max(1, pushes)
+        gap = max(1, push_sim_ms)
+        self._script = []
+        for k in range(pushes):
+            frac = (k + 1) / pushes
+            b = round(cur.bid + (bid - cur.bid) * frac)
+            a = round(cur.ask + (ask - cur.ask) * frac)
+            a = max(a, b + 1)
+            self._script.append((now_ms + k * gap, b, a))
+        self._script[-1] = (self._script[-1][0], bid, ask)
+        self._release_ms = now_ms + pushes * gap
+        self._pinned = (cur.bid, cur.ask)
+        end = step.second * 1000 + 1000
+        self._apply_points(step, [p for p in self._script if p[0] < end], cur.bid)
+
+    def _invalidate(self) -> None:
+        self._cache_key = None
+
+    # --- queries (t_ms must not be later than the last advance) ---------------------------
+    def bbo(self, t_ms: int) -> Segment:
+        return self._steps[t_ms // 1000].bbo_at(t_ms)
+
+    def last_trade(self, t_ms: int) -> Trade:
+        second = t_ms // 1000
+        while True:
+            trades = [t for t in self._steps[second].trades if t.ms <= t_ms]
+            if trades:
+                return trades[-1]
+            second -= 1
+
+    def trades(self, after_ms: int, upto_ms: int, limit: int) -> list[Trade]:
+        """Trades with ``after_ms < ms <= upto_ms`` (only the detailed window), newest ``limit``."""
+        out: list[Trade] = []
+        first = max(after_ms // 1000, min(self._steps))
+        for second in range(first, upto_ms // 1000 + 1):
+            step = self._steps.get(second)
+            if step is not None:
+                out.extend(t for t in step.trades if after_ms < t.ms <= upto_ms)
+        return out[-limit:]
+
+    def minute(self, minute_start: int) -> Agg | None:
+        """A finished minute's aggregate (None if before the origin or not finished)."""
+        idx = (minute_start - self.origin_ms) // MINUTE_MS
+        if 0 <= idx < len(self._minutes):
+            return self._minutes[idx]
+        return None
+
+    def candle(self, interval_ms: int, bucket_start: int, upto_ms: int) -> Agg | None:
+        """Aggregate of the trades in ``[bucket_start, bucket_start+interval)`` up to ``upto_ms``.
+
+        None when the bucket starts before the origin or has no trades yet. For a bucket that
+        is still running this is the running candle at ``upto_ms``: by construction a prefix of
+        the final aggregate (same open; high, low and volume only ever grow).
+        """
+        if bucket_start < self.origin_ms or bucket_start > upto_ms:
+            return None
+        key = (interval_ms, bucket_start, upto_ms)
+        if key == self._cache_key:
+            return self._cache_val.copy() if self._cache_val else None
+        end = min(bucket_start + interval_ms, upto_ms + 1)
+        agg: Agg | None = None
+        m = bucket_start
+        while m + MINUTE_MS <= end:
+            part = self.minute(m)
+            if part is None:
+                break
+            if agg is None:
+                agg = part.copy()
+            else:
+                agg.merge(part)
+            m += MINUTE_MS
+        if m < end:
+            first, last = m // 1000, (end - 1) // 1000
+            part = _agg_trades(
+                t for s in range(first, last + 1) for t in self._steps[s].trades if t.ms < end
+            )
+            if part is not None:
+                if agg is None:
+                    agg = part
+                else:
+                    agg.merge(part)
+        self._cache_key, self._cache_val = key, (agg.copy() if agg else None)
+        return agg
+
+    def rolling(self, t_ms: int, window_ms: int) -> tuple[Agg | None, int | None]:
+        """24 h style rolling aggregate over ``(t - window, t]`` by whole minutes + the running one.
+
+        Returns (aggregate, opening price of the window) — the window is clipped to the origin.
+        """
+        current = t_ms // MINUTE_MS * MINUTE_MS
+        first = max(self.origin_ms, current - window_ms + MINUTE_MS)
+        agg: Agg | None = None
+        for m in range(first, current, MINUTE_MS):
+            part = self.minute(m)
+            if part is None:
+                continue
+            if agg is None:
+                agg = part.copy()
+            else:
+                agg.merge(part)
+        running = self.candle(MINUTE_MS, current, t_ms)
+        if running is not None:
+            if agg is None:
+                agg = running
+            else:
+                agg.merge(running)
+        return agg, (agg.open if agg else None)
+
+
+def origin_for(start_ms: int, history_minutes: int) -> int:
+    """First generated instant: ``history_minutes`` before the start, floored to the hour.
+
+    Flooring to the hour makes every bucket up to 60min complete from the first row on.
+    """
+    return (start_ms - history_minutes * MINUTE_MS) // HOUR_MS * HOUR_MS
+
+
+def book_levels(market: SymbolMarket, t_ms: int, levels: int) -> tuple[list[tuple[int, int]],
+                                                                         list[tuple[int, int]]]:
+    """(bids, asks) as (price ticks, size lots), best first, ``levels`` deep.
+
+    Level 0 is the model's BBO; deeper levels sit one tick apart with sizes drawn from a
+    deterministic hash of (second, level) so repeated pushes within a second are identical.
+    """
+    seg = market.bbo(t_ms)
+    table = market.book_sizes
+    second = t_ms // 1000
+    bids = [(seg.bid, seg.bid_size)]
+    asks = [(seg.ask, seg.ask_size)]
+    for k in range(1, levels):
+        h = (second * 2_654_435_761 + k * 40_503) & 0xFFFFFFFF
+        bids.append((seg.bid - k, table[h % _TABLE]))
+        asks.append((seg.ask + k, table[(h >> 10) % _TABLE]))
+    return [b for b in bids if b[0] > 0], asks

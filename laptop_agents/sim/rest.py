@@ -1,0 +1,134 @@
+"""The simulator's futures market REST endpoints (HTTP 200 + ``{"code","data","msg"}`` always)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from laptop_agents.models import REST_TO_WS_INTERVAL, WS_INTERVAL_MS
+from laptop_agents.sim import frames
+from laptop_agents.sim.market import book_levels, fmt_scaled
+
+if TYPE_CHECKING:
+    from laptop_agents.sim.server import SimExchange
+
+KLINE_DEFAULT_LIMIT = 100
+KLINE_MAX_LIMIT = 200
+DEPTH_LIMITS = {"1": 1, "5": 5, "15": 15, "50": 50, "max": 200}
+DEPTH_DEFAULT_LIMIT = "50"
+
+
+def envelope(data: Any = None, code: int = 0, msg: str = "Success") -> web.Response:
+    # Live answers errors with HTTP 200 too; clients must check `code`.
+    return web.Response(text=frames.dumps({"code": code, "data": data, "msg": msg}),
+                        content_type="application/json")
+
+
+def _int_param(request: web.Request, name: str) -> int | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    return int(raw)  # ValueError -> parameter error
+
+
+def add_rest_routes(app: web.Application, ex: SimExchange) -> None:
+    async def kline(request: web.Request) -> web.Response:
+        ex.stats.rest_requests += 1
+        q = request.query
+        symbol = q.get("symbol", "").upper()
+        if not symbol:
+            return envelope(code=10002, msg="Parameter Error: symbol is required")
+        if symbol not in ex.markets:
+            return envelope(code=20015, msg="this Futures is not allowed to trade.")
+        ws_interval = REST_TO_WS_INTERVAL.get(q.get("interval", ""))
+        if ws_interval is None:
+            return envelope(code=10002, msg="Parameter Error: interval")
+        try:
+            start = _int_param(request, "startTime")
+            end = _int_param(request, "endTime")
+        except ValueError:
+            return envelope(code=10002, msg="Parameter Error: startTime/endTime")
+        raw_limit = q.get("limit")
+        if raw_limit is None:
+            limit = KLINE_DEFAULT_LIMIT
+        else:
+            try:
+                limit = int(raw_limit)
+            except ValueError:
+                limit = -1
+            if not 1 <= limit <= KLINE_MAX_LIMIT:
+                return envelope(code=10008,
+                                msg=f"limit value does not comply with rule: 1-{KLINE_MAX_LIMIT}")
+        market = ex.market(symbol)
+        now = ex.now_ms()
+        iv = WS_INTERVAL_MS[ws_interval]
+        # Newest first; endTime exclusive by open time; the running candle is included.
+        top = now if end is None else min(now, end - 1)
+        lowest = market.origin_ms if start is None else max(market.origin_ms, start)
+        swap = ex.swapped_rest_volume and ws_interval == "1min"
+        pd, sd = market.spec.price_decimals, market.spec.size_decimals
+        rows: list[dict[str, str]] = []
+        bucket = top // iv * iv
+        while bucket >= lowest and len(rows) < limit:
+            agg = market.candle(iv, bucket, min(now, bucket + iv - 1))
+            if agg is None:
+                break
+            base, quote = fmt_scaled(agg.volume, sd), fmt_scaled(agg.quote, pd + sd)
+            rows.append({
+                "open": fmt_scaled(agg.open, pd), "high": fmt_scaled(agg.high, pd),
+                "low": fmt_scaled(agg.low, pd), "close": fmt_scaled(agg.close, pd),
+                # Live 1m rows carry the base quantity under `quoteVol` (swapped names).
+                "quoteVol": base if swap else quote, "baseVol": quote if swap else base,
+                "time": str(bucket),
+            })
+            bucket -= iv
+        return envelope(rows)
+
+    async def trading_pairs(request: web.Request) -> web.Response:
+        ex.stats.rest_requests += 1
+        wanted = request.query.get("symbols")
+        names = [s.strip().upper() for s in wanted.split(",")] if wanted else list(ex.markets)
+        data = []
+        for name in names:
+            if name not in ex.markets:
+                continue
+            spec = ex.markets[name].spec
+            data.append({
+                "symbol": spec.symbol, "base": spec.base, "quote": spec.quote,
+                "minTradeVolume": spec.min_trade_volume,
+                "minBuyPriceOffset": "-0.95", "maxSellPriceOffset": "100",
+                "maxLimitOrderVolume": "100000", "maxMarketOrderVolume": "50000",
+                "basePrecision": spec.size_decimals, "quotePrecision": spec.price_decimals,
+                "minLeverage": 1, "maxLeverage": spec.max_leverage, "defaultLeverage": 20,
+                "defaultMarginMode": 1, "priceProtectScope": "0.02", "symbolStatus": "OPEN",
+                "isApiSupported": True, "maxFundingRate": "0.3", "minFundingRate": "-0.3",
+            })
+        return envelope(data)
+
+    async def depth(request: web.Request) -> web.Response:
+        ex.stats.rest_requests += 1
+        symbol = request.query.get("symbol", "").upper()
+        if not symbol:
+            return envelope(code=1, msg="Network Error")
+        if symbol not in ex.markets:
+            return envelope(code=20015, msg="this Futures is not allowed to trade.")
+        levels = DEPTH_LIMITS.get(request.query.get("limit", DEPTH_DEFAULT_LIMIT))
+        if levels is None:
+            return envelope(code=10008,
+                            msg="limit value does not comply with rule: 1,5,15,50,max")
+        market = ex.market(symbol)
+        bids, asks = book_levels(market, ex.now_ms(), levels)
+        pd, sd = market.spec.price_decimals, market.spec.size_decimals
+        return envelope({
+            "asks": [[fmt_scaled(p, pd), fmt_scaled(s, sd)] for p, s in asks],
+            "bids": [[fmt_scaled(p, pd), fmt_scaled(s, sd)] for p, s in bids],
+        })
+
+    async def not_found(request: web.Request) -> web.Response:
+        return envelope(code=404, msg="Not Found")
+
+    app.router.add_get("/api/v1/futures/market/kline", kline)
+    app.router.add_get("/api/v1/futures/market/trading_pairs", trading_pairs)
+    app.router.add_get("/api/v1/futures/market/depth", depth)
+    app.router.add_route("*", "/{tail:.*}", not_found)

@@ -1,0 +1,94 @@
+"""`laptop-agents probe`: connect, subscribe, count what flows for a while, then exit.
+
+Exit 0 when ticks arrived, EXIT_NO_DATA (1) otherwise. FeedRefusedError (69) and
+AuthenticationError (77) propagate to the CLI, which maps them to their exit codes. With
+``--source sim`` the simulator is started in this process first. The summary is the command's
+output, so it goes to stdout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+
+import aiohttp
+from loguru import logger
+
+from laptop_agents.clock import Clock, WallClock
+from laptop_agents.config import Settings
+from laptop_agents.data.providers.bitunix_rest import BitunixRestClient
+from laptop_agents.data.providers.bitunix_ws import BitunixWSProvider
+from laptop_agents.errors import EXIT_NO_DATA, EXIT_OK
+from laptop_agents.models import Candle, ConnectionEvent, ConnectionState, Tick
+
+
+def run_probe(settings: Settings, seconds: float) -> int:
+    logger.remove()
+    logger.add(sys.stderr, level=settings.log_level)
+    return asyncio.run(_probe(settings, seconds))
+
+
+async def _probe(settings: Settings, seconds: float) -> int:
+    sim = None
+    clock: Clock = WallClock()
+    if settings.source == "sim":
+        from laptop_agents.sim.embedded import start_embedded
+
+        sim, settings = await start_embedded(settings)
+        clock = sim.clock
+    try:
+        return await _watch(settings, clock, seconds)
+    finally:
+        if sim is not None:
+            await sim.stop()
+
+
+async def _watch(settings: Settings, clock: Clock, seconds: float) -> int:
+    ticks = candles = 0
+    last_tick: Tick | None = None
+    last_candle: Candle | None = None
+    events: list[str] = []
+    started = time.monotonic()
+    print(f"probe: {settings.source} {settings.bitunix_ws_url} {settings.symbol} "
+          f"{settings.interval} for {seconds:g}s", flush=True)
+    async with aiohttp.ClientSession() as session:
+        rest = BitunixRestClient(session, settings, clock)
+        provider = BitunixWSProvider(session, settings, rest=rest, clock=clock)
+        await provider.subscribe_kline(settings.symbol, settings.interval)
+        await provider.subscribe_ticker(settings.symbol)
+        try:
+            async with asyncio.timeout(seconds):
+                async for item in provider.listen():
+                    if isinstance(item, Tick):
+                        ticks += 1
+                        last_tick = item
+                    elif isinstance(item, Candle):
+                        candles += 1
+                        last_candle = item
+                        print(f"closed candle {item.open_time} O {item.open} H {item.high} "
+                              f"L {item.low} C {item.close} V {item.volume}", flush=True)
+                    elif isinstance(item, ConnectionEvent):
+                        events.append(item.state.value)
+                        if item.state is not ConnectionState.CONNECTED:
+                            print(f"connection {item.state.value} {item.reason}".rstrip(),
+                                  flush=True)
+        except TimeoutError:
+            pass
+        finally:
+            await provider.close()
+        stats = provider.stats
+    elapsed = time.monotonic() - started
+    print(f"ticks: {ticks}", flush=True)
+    print(f"closed candles: {candles}", flush=True)
+    print(f"reconnects: {stats.reconnects}", flush=True)
+    print(f"malformed frames: {stats.malformed}", flush=True)
+    if last_tick is not None:
+        print(f"last tick: bid {last_tick.bid} ask {last_tick.ask} last {last_tick.last}")
+    if last_candle is None and ticks:
+        print("no candle closed yet (a candle closes once per interval)")
+    print(f"elapsed: {elapsed:.1f}s", flush=True)
+    if ticks == 0:
+        print("probe: no market data flowed", file=sys.stderr)
+        return EXIT_NO_DATA
+    return EXIT_OK

@@ -1,0 +1,203 @@
+"""Bitunix futures market REST client on the process's single aiohttp session.
+
+Klines (warm-up, candle confirmation and gap backfill), trading pairs and depth. Every reply is
+HTTP 200 with ``{"code","data","msg"}``; ``code != 0`` becomes :class:`BitunixApiError` (or
+:class:`RateLimitedError` for 10005/10006, retried with exponential backoff). Requests go
+through one async limiter: at most ``LA_REST_MAX_REQUESTS_PER_SECOND`` (the exchange allows 10/s
+per IP on market endpoints).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import aiohttp
+import orjson
+from loguru import logger
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from laptop_agents.clock import Clock, WallClock
+from laptop_agents.config import Settings
+from laptop_agents.data.providers.bitunix_protocol import (
+    DEPTH_LIMITS,
+    REST_KLINE_PAGE,
+    BitunixApiError,
+    DepthSnapshot,
+    MalformedFrame,
+    RateLimitedError,
+    parse_depth,
+    parse_kline_row,
+    parse_rest_envelope,
+    parse_trading_pair,
+)
+from laptop_agents.data.providers.ratelimit import SlidingWindowLimiter
+from laptop_agents.models import WS_INTERVAL_MS, WS_TO_REST_INTERVAL, Candle, Instrument
+
+KLINE_PATH = "/api/v1/futures/market/kline"
+TRADING_PAIRS_PATH = "/api/v1/futures/market/trading_pairs"
+DEPTH_PATH = "/api/v1/futures/market/depth"
+
+RETRY_ATTEMPTS = 4  # one request plus three retries (rate limited or transport failure)
+
+
+class BitunixRestClient:
+    def __init__(
+        self, session: aiohttp.ClientSession, settings: Settings, clock: Clock | None = None
+    ) -> None:
+        self._session = session
+        self._base = settings.bitunix_rest_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=settings.rest_timeout)
+        self._clock: Clock = clock or WallClock()
+        # The limiter takes whole events per window: 10/s -> 10 per 1 s, 2.5/s -> 5 per 2 s.
+        rate = settings.rest_max_requests_per_second
+        period = 1.0 if rate >= 1 else 1.0 / rate
+        self._limiter = SlidingWindowLimiter(max(1, math.floor(rate * period)), period)
+        self.requests = 0  # requests sent, for tests and diagnostics
+
+    # ------------------------------------------------------------------ transport
+
+    async def _get_once(self, path: str, params: dict[str, str]) -> Any:
+        await self._limiter.acquire()
+        self.requests += 1
+        async with self._session.get(
+            self._base + path, params=params, timeout=self._timeout
+        ) as response:
+            body = await response.read()
+            if response.status != 200:
+                raise BitunixApiError(response.status, f"HTTP {response.status} on {path}")
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise BitunixApiError(-1, f"non-JSON reply on {path}") from None
+        return parse_rest_envelope(payload)
+
+    async def get(self, path: str, params: dict[str, str]) -> Any:
+        """GET a public endpoint; retried with backoff when rate limited or on network errors."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(
+                (RateLimitedError, aiohttp.ClientConnectionError, TimeoutError)
+            ),
+            wait=wait_exponential_jitter(multiplier=0.5, max=8.0, jitter=0.25),
+            stop=stop_after_attempt(RETRY_ATTEMPTS),
+            reraise=True,
+            before_sleep=lambda state: logger.debug(
+                "REST {} retry {} after {!r}", path, state.attempt_number,
+                state.outcome.exception() if state.outcome else None,
+            ),
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._get_once(path, params)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ------------------------------------------------------------------ klines
+
+    async def klines(
+        self,
+        symbol: str,
+        interval: str = "1min",
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        limit: int | None = None,
+    ) -> list[Candle]:
+        """Closed candles, oldest first, with ``start_ms <= open_time < end_ms``.
+
+        ``limit`` keeps only the newest ``limit`` of them. Without ``start_ms`` and ``limit``
+        one page (200) is fetched. The range is walked backward in windows that hold at most
+        199 open times, each fetched with explicit ``startTime``/``endTime`` and ``limit=200``,
+        so the result does not depend on whether the server treats either bound as inclusive
+        or which end of a long range it prefers. Rows arrive newest first; the in-progress
+        candle (``open_time + interval > clock.now_ms()``) is dropped. A window with no rows at
+        all means the history is exhausted.
+        """
+        symbol = symbol.upper()
+        step = WS_INTERVAL_MS[interval]
+        rest_interval = WS_TO_REST_INTERVAL.get(interval)
+        if rest_interval is None:
+            raise ValueError(f"interval {interval!r} has no REST kline equivalent")
+        if limit is not None and limit <= 0:
+            return []
+        if start_ms is None and limit is None:
+            limit = REST_KLINE_PAGE
+        now = self._clock.now_ms()
+        top = now // step * step + step  # exclusive bound that still includes the running bucket
+        end = top if end_ms is None else min(end_ms, top)
+        if start_ms is not None:
+            start = -(-start_ms // step) * step  # first open time at or after start_ms
+        else:
+            assert limit is not None
+            start = end - (limit + 1) * step  # +1: the in-progress row is dropped
+        span = (REST_KLINE_PAGE - 1) * step
+
+        found: dict[int, Candle] = {}
+        window_end = end
+        while window_end > start:
+            window_start = max(start, window_end - span)
+            params = {
+                "symbol": symbol,
+                "interval": rest_interval,
+                # "k-lines after this time": one ms earlier includes window_start whether the
+                # server reads startTime as inclusive or exclusive.
+                "startTime": str(window_start - 1),
+                "endTime": str(window_end),
+                "limit": str(REST_KLINE_PAGE),
+            }
+            rows = await self.get(KLINE_PATH, params)
+            if not isinstance(rows, list):
+                raise BitunixApiError(-1, "kline data is not a list")
+            for row in rows:
+                try:
+                    candle = parse_kline_row(row, symbol, interval)
+                except MalformedFrame as error:
+                    logger.debug("skipping bad kline row: {}", error)
+                    continue
+                if not window_start <= candle.open_time < window_end:
+                    continue
+                if candle.open_time + step > self._clock.now_ms():
+                    continue  # still in progress
+                found[candle.open_time] = candle
+            if not rows or (limit is not None and len(found) >= limit):
+                break
+            window_end = window_start
+        candles = [found[t] for t in sorted(found)]
+        return candles[-limit:] if limit is not None else candles
+
+    # ------------------------------------------------------------------ instruments, depth
+
+    async def trading_pairs(self, symbols: list[str] | None = None) -> dict[str, Instrument]:
+        params = {"symbols": ",".join(s.upper() for s in symbols)} if symbols else {}
+        rows = await self.get(TRADING_PAIRS_PATH, params)
+        if not isinstance(rows, list):
+            raise BitunixApiError(-1, "trading_pairs data is not a list")
+        out: dict[str, Instrument] = {}
+        for row in rows:
+            try:
+                instrument = parse_trading_pair(row)
+            except MalformedFrame as error:
+                logger.debug("skipping bad trading pair: {}", error)
+                continue
+            out[instrument.symbol] = instrument
+        return out
+
+    async def instrument(self, symbol: str) -> Instrument:
+        symbol = symbol.upper()
+        pairs = await self.trading_pairs([symbol])
+        if symbol not in pairs:
+            raise BitunixApiError(20001, f"unknown symbol {symbol}")
+        return pairs[symbol]
+
+    async def depth(self, symbol: str, limit: int | str = 5) -> DepthSnapshot:
+        """Order book; ``limit`` must be one of 1, 5, 15, 50 or "max" (others: code 10008)."""
+        if str(limit) not in DEPTH_LIMITS:
+            raise ValueError(f"depth limit must be one of {', '.join(DEPTH_LIMITS)}")
+        data = await self.get(DEPTH_PATH, {"symbol": symbol.upper(), "limit": str(limit)})
+        try:
+            return parse_depth(data)
+        except MalformedFrame as error:
+            raise BitunixApiError(-1, f"bad depth reply: {error}") from None

@@ -1,0 +1,89 @@
+"""BitunixWSProvider against the simulator: normal flow, backfill, partial candles, metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from laptop_agents.data.providers.bitunix_rest import BitunixRestClient
+from laptop_agents.metrics import Metrics
+from laptop_agents.models import ConnectionState
+
+from .conftest import (
+    MINUTE,
+    assert_contiguous,
+    expected_bbo,
+    fast_settings,
+    make_provider,
+    run_until,
+    truth_for,
+)
+
+
+async def test_ticks_and_closed_candles_equal_the_ground_truth(
+    sim: Any, session: aiohttp.ClientSession
+) -> None:
+    metrics = Metrics()
+    provider = make_provider(session, sim, fast_settings(sim), metrics=metrics)
+    await provider.subscribe_kline("BTCUSDT", "1min")
+    await provider.subscribe_ticker("btcusdt")
+    seen = await run_until(provider, lambda s: len(s.candles) >= 3)
+
+    assert seen.states() == [ConnectionState.CONNECTED]
+    assert isinstance(seen.order[0], type(seen.events[0]))  # CONNECTED comes first
+    assert_contiguous(seen.candles)
+    assert seen.candles == truth_for(sim, seen.candles)
+    assert all(c.closed for c in seen.candles)
+    # every tick is the simulator's best bid/offer at its push time, in time order
+    assert len(seen.ticks) > 20
+    for tick in seen.ticks:
+        assert (tick.bid, tick.ask, tick.bid_size, tick.ask_size) == expected_bbo(sim, tick)
+    assert [t.ts for t in seen.ticks] == sorted(t.ts for t in seen.ticks)
+    assert any(t.last is not None for t in seen.ticks)  # last price from `ticker`
+    # a closed candle is yielded only after its interval ended in exchange time
+    stats = provider.stats
+    assert stats.ticks == len(seen.ticks) and stats.candles == 3
+    assert stats.reconnects == 0 and stats.malformed == 0 and stats.connect_attempts == 1
+    assert stats.state == "closed" and stats.last_tick_wall is not None
+    assert metrics.registry.get_sample_value("la_ticks_total") == len(seen.ticks)
+    assert metrics.registry.get_sample_value("la_closed_candles_total") == 3
+    # one subscribe frame carried all three channels
+    assert sim.stats.subscriptions == 3
+
+
+async def test_backfill_joins_warmup_and_live_without_gap(
+    sim: Any, session: aiohttp.ClientSession
+) -> None:
+    settings = fast_settings(sim)
+    warmup = await BitunixRestClient(session, settings, sim.clock).klines("BTCUSDT", limit=100)
+    start_after = warmup[-5].open_time  # as if warm-up ended four candles ago
+    provider = make_provider(session, sim, settings)
+    await provider.subscribe_kline("BTCUSDT")
+    seen = await run_until(provider, lambda s: len(s.candles) >= 6, start_after=start_after)
+    assert seen.candles[0].open_time == start_after + MINUTE
+    assert seen.candles[:4] == warmup[-4:]
+    assert_contiguous(seen.candles)
+    assert seen.candles == truth_for(sim, seen.candles)
+    # the backfilled candles come before CONNECTED, live ones after
+    connected_at = seen.order.index(seen.events[0])
+    assert seen.order[:connected_at] == seen.candles[:4]
+
+
+async def test_partial_candles_when_enabled(sim: Any, session: aiohttp.ClientSession) -> None:
+    provider = make_provider(session, sim, fast_settings(sim, emit_partial_candles=True))
+    await provider.subscribe_kline("BTCUSDT")
+    seen = await run_until(provider, lambda s: len(s.candles) >= 2)
+    assert seen.partials, "no in-progress candle updates"
+    assert all(not c.closed for c in seen.partials)
+    closed_opens = {c.open_time for c in seen.candles}
+    # every partial belongs to a bucket that was (or is still) running, never an old one
+    last_closed_before: int | None = None
+    for item in seen.order:
+        if getattr(item, "closed", None) is True:
+            last_closed_before = item.open_time
+        elif getattr(item, "closed", None) is False and last_closed_before is not None:
+            assert item.open_time > last_closed_before
+    # the second closed candle ran entirely while we watched: its partials were yielded
+    assert seen.candles[-1].open_time in {c.open_time for c in seen.partials}
+    assert closed_opens

@@ -13,19 +13,18 @@ import sys
 import time
 
 import aiohttp
-from loguru import logger
 
 from laptop_agents.clock import Clock, WallClock
 from laptop_agents.config import Settings
 from laptop_agents.data.providers.bitunix_rest import BitunixRestClient
 from laptop_agents.data.providers.bitunix_ws import BitunixWSProvider
 from laptop_agents.errors import EXIT_NO_DATA, EXIT_OK
+from laptop_agents.logging_setup import setup_logging
 from laptop_agents.models import Candle, ConnectionEvent, ConnectionState, Tick
 
 
 def run_probe(settings: Settings, seconds: float) -> int:
-    logger.remove()
-    logger.add(sys.stderr, level=settings.log_level)
+    setup_logging(settings)  # same sinks and secret scrubbing as the daemon
     return asyncio.run(_probe(settings, seconds))
 
 

@@ -1,0 +1,154 @@
+"""`laptop-agents run`: logging, the data directory, the simulator, signals, the API, exit codes.
+
+Everything runs on one event loop with one ``aiohttp.ClientSession``: the embedded simulator
+(source=sim), the WebSocket and REST clients, the engine's tasks and the control API.
+
+Exit codes (see errors.py and docs/operations.md): 0 on a clean stop (signal or --duration);
+69/77 when the feed refused us or rejected our credentials (raised for the CLI to map); 78 when
+the API port is taken or a setting is invalid; 70 for anything unexpected (traceback logged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from loguru import logger
+
+from laptop_agents.clock import Clock, WallClock
+from laptop_agents.config import Settings
+from laptop_agents.errors import EXIT_INTERNAL, EXIT_OK, ConfigError, LaptopAgentsError
+from laptop_agents.metrics import Metrics
+from laptop_agents.session.async_session import AsyncRunner, Notifier
+from laptop_agents.session.signals import SignalHandler
+
+# Graceful shutdown must finish well inside the 5 s a service manager (and the tests) allow.
+SHUTDOWN_BUDGET_S = 4.0
+
+
+def run_daemon(settings: Settings, duration: float | None) -> int:
+    """Run until SIGINT/SIGTERM or ``duration`` wall seconds; return the process exit code.
+
+    ConfigError, FeedRefusedError and AuthenticationError propagate so the CLI prints one line
+    and exits with their code; any other exception is logged with its traceback -> 70.
+    """
+    from laptop_agents.datadir import ensure_data_dir
+    from laptop_agents.logging_setup import setup_logging
+
+    setup_logging(settings)
+    ensure_data_dir(settings.data_dir)
+    try:
+        return asyncio.run(serve(settings, duration))
+    except LaptopAgentsError as error:
+        logger.error("{}", error)
+        raise
+    except Exception:
+        logger.exception("internal error; exiting with {}", EXIT_INTERNAL)
+        return EXIT_INTERNAL
+
+
+async def serve(
+    settings: Settings,
+    duration: float | None = None,
+    *,
+    stop: asyncio.Event | None = None,
+    notifier: Notifier | None = None,
+    install_signals: bool = True,
+    strategy: Any = None,
+) -> int:
+    """The daemon on the running loop (run_daemon's body; tests call it in-process)."""
+    loop = asyncio.get_running_loop()
+    stop = stop or asyncio.Event()
+    if notifier is None:
+        from laptop_agents.service import SdNotifier
+
+        notifier = SdNotifier.from_env()
+    signals = SignalHandler(stop)
+    if install_signals:
+        signals.install(loop)
+    timer = loop.call_later(duration, _duration_over, stop, duration) if duration else None
+    # The real daemon promises to be gone within 5 s of a signal, even if some clean-up hangs.
+    deadline = asyncio.create_task(_shutdown_deadline(stop)) if install_signals else None
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            clock: Clock = WallClock()
+            if settings.source == "sim":
+                from laptop_agents.sim.embedded import start_embedded
+
+                sim, settings = await start_embedded(settings)
+                stack.push_async_callback(sim.stop)
+                clock = sim.clock
+                logger.info("embedded simulator on {} (speed x{:g}, seed {})",
+                            settings.bitunix_ws_url, clock.speed, settings.sim_seed)
+            session = await stack.enter_async_context(aiohttp.ClientSession())
+            metrics = Metrics()
+            runner = await AsyncRunner.create(settings, session=session, clock=clock,
+                                              metrics=metrics, notifier=notifier,
+                                              strategy=strategy)
+            stack.push_async_callback(runner.aclose)  # if the API fails to start
+            if settings.api_enabled:
+                await _start_api(stack, runner, settings)
+            runner.api_ready.set()
+            await runner.run(stop)
+        return EXIT_OK
+    finally:
+        if timer is not None:
+            timer.cancel()
+        if deadline is not None:
+            deadline.cancel()
+        if install_signals:
+            signals.uninstall(loop)
+
+
+async def _shutdown_deadline(stop: asyncio.Event) -> None:
+    await stop.wait()
+    await asyncio.sleep(SHUTDOWN_BUDGET_S)
+    logger.error("shutdown took longer than {:g}s; exiting now", SHUTDOWN_BUDGET_S)
+    os._exit(EXIT_INTERNAL)
+
+
+def _duration_over(stop: asyncio.Event, duration: float | None) -> None:
+    logger.info("--duration {:g}s reached: stopping", duration)
+    stop.set()
+
+
+async def _start_api(stack: contextlib.AsyncExitStack, runner: AsyncRunner,
+                     settings: Settings) -> None:
+    from laptop_agents.api.app import create_app
+
+    app = create_app(runner, settings)
+    app_runner = web.AppRunner(app, handle_signals=False, access_log=None,
+                               shutdown_timeout=1.0)
+    await app_runner.setup()
+    stack.push_async_callback(app_runner.cleanup)
+    site = web.TCPSite(app_runner, settings.api_host, settings.api_port)
+    try:
+        await site.start()
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"invalid setting LA_API_PORT: {settings.api_host}:{settings.api_port} is "
+                "already in use (another laptop-agents running?); stop it, or choose another "
+                "port with LA_API_PORT (0 = any free port), or LA_API_ENABLED=false"
+            ) from None
+        raise ConfigError(
+            f"invalid setting LA_API_HOST/LA_API_PORT: cannot listen on "
+            f"{settings.api_host}:{settings.api_port}: {error.strerror or error}"
+        ) from None
+    for address in _listening(app_runner):
+        logger.info("control API listening on http://{}:{}/", *address)
+
+
+def _listening(app_runner: web.AppRunner) -> list[tuple[str, int]]:
+    found: list[tuple[str, int]] = []
+    for server in app_runner.sites:
+        inner = getattr(server, "_server", None)
+        for sock in getattr(inner, "sockets", None) or ():
+            host, port = sock.getsockname()[:2]
+            found.append((host, port))
+    return found

@@ -1,0 +1,62 @@
+"""Turn engine values into JSON-ready dicts: Decimals become strings, enums their values."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from laptop_agents.models import Candle, Tick
+
+
+def jsonable(value: Any) -> Any:
+    """Recursively convert ``value`` so json/orjson can encode it without losing precision."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "_asdict"):
+        return jsonable(value._asdict())
+    if hasattr(value, "__dict__"):
+        return {k: jsonable(v) for k, v in vars(value).items() if not k.startswith("_")}
+    return str(value)
+
+
+def tick_payload(tick: Tick) -> dict[str, Any]:
+    return {
+        "symbol": tick.symbol,
+        "bid": str(tick.bid),
+        "ask": str(tick.ask),
+        "bid_size": str(tick.bid_size),
+        "ask_size": str(tick.ask_size),
+        "last": None if tick.last is None else str(tick.last),
+        "ts": tick.ts,
+    }
+
+
+def candle_payload(candle: Candle) -> dict[str, Any]:
+    return {
+        "symbol": candle.symbol,
+        "interval": candle.interval,
+        "open_time": candle.open_time,
+        "open": str(candle.open),
+        "high": str(candle.high),
+        "low": str(candle.low),
+        "close": str(candle.close),
+        "volume": str(candle.volume),
+        "quote_volume": str(candle.quote_volume),
+        "closed": candle.closed,
+    }

@@ -1,0 +1,75 @@
+"""Daemon plumbing: a busy API port, signal handling."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from laptop_agents.config import Settings
+from laptop_agents.errors import EXIT_CONFIG, ConfigError
+from laptop_agents.session.adapters import journal_path, open_journal
+from laptop_agents.session.signals import FORCED_EXIT_CODE, SignalHandler
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_busy_api_port_is_a_config_error(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LA_")}
+        env.update(LA_API_PORT=str(port), LA_DATA_DIR=str(tmp_path / "data"),
+                   PYTHONPATH=str(ROOT))
+        result = subprocess.run(
+            [sys.executable, "-m", "laptop_agents", "run", "--duration", "20"],
+            capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
+    assert result.returncode == EXIT_CONFIG, result.stderr[-2000:]
+    assert f"LA_API_PORT: 127.0.0.1:{port} is already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_first_signal_stops_second_sigint_forces() -> None:
+    stop = asyncio.Event()
+    forced: list[int] = []
+    handler = SignalHandler(stop, force_exit=forced.append)
+    handler.handle(signal.SIGTERM)
+    assert stop.is_set() and forced == []
+    handler.handle(signal.SIGTERM)  # a repeated SIGTERM (systemd) just waits
+    assert forced == []
+    handler.handle(signal.SIGINT)
+    assert forced == [FORCED_EXIT_CODE]
+
+
+async def test_installed_handler_receives_a_real_signal() -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    handler = SignalHandler(stop, force_exit=lambda code: None)
+    handler.install(loop)
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.wait_for(stop.wait(), 5)
+    finally:
+        handler.uninstall(loop)
+    assert handler.received == [signal.SIGTERM]
+
+
+def test_unopenable_journal_is_a_config_error(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    journal_path(settings).mkdir()  # something that is not a database file is in the way
+    with pytest.raises(ConfigError, match="LA_DATA_DIR: cannot open the journal"):
+        open_journal(settings)
+
+
+def test_simulator_and_exchange_keep_separate_journals(tmp_path: Path) -> None:
+    sim = journal_path(Settings(data_dir=tmp_path, source="sim"))
+    live = journal_path(Settings(data_dir=tmp_path, source="bitunix"))
+    assert sim.parent == live.parent == tmp_path
+    assert sim != live

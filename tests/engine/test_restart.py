@@ -1,0 +1,141 @@
+"""SIGTERM mid-trade in a real `python -m laptop_agents run` process, then a restart.
+
+The first daemon restores a journaled open position, is paused over its HTTP API and stopped
+with SIGTERM (exit 0 within 5 s, the position kept). A second engine on the same data
+directory is still paused, has the position back, and the first tick that crosses its stop
+closes it: exits work while entries are paused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from laptop_agents.models import Side
+from laptop_agents.paper.broker import PaperBroker
+from laptop_agents.session.adapters import journal_path
+from laptop_agents.storage.journal import Journal
+from laptop_agents.strategy.base import OrderIntent
+from tests.engine.helpers import engine_settings, wait_until
+from tests.engine.test_engine_sim import running
+
+TOKEN = "engine-test-token"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def seed_open_position(sim: Any, data_dir: Path) -> Decimal:
+    """Journal a long position whose stop/target are far from any price the sim will reach."""
+    settings = engine_settings(sim, data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    journal = Journal(journal_path(settings))
+    broker = PaperBroker(settings, sim.instrument(), journal)
+    tick = sim.current_tick()
+    stop = (tick.bid * Decimal("0.8")).quantize(Decimal("0.1"))
+    target = (tick.bid * Decimal("1.2")).quantize(Decimal("0.1"))
+    intent = OrderIntent(side=Side.LONG, order_type="market", qty=Decimal("0.01"),
+                         entry=tick.ask, stop=stop, target=target, setup="seeded",
+                         reason="test", atr=Decimal("10"))
+    result = broker.submit(intent, tick, sim.clock.now_ms())
+    assert result.accepted, result
+    assert broker.position is not None
+    journal.close()
+    return stop
+
+
+async def read_lines_until(stream: asyncio.StreamReader, pattern: str, seen: list[str],
+                           limit: float) -> re.Match[str]:
+    regex = re.compile(pattern)
+    async with asyncio.timeout(limit):
+        while True:
+            raw = await stream.readline()
+            if not raw:
+                raise AssertionError("daemon exited early:\n" + "".join(seen[-40:]))
+            line = raw.decode(errors="replace")
+            seen.append(line)
+            match = regex.search(line)
+            if match:
+                return match
+
+
+async def test_sigterm_keeps_position_and_pause_then_restart_closes_at_stop(
+        sim: Any, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    stop_price = seed_open_position(sim, data_dir)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LA_")}
+    env.update({
+        "LA_DATA_DIR": str(data_dir), "LA_API_PORT": "0", "LA_API_TOKEN": TOKEN,
+        "LA_SIM_SPEED": "60", "LA_SIM_SEED": "7", "LA_HISTORY_CANDLES": "120",
+        "LA_SIM_DEPTH_PUSH_MS": "50", "LA_SIM_KLINE_PUSH_MS": "100", "LA_LOG_JSON": "false",
+        "PYTHONPATH": str(ROOT),
+    })
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "laptop_agents", "run", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    seen: list[str] = []
+    try:
+        assert proc.stderr is not None
+        port = int((await read_lines_until(
+            proc.stderr, r"control API listening on http://127\.0\.0\.1:(\d+)/", seen, 30))[1])
+        await read_lines_until(proc.stderr, r"ready: API listening", seen, 20)
+        drain = asyncio.create_task(_drain(proc.stderr, seen))
+        base = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/status") as response:
+                status = await response.json()
+            assert status["position"]["side"] == "long"
+            assert status["position"]["stop"] == str(stop_price)
+            assert status["feed"]["state"] == "connected"
+            async with http.post(f"{base}/pause", json={"reason": "before restart"},
+                                 headers={"Authorization": f"Bearer {TOKEN}"}) as response:
+                assert response.status == 200, await response.text()
+                paused = await response.json()
+            assert "manual" in paused["gate"]["reasons"]
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 5)
+        elapsed = time.monotonic() - started
+        await drain
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    log = "".join(seen)
+    assert code == 0, log[-3000:]
+    assert elapsed < 5
+    assert "open position kept" in log
+    assert "engine stopped" in log
+    # The start-up banner: source, symbol, data directory and every task with its period.
+    assert f"source=sim symbol=BTCUSDT interval=1min data_dir={data_dir}" in log
+    for task in ("market_data", "strategy", "watchdog", "heartbeat", "position_sync"):
+        assert re.search(rf"task {task}\s+\S", log), task
+
+    journal = Journal(journal_path(engine_settings(sim, data_dir)))
+    kept = journal.load_position("BTCUSDT")
+    assert journal.pause_state() == (True, "before restart")
+    journal.close()
+    assert kept is not None and kept.stop == stop_price
+
+    async with running(sim, tmp_path) as runner:
+        assert runner.broker.position == kept
+        assert runner.status()["gate"]["details"]["manual"] == "before restart"
+        sim.script_price(stop_price - Decimal("5"), pushes=1)
+        await wait_until(lambda: runner.broker.position is None, 5, "stop exit after restart")
+        trades = runner.journal.trades(10, None)
+    assert [t.exit_reason for t in trades] == ["stop"]
+    assert trades[0].exit_price < stop_price
+
+
+async def _drain(stream: asyncio.StreamReader, seen: list[str]) -> None:
+    with contextlib.suppress(Exception):
+        while line := await stream.readline():
+            seen.append(line.decode(errors="replace"))

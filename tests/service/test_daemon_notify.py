@@ -1,7 +1,10 @@
-"""The real daemon under a fake systemd: READY after the first tick, watchdog pings, STOPPING.
+"""The real daemon under a fake systemd, default (embedded simulator) path: READY, pings, STOPPING.
 
 `python -m laptop_agents run` runs in a subprocess with NOTIFY_SOCKET pointing at a datagram
-socket this test owns, exactly as systemd would run it (Type=notify, WatchdogSec=1s).
+socket this test owns, exactly as systemd would run it (Type=notify, WatchdogSec=1s). Here the
+first tick arrives within moments of start-up, so this test cannot tell READY=1 sent before the
+first tick from READY=1 sent after it; test_daemon_feed_watchdog.py holds the feed down from
+the start to prove that (and that no WATCHDOG=1 goes out while the feed is down).
 """
 
 from __future__ import annotations

@@ -135,6 +135,10 @@ class Settings(BaseSettings):
     risk_pct: Decimal = Field(
         Decimal("0.01"), gt=0, le=Decimal("0.1"), description="Equity risked per trade (0.01=1%)."
     )
+    market_cap_headroom: Decimal = Field(
+        Decimal("0.005"), ge=0, lt=Decimal("0.1"),
+        description="Market entries are sized this fraction under the notional/leverage caps.",
+    )
 
     # --- paper broker and risk limits ----------------------------------------------------
     starting_equity: Decimal = Field(Decimal("10000"), gt=0, description="Paper USDT balance.")

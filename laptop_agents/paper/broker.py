@@ -320,9 +320,13 @@ class PaperBroker:
                 f"{len(recent)} orders in the last minute (max_orders_per_minute "
                 f"{s.max_orders_per_minute})"
             )
+        # The caps hold at the price the order would fill at now: a market order's ask/bid
+        # plus slippage, a marketable limit's touch, otherwise the limit price.
         price = intent.entry
         if intent.order_type == "market" and tick is not None:
             price = self._market_price(intent.side, tick)
+        elif tick is not None and (tick.ask <= price if long else tick.bid >= price):
+            price = tick.ask if long else tick.bid
         notional = intent.qty * price
         if notional < s.min_notional:
             return "min_notional", f"notional {notional:.2f} below min_notional {s.min_notional}"

@@ -54,11 +54,14 @@ def position_size(
     max_leverage: Decimal,
     min_notional: Decimal,
     max_qty: Decimal | None = None,
+    cap_price: Decimal | None = None,
 ) -> SizeResult:
     """qty = equity x risk_pct / |entry - stop|, capped, floored to the lot step, then checked.
 
-    Caps, in order of application (the smallest wins): ``max_notional / entry``,
-    ``equity x min(max_leverage, instrument.max_leverage) / entry`` and ``max_qty``.
+    Caps (the smallest wins): ``max_notional / cap_price``,
+    ``equity x min(max_leverage, instrument.max_leverage) / cap_price`` and ``max_qty``.
+    ``cap_price`` defaults to ``entry``; a market entry passes a price above it, because it
+    fills at the ask plus slippage and the broker checks the caps at that fill price.
     """
     check_fraction(risk_pct)
     distance = abs(entry - stop)
@@ -69,7 +72,8 @@ def position_size(
     qty = equity * risk_pct / distance
     capped_by = None
     leverage = min(max_leverage, Decimal(instrument.max_leverage))
-    caps = [("max_notional", max_notional / entry), ("max_leverage", equity * leverage / entry)]
+    at = entry if cap_price is None else max(cap_price, entry)
+    caps = [("max_notional", max_notional / at), ("max_leverage", equity * leverage / at)]
     if max_qty is not None:
         caps.append(("max_position_qty", max_qty))
     for name, cap in caps:

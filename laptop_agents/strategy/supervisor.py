@@ -193,6 +193,11 @@ class Supervisor:
         rr = reward_risk(c.side, c.entry, c.stop, c.target)
         if rr < s.min_reward_risk:
             return None, f"{c.setup}: reward/risk {rr:.2f} below {s.min_reward_risk}"
+        # A market entry fills at the ask/bid plus slippage, not at the close it was sized on,
+        # and the broker checks the notional/leverage caps at that fill price: leave headroom.
+        cap_price = c.entry
+        if c.order_type == "market":
+            cap_price = c.entry * (1 + s.market_cap_headroom)
         size = position_size(
             equity=ctx.equity,
             risk_pct=s.risk_pct,
@@ -203,6 +208,7 @@ class Supervisor:
             max_leverage=s.max_leverage,
             min_notional=s.min_notional,
             max_qty=s.max_position_qty,
+            cap_price=cap_price,
         )
         if not size.ok:
             return None, f"{c.setup}: {size.reason}"

@@ -3,6 +3,12 @@
     python -m tests.core.crash_driver JOURNAL_PATH
 
 Prints the index of every completed step (one per line, flushed) and ``done`` at the end.
+``CRASH_AT=STEP:K`` makes the process SIGKILL itself during step STEP, just before the K-th
+SQL statement of that step (K = 1 is the first; a K past the last statement kills after the
+step's writes, before its progress is recorded), so a crash lands deterministically inside a
+transaction, between COMMIT and the progress write, or anywhere else the test chooses.
+``CRASH_TRACE=1`` writes every step's SQL statements to ``JOURNAL_PATH.trace`` (one line each:
+``step<TAB>statement``) so the test can choose those points.
 Progress is a fixed-width number in ``JOURNAL_PATH.progress``, written (pwrite) AFTER each
 step's journal writes, so after a kill it lags the journal by at most the step in flight.
 On restart the broker is rebuilt from the journal, re-observes the market data it had seen
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import sys
 from dataclasses import dataclass
 from decimal import Decimal
@@ -110,8 +117,25 @@ def run(journal_path: Path) -> None:
     seen_tick = next((s.tick for s in reversed(steps[:start]) if s.tick is not None), None)
     seen_candle = next((s.candle for s in reversed(steps[:start]) if s.candle is not None), None)
     broker.observe(seen_tick, seen_candle)
+    kill_step, kill_k = (int(v) for v in os.environ.get("CRASH_AT", "-1:0").split(":"))
+    trace: list[str] | None = [] if os.environ.get("CRASH_TRACE") else None
+    current = -1
+    statements = 0
+
+    def on_statement(sql: str) -> None:
+        nonlocal statements
+        if current < 0:
+            return  # outside the steps (rebuild on start): not a chosen kill point
+        statements += 1
+        if trace is not None:
+            trace.append(f"{current}\t{' '.join(sql.split())}\n")
+        if current == kill_step and statements == kill_k:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    journal._conn.set_trace_callback(on_statement)
     out = sys.stdout
     for index in range(start, len(steps)):
+        current, statements = index, 0
         step = steps[index]
         if step.kind == "tick" and step.tick is not None:
             broker.on_tick(step.tick)
@@ -124,9 +148,14 @@ def run(journal_path: Path) -> None:
             broker.flatten(step.tick, "scripted flatten")
         elif step.kind == "cancel":
             broker.cancel_working_orders("scripted cancel")
+        if index == kill_step:  # K past the step's last statement: writes done, progress not
+            os.kill(os.getpid(), signal.SIGKILL)
+        current = -1
         os.pwrite(fd, b"%012d" % (index + 1), 0)
         out.write(f"{index}\n")
         out.flush()
+    if trace is not None:
+        Path(str(journal_path) + ".trace").write_text("".join(trace))
     out.write("done\n")
     out.flush()
     journal.close()

@@ -212,6 +212,20 @@ def test_rejections_each_have_a_reason() -> None:
     assert "working" in rejected(b, "order_working", now=T0 + 1)
 
 
+def test_caps_are_checked_at_the_fill_price() -> None:
+    # a sell limit at 49000 is marketable at the bid 50000: it would fill there, so the
+    # notional cap is checked at 50000 x 1 (> 49500), not at the limit 49000 x 1
+    b = broker(max_notional=D(49500))
+    assert "50000.00 exceeds max_notional" in rejected(
+        b, "max_notional", side=Side.SHORT, order_type="limit", qty=1, entry=49000,
+        stop=49500, target=48000)
+    # a market buy fills at the ask plus slippage: 0.99 x 50005.2 = 49505.15 > 49502, while
+    # without slippage 0.99 x 50000.1 = 49500.10 fits
+    b = broker(max_notional=D(49502), slippage_bps=D(1))
+    assert "49505.15 exceeds max_notional" in rejected(b, "max_notional", qty="0.99")
+    assert broker(max_notional=D(49502)).submit(intent(qty="0.99"), tick(50000), T0).accepted
+
+
 def test_orders_per_minute() -> None:
     b = broker(max_orders_per_minute=2)
     for i in range(2):

@@ -21,11 +21,12 @@ from laptop_agents.storage.journal import Journal
 from tests.core import crash_driver
 
 ROOT = Path(__file__).resolve().parents[2]
-KILLS = 20
+KILLS = 20  # deterministic, at chosen SQL statements
+ASYNC_KILLS = 6  # by a signal from the test, wherever it lands
 
 
-def start(journal: Path, cwd: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LOGURU_LEVEL": "WARNING"}
+def start(journal: Path, cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LOGURU_LEVEL": "WARNING", **env}
     with open(cwd / "driver.log", "ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "tests.core.crash_driver", str(journal)],
@@ -33,9 +34,11 @@ def start(journal: Path, cwd: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def run(journal: Path, cwd: Path, kill_at: int | None = None) -> bool:
-    """Run the driver; SIGKILL it once it reports step ``kill_at``. True if it finished."""
-    proc = start(journal, cwd)
+def run(journal: Path, cwd: Path, kill_at: int | None = None,
+        env: dict[str, str] | None = None) -> bool:
+    """Run the driver; SIGKILL it from here once it reports step ``kill_at``, or let it kill
+    itself (``CRASH_AT`` in ``env``). True if it finished."""
+    proc = start(journal, cwd, env or {})
     assert proc.stdout is not None
     finished = False
     try:
@@ -50,11 +53,25 @@ def run(journal: Path, cwd: Path, kill_at: int | None = None) -> bool:
         proc.stdout.close()
         code = proc.wait(timeout=30)
     log = (cwd / "driver.log").read_text()[-3000:]
-    if finished or kill_at is None:
+    if kill_at is None and "CRASH_AT" not in (env or {}):
         assert finished and code == 0, log
     else:
-        assert code == -signal.SIGKILL, log
+        assert not finished and code == -signal.SIGKILL, log
     return finished
+
+
+def progress(journal: Path) -> int:
+    raw = Path(str(journal) + ".progress").read_bytes()
+    return int(raw) if raw.strip() else 0
+
+
+def read_trace(journal: Path) -> dict[int, list[str]]:
+    """Every step's SQL statements in the reference run, in order."""
+    steps: dict[int, list[str]] = {}
+    for line in Path(str(journal) + ".trace").read_text().splitlines():
+        step, sql = line.split("\t", 1)
+        steps.setdefault(int(step), []).append(sql)
+    return steps
 
 
 def table(path: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -98,24 +115,75 @@ def check_consistent(path: Path) -> PaperBroker:
     return broker
 
 
+def fill_transactions(trace: dict[int, list[str]]) -> list[tuple[int, int, int]]:
+    """(step, first, commit) of every fill transaction: killing the process before statement
+    ``first..commit`` (1-based: the statement after the fill's INSERT up to the COMMIT) must
+    leave none of it in the journal; killing it before ``commit + 1`` must leave all of it."""
+    found = []
+    for step, sqls in trace.items():
+        for i, sql in enumerate(sqls):
+            if sql.startswith("INSERT INTO fills"):
+                commit = next(j for j in range(i, len(sqls)) if sqls[j] == "COMMIT")
+                found.append((step, i + 2, commit + 1))
+    return found
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     steps = len(crash_driver.script())
     reference = tmp_path / "reference" / "journal.sqlite"
-    assert run(reference, tmp_path)
+    assert run(reference, tmp_path, env={"CRASH_TRACE": "1"})
     ref_broker = check_consistent(reference)
     assert len(table(reference, "SELECT * FROM trades")) >= 10  # the script really trades
+    ref_fills = table(reference, f"SELECT {FILL_COLUMNS} FROM fills ORDER BY seq")
+    trace = read_trace(reference)
+    fills_before = {step: sum(sql.startswith("INSERT INTO fills") for s2, sqls in trace.items()
+                              if s2 < step for sql in sqls) for step in trace}
+
+    def check(path: Path) -> None:
+        check_consistent(path)  # consistent at every interruption, not only at the end
+        fills = table(path, f"SELECT {FILL_COLUMNS} FROM fills ORDER BY seq")
+        assert fills == ref_fills[:len(fills)], "the journal is not a prefix of the reference"
 
     crashed = tmp_path / "crashed" / "journal.sqlite"
-    points = sorted(random.Random(1234).sample(range(1, steps), KILLS))
-    finished = False
-    for point in points:
-        finished = run(crashed, tmp_path, kill_at=point)
-        if finished:
+    rng = random.Random(1234)
+    # 1) Deterministic kills by the process itself before a seeded SQL statement of a seeded
+    #    step, spread over the whole script: every other one inside (or just after) a fill
+    #    transaction, the others at any statement of any step that writes, including "after the
+    #    step's writes, before its progress" (the replay-after-commit case).
+    fills = fill_transactions(trace)
+    outcomes = set()
+    for n in range(KILLS):
+        done = progress(crashed) if crashed.exists() else 0
+        window = done + 2 * (steps - done) // (KILLS - n)
+        if n % 2 == 0:
+            ahead = [f for f in fills if f[0] > done]
+            if not ahead:
+                continue
+            step, first, commit = rng.choice([f for f in ahead if f[0] <= window] or ahead[:1])
+            committed = rng.random() < 0.5
+            k = commit + 1 if committed else rng.randint(first, commit)
+        else:
+            later = [st for st in trace if done < st <= window]
+            if not later:
+                continue
+            step = rng.choice(later)
+            k = rng.randint(1, len(trace[step]) + 1)
+        run(crashed, tmp_path, env={"CRASH_AT": f"{step}:{k}"})
+        assert progress(crashed) == step  # killed inside that step, before its progress
+        check(crashed)
+        if n % 2 == 0:
+            count = len(table(crashed, "SELECT seq FROM fills"))
+            assert count == fills_before[step] + committed, (step, k, committed)
+            outcomes.add(committed)
+    assert outcomes == {True, False}  # both sides of a fill's COMMIT were hit
+    # 2) Kills from outside at whatever instant the signal lands.
+    for point in sorted(rng.sample(range(progress(crashed) + 1, steps), ASYNC_KILLS)):
+        if run(crashed, tmp_path, kill_at=point):
             break
-        check_consistent(crashed)  # consistent at every interruption, not only at the end
-    while not finished:
-        finished = run(crashed, tmp_path)
+        check(crashed)
+    while not run(crashed, tmp_path):
+        pass
 
     broker = check_consistent(crashed)
     assert broker.balance == ref_broker.balance

@@ -119,6 +119,57 @@ def test_sweep_long_fires_with_vwap_target(sup: Supervisor) -> None:
     assert "trend DOWN but close is through EMA20" not in it.reason
 
 
+def mirror(cs: list[Candle]) -> list[Candle]:
+    """The same market upside down (prices reflected around 50000): a long setup becomes the
+    identical short one."""
+    m = D(100000)
+    return [candle(i, m - c.open, m - c.low, m - c.high, m - c.close, c.volume)
+            for i, c in enumerate(cs)]
+
+
+def test_sweep_short_fires_mirrored(sup: Supervisor) -> None:
+    candles = mirror(sweep_series())
+    decision = sup.decide(context(candles))
+    it = decision.intent
+    assert it is not None, decision.reason
+    assert it.setup == SWEEP and it.side is Side.SHORT and it.order_type == "market"
+    atr = ind.atr(candles, 14)[-1]
+    assert it.entry == D(49985)  # the sweep candle's close
+    assert it.stop == ceil(D(50010) + D("0.5") * atr)  # above the swept high (wick) by 0.5 ATR
+    vwap = ind.vwap(candles[-60:])
+    assert vwap is not None and it.target == ceil(vwap) < it.entry
+    assert "high 50003 of the prior 10 candles swept" in it.reason
+
+
+def test_sweep_volume_exactly_half_the_average_passes(sup: Supervisor) -> None:
+    # the 20 candles before the sweep traded 10 each: 5 is not < 0.5 x 10, 4.9999 is
+    at = sup.decide(context(sweep_series(candle(110, 50020, 50025, 49990, 50015, v=5))))
+    assert at.intent is not None and at.intent.setup == SWEEP, at.reason
+    below = sup.decide(context(sweep_series(candle(110, 50020, 50025, 49990, 50015,
+                                                   v="4.9999"))))
+    assert below.intent is None and "volume 4.9999 < 0.5" in below.reason
+
+
+def test_market_entry_capped_by_notional_is_accepted_by_the_broker() -> None:
+    from laptop_agents.paper.broker import PaperBroker
+    from tests.core.factories import T0, tick
+
+    def place(headroom: str) -> tuple[object, object]:
+        s = settings(market_cap_headroom=D(headroom))
+        it = Supervisor(s).decide(context(sweep_series())).intent
+        assert it is not None and it.order_type == "market"
+        # the quote at submission is a little above the sweep candle's close (50015)
+        return it, PaperBroker(s, INSTRUMENT).submit(it, tick(50030, "50030.1"), T0)
+
+    it, result = place("0.005")
+    assert "capped by max_notional" in it.reason  # type: ignore[attr-defined]
+    assert it.qty == D("0.9947")  # type: ignore[attr-defined]  # 50000 / (50015 x 1.005)
+    assert result.accepted, result.reason  # type: ignore[attr-defined]
+    # without headroom the cap is computed at the close and the fill price breaks it
+    it, result = place("0")
+    assert not result.accepted and result.code == "max_notional"  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
     ("last", "why"),
     [
@@ -164,6 +215,29 @@ def test_reward_risk_gate_blocks() -> None:
     assert sup.decide(context(rising())).intent is None
 
 
+def test_reward_risk_gate_boundary() -> None:
+    it = Supervisor(settings()).decide(context(sweep_series())).intent
+    assert it is not None
+    rr = (it.target - it.entry) / (it.entry - it.stop)
+    assert Supervisor(settings(min_reward_risk=rr)).decide(context(sweep_series())).intent == it
+    blocked = Supervisor(settings(min_reward_risk=rr + D("1e-9"))).decide(
+        context(sweep_series()))
+    assert blocked.intent is None and "sweep_invalidation: reward/risk" in blocked.reason
+
+
+def test_pullback_refused_by_a_gate_falls_through_to_the_sweep() -> None:
+    # the pullback's R/R is 2.0 (up to tick rounding): at 2.05 it is refused and the sweep is
+    # evaluated next (its short is blocked by the EMA filter); the reason says why for both
+    sup = Supervisor(settings(min_reward_risk=D("2.05")))
+    decision = sup.decide(context(rising()))
+    assert decision.intent is None
+    assert decision.reason.startswith("pullback_ribbon: reward/risk 2.00 below 2.05; ")
+    assert "; sweep_invalidation: short blocked, EMA9 above EMA20" in decision.reason
+    # and the sweep fires when the pullback has no setup at all
+    it = sup.decide(context(sweep_series())).intent
+    assert it is not None and it.setup == SWEEP
+
+
 def test_cooldown_after_exit() -> None:
     sup = Supervisor(settings())
     assert sup.decide(context(rising(), since_exit=4)).reason.startswith("cooldown: 4/5")
@@ -175,6 +249,13 @@ def test_min_atr_gate() -> None:
     flat_quiet = series([50000 + (i % 2) for i in range(120)], spread=0)  # ATR ~ 1
     decision = Supervisor(settings()).decide(context(flat_quiet))
     assert decision.intent is None and "ATR/price" in decision.reason
+    # boundary: ATR/price exactly at the floor is not below it
+    snap = Supervisor(settings()).snapshot(tuple(flat_quiet))
+    ratio = snap.atr / snap.close
+    assert "ATR/price" not in Supervisor(settings(min_atr_pct=ratio)).decide(
+        context(flat_quiet)).reason
+    assert "ATR/price" in Supervisor(settings(min_atr_pct=ratio + D("1e-12"))).decide(
+        context(flat_quiet)).reason
     # the same series trades only when the gate is lowered
     low = Supervisor(settings(min_atr_pct=D(0)))
     assert "ATR/price" not in low.decide(context(flat_quiet)).reason

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from loguru import logger
 
@@ -47,6 +47,7 @@ from laptop_agents.session.render import candle_payload, jsonable, tick_payload
 SANE_LOOP_LAG_S = 1.0
 STATUS_PUBLISH_PERIOD_S = 1.0
 GIL_SWITCH_INTERVAL_S = 0.001
+T = TypeVar("T")
 STRATEGY_FAILURE_LIMIT = 3  # consecutive strategy exceptions before the engine gives up
 # Order in which a stop request cancels the tasks: first nothing new comes in, last the
 # liveness reporting, so a slow shutdown is still visible.
@@ -226,8 +227,14 @@ class AsyncRunner:
         previous_switch = sys.getswitchinterval()
         sys.setswitchinterval(min(previous_switch, GIL_SWITCH_INTERVAL_S))
         try:
-            await self.warm_up()
-            await adapters.subscribe(self.provider, self.symbol, self.settings.interval)
+            try:
+                # A signal during a slow warm-up (REST retries on a bad network) must still
+                # end the process cleanly within the shutdown budget, not after the retries.
+                await until_stopped(self._prepare(), stop)
+            except StoppedDuringStartup:
+                logger.info("stop requested during warm-up: not starting the tasks")
+                return
+            self._update_gauges()
             table = self.task_table()
             self._info = {name: _TaskInfo(interval) for name, (_, interval) in table.items()}
             self._log_banner()
@@ -242,6 +249,10 @@ class AsyncRunner:
         finally:
             sys.setswitchinterval(previous_switch)
             await self._close()
+
+    async def _prepare(self) -> None:
+        await self.warm_up()
+        await adapters.subscribe(self.provider, self.symbol, self.settings.interval)
 
     async def _guard(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
         try:
@@ -518,6 +529,7 @@ class AsyncRunner:
             info.runs += 1
             self.gate.refresh()
             self.watchdog_check()
+            self._update_gauges()
             self._publish_status()
 
     def watchdog_check(self) -> None:
@@ -545,8 +557,16 @@ class AsyncRunner:
             logger.info("{}", adapters.describe_event(event))
             if kind:
                 self._publisher.publish("order", {"kind": kind, **_as_dict(event)})
+        self._update_gauges()
+
+    def _update_gauges(self) -> None:
+        """Position size and equity for /metrics: after every broker event, at start-up (a
+        restored position) and on every watchdog pass (the mark moves)."""
         position = adapters.position(self.broker)
         self.metrics.position_size.set(float(adapters.signed_size(position)))
+        equity = self._equity()
+        if equity is not None:
+            self.metrics.equity.set(float(equity))
 
     # ------------------------------------------------------------------------------------
     # heartbeat, readiness, position_sync, loop lag
@@ -578,9 +598,7 @@ class AsyncRunner:
         line = self.health_line(lag)
         logger.info("heartbeat {}", line)
         self.notifier.status(line)
-        equity = self._equity()
-        if equity is not None:
-            self.metrics.equity.set(float(equity))
+        self._update_gauges()
         lag_sane = lag < SANE_LOOP_LAG_S
         if lag_sane and self.gate.feed_connected and self.gate.prices_fresh():
             self.notifier.watchdog()
@@ -768,6 +786,29 @@ async def run_async_session(
             await on_runner(runner)
         await runner.run(stop)
     return runner
+
+
+class StoppedDuringStartup(Exception):
+    """The stop event fired before start-up finished; the caller exits cleanly (0)."""
+
+
+async def until_stopped(awaitable: Awaitable[T], stop: asyncio.Event) -> T:
+    """Await ``awaitable`` unless ``stop`` fires first: then cancel it and raise
+    :class:`StoppedDuringStartup`. A result that is ready wins over a simultaneous stop."""
+    work: asyncio.Future[T] = asyncio.ensure_future(awaitable)
+    waiter = asyncio.ensure_future(stop.wait())
+    pending: set[asyncio.Future[Any]] = {work, waiter}
+    try:
+        await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        if not work.done():
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await work
+    if work.cancelled() or not work.done():
+        raise StoppedDuringStartup
+    return work.result()
 
 
 def _first_error(group: BaseExceptionGroup) -> BaseException:

@@ -24,7 +24,12 @@ from laptop_agents.clock import Clock, WallClock
 from laptop_agents.config import Settings
 from laptop_agents.errors import EXIT_INTERNAL, EXIT_OK, ConfigError, LaptopAgentsError
 from laptop_agents.metrics import Metrics
-from laptop_agents.session.async_session import AsyncRunner, Notifier
+from laptop_agents.session.async_session import (
+    AsyncRunner,
+    Notifier,
+    StoppedDuringStartup,
+    until_stopped,
+)
 from laptop_agents.session.signals import SignalHandler
 
 # Graceful shutdown must finish well inside the 5 s a service manager (and the tests) allow.
@@ -87,14 +92,19 @@ async def serve(
                             settings.bitunix_ws_url, clock.speed, settings.sim_seed)
             session = await stack.enter_async_context(aiohttp.ClientSession())
             metrics = Metrics()
-            runner = await AsyncRunner.create(settings, session=session, clock=clock,
-                                              metrics=metrics, notifier=notifier,
-                                              strategy=strategy)
+            # Fetching the trading rules can hang on a bad network (REST retries); a signal
+            # meanwhile ends the start-up cleanly (exit 0) instead of hitting the deadline.
+            runner = await until_stopped(
+                AsyncRunner.create(settings, session=session, clock=clock, metrics=metrics,
+                                   notifier=notifier, strategy=strategy), stop)
             stack.push_async_callback(runner.aclose)  # if the API fails to start
             if settings.api_enabled:
                 await _start_api(stack, runner, settings)
             runner.api_ready.set()
             await runner.run(stop)
+        return EXIT_OK
+    except StoppedDuringStartup:
+        logger.info("stopped before start-up finished")
         return EXIT_OK
     finally:
         if timer is not None:

@@ -8,7 +8,9 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,3 +75,40 @@ def test_simulator_and_exchange_keep_separate_journals(tmp_path: Path) -> None:
     live = journal_path(Settings(data_dir=tmp_path, source="bitunix"))
     assert sim.parent == live.parent == tmp_path
     assert sim != live
+
+
+@pytest.mark.parametrize("sim_options", [{"speed": 1.0}])
+async def test_original_cli_form_runs_on_bitunix_and_sigint_exits_0(
+        sim: Any, tmp_path: Path) -> None:
+    """`python -m laptop_agents --mode live-session --async --source bitunix`, with the Bitunix
+    URLs pointed at the loopback simulator; Ctrl-C (SIGINT) ends it with 0 within 5 s."""
+    from tests.engine.test_restart import _drain, read_lines_until
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LA_")}
+    env.update(LA_BITUNIX_WS_URL=sim.ws_url, LA_BITUNIX_REST_URL=sim.rest_url,
+               LA_DATA_DIR=str(tmp_path / "data"), LA_API_ENABLED="false",
+               LA_LOG_JSON="false", LA_HISTORY_CANDLES="100", PYTHONPATH=str(ROOT))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "laptop_agents", "--mode", "live-session", "--async",
+        "--source", "bitunix", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    seen: list[str] = []
+    try:
+        assert proc.stderr is not None
+        await read_lines_until(proc.stderr, r"ready: ", seen, 30)
+        drain = asyncio.create_task(_drain(proc.stderr, seen))
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(proc.wait(), 5)
+        elapsed = time.monotonic() - started
+        await drain
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    log = "".join(seen)
+    assert code == 0, log[-3000:]
+    assert elapsed < 5
+    assert "source=bitunix symbol=BTCUSDT" in log
+    assert "SIGINT received" in log and "engine stopped" in log
+    assert (tmp_path / "data" / "journal.sqlite3").exists()  # the exchange's journal, not sim's

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -103,6 +104,7 @@ async def test_entry_on_closed_candle_then_stop_and_target_exits(
     async with running(sim, tmp_path, strategy, notifier) as runner:
         runner.attach_feed(publisher)
         assert len(runner.history) == 150  # warm-up over REST, so the first candle trades
+        assert "warmup" not in runner.status()["gate"]["reasons"]
         assert runner.gate.entries_allowed() or await wait_until(
             runner.gate.entries_allowed, 5, "gate open")
         candles_before = runner.metrics.candles._value.get()
@@ -312,6 +314,11 @@ async def test_silent_feed_marks_prices_stale_then_recovers(sim: Any, tmp_path: 
         await wait_until(runner.gate.entries_allowed, 5, "gate open")
         runner.beat()
         assert notifier.kinds()[-1] == "watchdog"  # healthy: systemd's watchdog is petted
+        # The health line: feed state, tick age, position, equity, loop lag, reconnects, gate.
+        line = notifier.events[-2][2]
+        assert re.fullmatch(r"feed=connected tick_age=\d+\.\ds position=flat "
+                            r"equity=10000(\.0+)? loop_lag_ms=\d+\.\d reconnects=0 gate=open",
+                            line), line
         sim.stall()
         await wait_until(lambda: "stale_prices" in runner.status()["gate"]["reasons"], 3,
                          "stale reason")
@@ -319,11 +326,14 @@ async def test_silent_feed_marks_prices_stale_then_recovers(sim: Any, tmp_path: 
         assert "prices stale" in runner.readiness()[1]
         runner.beat()
         assert notifier.kinds()[-1] == "status"  # stale: no WATCHDOG=1 this beat
+        assert "gate=stale_prices" in notifier.events[-1][2]
         # The provider notices the silence, reconnects (the stall only hits old sockets).
         await wait_until(lambda: runner.status()["feed"]["reconnects"] >= 1, 10, "reconnect")
         await wait_until(runner.gate.entries_allowed, 5, "gate reopens")
         runner.beat()
         assert notifier.kinds()[-1] == "watchdog"
+        assert "feed=connected" in notifier.events[-2][2]
+        assert re.search(r" reconnects=[1-9]", notifier.events[-2][2])
 
 
 async def test_watchdog_timer_exits_without_a_new_tick(sim: Any, tmp_path: Path) -> None:

@@ -92,11 +92,6 @@ def build_parser() -> argparse.ArgumentParser:
         description="Paper-trade BTC perpetual futures from Bitunix market data.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    # The original plan's spelling: `--mode live-session --async --source bitunix`.
-    parser.add_argument("--mode", choices=["live-session"], help=argparse.SUPPRESS)
-    parser.add_argument("--async", dest="async_", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--source", dest="legacy_source", choices=["sim", "bitunix"],
-                        help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the trading daemon (default: built-in simulator)")
@@ -138,20 +133,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+COMMANDS = ("run", "sim", "probe", "status", "pause", "resume", "install-service")
+
+
+def translate_legacy(argv: Sequence[str]) -> list[str]:
+    """The original plan's `--mode live-session [--async] [run flags]` is `run [run flags]`.
+
+    Async is the only engine, so `--async` is accepted and ignored. Every other flag is left for
+    the `run` parser, so `--source`, `--symbol`, `--speed` and `--duration` mean what they mean
+    there and an unknown one is an error rather than silently ignored.
+    """
+    args = list(argv)
+    if not any(a == "--mode" or a.startswith("--mode=") for a in args):
+        return args
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--mode" or arg.startswith("--mode="):
+            mode = arg.partition("=")[2] if "=" in arg else (args[i + 1] if i + 1 < len(args)
+                                                             else "")
+            if mode != "live-session":
+                raise SystemExit(f"laptop-agents: --mode {mode or '(missing)'}: only "
+                                 "live-session exists (it is `laptop-agents run`)")
+            i += 1 if "=" in arg else 2
+            continue
+        if arg != "--async":
+            out.append(arg)
+        i += 1
+    if not out or out[0] not in COMMANDS:
+        out.insert(0, "run")
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(translate_legacy(sys.argv[1:] if argv is None else argv))
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
     if handler is None:
-        if args.mode == "live-session":
-            # Legacy form: async is the only engine, so it is simply `run`.
-            args = parser.parse_args(["run", *(["--source", args.legacy_source]
-                                                if args.legacy_source else [])])
-            handler = args.handler
-        else:
-            parser.print_help()
-            return 0
-    assert handler is not None
+        parser.print_help()
+        return 0
     try:
         return handler(args)
     except LaptopAgentsError as error:

@@ -264,7 +264,7 @@ def _provider() -> Any:
     return provider
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     base=st.sampled_from([KLINE, DEPTH, TICKER]),
     path=st.sampled_from([["ts"], ["data"], ["symbol"], ["data", "o"], ["data", "b"],
@@ -291,3 +291,48 @@ def test_the_listeners_frame_handler_never_raises(base: str, path: list[str], va
         assert provider._last_price["BTCUSDT"] == Decimal("86688.2")
     else:
         assert after == before + 1
+
+
+def test_both_heartbeat_reply_spellings_clear_the_outstanding_ping() -> None:
+    provider = _provider()
+    for reply in ('{"op":"ping","pong":1732519687,"ping":1732519690}', '{"op":"pong","ts":17}'):
+        conn: Any = _Conn()
+        conn.ping_sent_at = 5.0
+        provider._on_text(conn, reply)
+        assert conn.ping_sent_at is None
+    assert provider.stats.malformed == 0
+
+
+def test_control_replies_are_not_counted_as_malformed() -> None:
+    provider = _provider()
+    conn: Any = _Conn()
+    for reply in ('{"op":"connect","data":{"result":true}}',
+                  # optional subscribe ack (one weak source; the simulator can send it)
+                  '{"op":"subscribe","ch":"depth_book1","symbol":"BTCUSDT","data":{"result":true}}',
+                  '{"op":"subscribe","data":{"msg":"subscribe channel > 300","nonce":"",'
+                  '"result":false}}',
+                  '{"op":"unsubscribe","ts":1790126500916,"data":"success"}'):
+        provider._on_text(conn, reply)
+    assert provider.stats.malformed == 0
+    provider._on_text(conn, '{"op":"whatever"}')
+    assert provider.stats.malformed == 1
+
+
+def test_reconnect_backoff_is_exponential_with_jitter_and_capped() -> None:
+    from tenacity import RetryCallState
+
+    from laptop_agents.config import Settings
+    from laptop_agents.data.providers.bitunix_ws import reconnect_wait
+
+    wait = reconnect_wait(Settings())  # defaults: 0.5 s doubling, capped at 30 s
+    delays: dict[int, list[float]] = {}
+    for attempt in range(1, 10):
+        state = RetryCallState(cast(Any, None), None, (), {})
+        state.attempt_number = attempt
+        delays[attempt] = [wait(state) for _ in range(200)]
+    for attempt in range(1, 7):  # 0.5, 1, 2, 4, 8, 16 plus 0..0.5 of jitter
+        base = 0.5 * 2 ** (attempt - 1)
+        assert all(base <= d <= base + 0.5 for d in delays[attempt])
+        assert len(set(delays[attempt])) > 100  # jittered, not a fixed delay
+    for attempt in (7, 8, 9):  # 32 s and more: the cap
+        assert all(d == 30.0 for d in delays[attempt])

@@ -8,9 +8,15 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
-from laptop_agents.data.providers.bitunix_protocol import BitunixApiError
-from laptop_agents.data.providers.bitunix_rest import BitunixRestClient
+from laptop_agents.config import load_settings
+from laptop_agents.data.providers.bitunix_protocol import BitunixApiError, RateLimitedError
+from laptop_agents.data.providers.bitunix_rest import (
+    RETRY_ATTEMPTS,
+    TRADING_PAIRS_PATH,
+    BitunixRestClient,
+)
 from laptop_agents.data.providers.ratelimit import SlidingWindowLimiter
 
 from .conftest import MINUTE, assert_contiguous, fast_settings
@@ -74,14 +80,80 @@ async def test_api_errors_are_typed(sim: Any, session: aiohttp.ClientSession) ->
     assert error.value.code == 404
 
 
-async def test_rest_rate_is_capped(sim: Any, session: aiohttp.ClientSession) -> None:
-    rest = BitunixRestClient(session, fast_settings(sim, rest_max_requests_per_second=10),
-                             sim.clock)
-    started = time.monotonic()
-    for _ in range(11):
+PAIR = {"symbol": "BTCUSDT", "base": "BTC", "quote": "USDT", "minTradeVolume": "0.0001",
+        "basePrecision": 4, "quotePrecision": 1, "maxLeverage": 125}
+
+
+async def _scripted_exchange(aiohttp_server: Any, codes: list[int]) -> tuple[Any, list[float]]:
+    """A loopback REST server whose trading_pairs answers with ``codes`` in turn (the last one
+    repeats), recording the arrival time of every request."""
+    arrivals: list[float] = []
+
+    async def pairs(request: web.Request) -> web.Response:
+        arrivals.append(time.monotonic())
+        code = codes[min(len(arrivals), len(codes)) - 1]
+        if code:
+            return web.json_response({"code": code, "data": None, "msg": "Too many requests"})
+        return web.json_response({"code": 0, "data": [PAIR], "msg": "Success"})
+
+    app = web.Application()
+    app.router.add_get(TRADING_PAIRS_PATH, pairs)
+    server = await aiohttp_server(app)  # 127.0.0.1, port 0
+    return server, arrivals
+
+
+def _client(session: aiohttp.ClientSession, server: Any, **kwargs: Any) -> BitunixRestClient:
+    settings = load_settings(bitunix_rest_url=str(server.make_url("")).rstrip("/"))
+    return BitunixRestClient(session, settings, **kwargs)
+
+
+async def test_rest_rate_is_capped_at_ten_per_second(
+    aiohttp_server: Any, session: aiohttp.ClientSession
+) -> None:
+    server, arrivals = await _scripted_exchange(aiohttp_server, [0])
+    rest = _client(session, server)  # default LA_REST_MAX_REQUESTS_PER_SECOND = 10
+    for _ in range(15):
         await rest.trading_pairs(["BTCUSDT"])
-    # 11 requests at <= 10 per second cannot finish within one second
-    assert time.monotonic() - started >= 1.0
+    assert len(arrivals) == 15
+    # never an 11th request within one second of the first of ten ...
+    assert all(arrivals[i] - arrivals[i - 10] >= 0.95 for i in range(10, 15))
+    # ... but ten go out at once (the cap is ten, not lower)
+    assert arrivals[9] - arrivals[0] < 0.9
+
+
+async def test_rate_limited_replies_are_retried_with_growing_backoff(
+    aiohttp_server: Any, session: aiohttp.ClientSession
+) -> None:
+    server, arrivals = await _scripted_exchange(aiohttp_server, [10005, 10006, 0])
+    rest = _client(session, server, retry_initial=0.1)
+    pairs = await rest.trading_pairs(["BTCUSDT"])
+    assert pairs["BTCUSDT"].tick_size == Decimal("0.1")
+    assert len(arrivals) == 3
+    # 0.1 s (+ jitter <= 0.05) before the first retry, 0.2 s (+ jitter) before the second
+    assert arrivals[1] - arrivals[0] >= 0.1
+    assert arrivals[2] - arrivals[1] >= 0.2
+
+
+async def test_rate_limiting_gives_up_after_four_attempts(
+    aiohttp_server: Any, session: aiohttp.ClientSession
+) -> None:
+    server, arrivals = await _scripted_exchange(aiohttp_server, [10006])
+    rest = _client(session, server, retry_initial=0.02)
+    with pytest.raises(RateLimitedError) as error:
+        await rest.trading_pairs(["BTCUSDT"])
+    assert error.value.code == 10006
+    assert len(arrivals) == RETRY_ATTEMPTS == 4
+
+
+async def test_other_api_errors_are_not_retried(
+    aiohttp_server: Any, session: aiohttp.ClientSession
+) -> None:
+    server, arrivals = await _scripted_exchange(aiohttp_server, [10002, 0])
+    rest = _client(session, server, retry_initial=0.02)
+    with pytest.raises(BitunixApiError) as error:
+        await rest.trading_pairs(["BTCUSDT"])
+    assert error.value.code == 10002 and not isinstance(error.value, RateLimitedError)
+    assert len(arrivals) == 1
 
 
 async def test_sliding_window_limiter_never_exceeds_its_rate() -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
 
 from laptop_agents.data.providers.bitunix_rest import BitunixRestClient
 from laptop_agents.metrics import Metrics
-from laptop_agents.models import ConnectionState
+from laptop_agents.models import Candle, ConnectionState
 
 from .conftest import (
     MINUTE,
@@ -25,7 +26,9 @@ async def test_ticks_and_closed_candles_equal_the_ground_truth(
     sim: Any, session: aiohttp.ClientSession
 ) -> None:
     metrics = Metrics()
-    provider = make_provider(session, sim, fast_settings(sim), metrics=metrics)
+    # No ping in this short run, so every client frame the simulator counts is a subscribe.
+    provider = make_provider(session, sim, fast_settings(sim, ws_ping_interval=60.0),
+                             metrics=metrics)
     await provider.subscribe_kline("BTCUSDT", "1min")
     await provider.subscribe_ticker("btcusdt")
     seen = await run_until(provider, lambda s: len(s.candles) >= 3)
@@ -49,7 +52,7 @@ async def test_ticks_and_closed_candles_equal_the_ground_truth(
     assert metrics.registry.get_sample_value("la_ticks_total") == len(seen.ticks)
     assert metrics.registry.get_sample_value("la_closed_candles_total") == 3
     # one subscribe frame carried all three channels
-    assert sim.stats.subscriptions == 3
+    assert sim.stats.subscriptions == 3 and sim.stats.frames_received == 1
 
 
 async def test_backfill_joins_warmup_and_live_without_gap(
@@ -87,3 +90,57 @@ async def test_partial_candles_when_enabled(sim: Any, session: aiohttp.ClientSes
     # the second closed candle ran entirely while we watched: its partials were yielded
     assert seen.candles[-1].open_time in {c.open_time for c in seen.partials}
     assert closed_opens
+
+
+async def test_subscriptions_made_while_connected_are_batched_and_never_lost(
+    sim: Any, session: aiohttp.ClientSession
+) -> None:
+    # One frame per second and no pings: a subscribe frame waits for the limiter, and a
+    # subscription made meanwhile must still go out (in the next frame).
+    settings = fast_settings(sim, ws_ping_interval=60.0, ws_max_frames_per_second=1)
+    provider = make_provider(session, sim, settings)
+    await provider.subscribe_kline("BTCUSDT", "1min")
+    subscribed: list[bool] = []
+
+    async def more(seen: Any, item: Any) -> None:
+        if not subscribed and seen.events:  # CONNECTED: the first frame has just gone out
+            subscribed.append(True)
+            # same event-loop turn: one frame (it waits ~1 s for the limiter)
+            await provider.subscribe_ticker("BTCUSDT")
+            for _ in range(3):
+                await asyncio.sleep(0)  # let that frame start waiting for the limiter
+            await provider.subscribe_kline("BTCUSDT", "5min")  # added while it waits
+
+    await run_until(provider, lambda s: sim.stats.subscriptions >= 4 and len(s.ticks) >= 3,
+                    on_item=more, limit_s=10)
+    assert sim.stats.subscriptions == 4
+    assert sim.stats.frames_received == 3  # kline; ticker + depth together; 5min kline
+    assert sim.stats.dropped_rate == 0
+
+
+async def test_reconnect_backfills_a_candle_seen_before_any_was_closed(
+    sim: Any, session: aiohttp.ClientSession
+) -> None:
+    provider = make_provider(session, sim, fast_settings(sim, emit_partial_candles=True,
+                                                         ws_refused_limit=1000))
+    await provider.subscribe_kline("BTCUSDT")
+    running: list[int] = []
+
+    async def fault(seen: Any, item: Any) -> None:
+        if not running and seen.partials:  # a bucket is running; no candle closed yet
+            running.append(seen.partials[0].open_time)
+            sim.reject_handshakes(10_000, status=503)
+            sim.drop_all()
+            await asyncio.sleep(1.3)  # ~78 simulated seconds: that bucket closes while down
+            sim.reject_handshakes(0)
+
+    seen = await run_until(
+        provider, lambda s: ConnectionState.RECOVERED in s.states() and len(s.candles) >= 3,
+        on_item=fault, limit_s=20,
+    )
+    assert not [c for c in seen.order[: seen.order.index(seen.events[1])]
+                if isinstance(c, Candle) and c.closed]
+    # the bucket that was running at the drop is the first closed candle, from REST
+    assert seen.candles[0].open_time == running[0]
+    assert_contiguous(seen.candles)
+    assert seen.candles == truth_for(sim, seen.candles)

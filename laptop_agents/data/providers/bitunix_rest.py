@@ -44,13 +44,18 @@ TRADING_PAIRS_PATH = "/api/v1/futures/market/trading_pairs"
 DEPTH_PATH = "/api/v1/futures/market/depth"
 
 RETRY_ATTEMPTS = 4  # one request plus three retries (rate limited or transport failure)
+RETRY_INITIAL = 0.5  # seconds before the first retry; doubles, plus jitter up to half of it
+RETRY_MAX = 8.0  # cap of one retry delay
 
 
 class BitunixRestClient:
     def __init__(
-        self, session: aiohttp.ClientSession, settings: Settings, clock: Clock | None = None
+        self, session: aiohttp.ClientSession, settings: Settings, clock: Clock | None = None,
+        *, retry_initial: float = RETRY_INITIAL, retry_max: float = RETRY_MAX,
     ) -> None:
         self._session = session
+        self._retry_initial = retry_initial  # tests shorten the backoff; the daemon never does
+        self._retry_max = retry_max
         self._base = settings.bitunix_rest_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=settings.rest_timeout)
         self._clock: Clock = clock or WallClock()
@@ -83,7 +88,8 @@ class BitunixRestClient:
             retry=retry_if_exception_type(
                 (RateLimitedError, aiohttp.ClientConnectionError, TimeoutError)
             ),
-            wait=wait_exponential_jitter(multiplier=0.5, max=8.0, jitter=0.25),
+            wait=wait_exponential_jitter(multiplier=self._retry_initial, max=self._retry_max,
+                                         jitter=self._retry_initial / 2),
             stop=stop_after_attempt(RETRY_ATTEMPTS),
             reraise=True,
             before_sleep=lambda state: logger.debug(

@@ -128,6 +128,7 @@ class _Stream:
     closer: CandleCloser
     step: int
     last_emitted: int | None = None  # open time of the last closed candle yielded
+    first_seen: int | None = None  # first bucket pushed: where backfill starts if none emitted
     deadline: float | None = None  # monotonic time to close the running bucket via REST
 
 
@@ -155,6 +156,14 @@ class _Connection:
     @property
     def alive(self) -> bool:
         return not self.dead.done() and not self.ws.closed
+
+
+def reconnect_wait(settings: Settings) -> wait_exponential_jitter:
+    """Delay before connect attempt n+1: ``initial * 2**(n-1)`` plus up to ``initial`` of
+    jitter, never above ``LA_WS_BACKOFF_MAX`` (0.5, 1, 2, ... s capped at 30 s by default)."""
+    return wait_exponential_jitter(multiplier=settings.ws_backoff_initial,
+                                   max=settings.ws_backoff_max,
+                                   jitter=settings.ws_backoff_initial)
 
 
 def _is_refused(error: aiohttp.ClientConnectorError) -> bool:
@@ -208,12 +217,9 @@ class BitunixWSProvider:
         """
         if self._conn is not None and self._conn.alive:
             return
-        s = self._settings
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(FeedConnectError),
-            wait=wait_exponential_jitter(
-                multiplier=s.ws_backoff_initial, max=s.ws_backoff_max, jitter=s.ws_backoff_initial
-            ),
+            wait=reconnect_wait(self._settings),
             reraise=True,
             before_sleep=lambda state: logger.info(
                 "Connecting to {} failed (attempt {}): {}; retrying in {:.2f}s",
@@ -357,7 +363,12 @@ class BitunixWSProvider:
 
     async def _flush_soon(self) -> None:
         try:
-            await self._send_subscriptions()
+            # Loop: a subscription added while a frame waited for the rate limiter is not in
+            # that frame and no second flush task was started for it, so send it here.
+            while (conn := self._conn) is not None and conn.alive and any(
+                pair not in conn.sent for pair in self._subs
+            ):
+                await self._send_subscriptions()
         except Exception as error:  # the socket died; the supervisor resubscribes
             logger.debug("subscribe failed: {!r}", error)
         finally:
@@ -557,7 +568,9 @@ class BitunixWSProvider:
         if current is None:
             return
         if step.new_bucket:
-            first = step.finished.open_time if step.finished is not None else None
+            if stream.first_seen is None:
+                stream.first_seen = current.open_time
+            first = step.finished.open_time if step.finished is not None else stream.first_seen
             await self._emit_closed_through(stream, current.open_time, step.finished, first)
             self._set_deadline(stream, current.open_time)
         if self._settings.emit_partial_candles and (
@@ -579,7 +592,7 @@ class BitunixWSProvider:
                 stream.deadline = None
                 continue
             await self._emit_closed_through(stream, current.open_time + stream.step,
-                                            first=current.open_time)
+                                            first=stream.first_seen)
             if stream.last_emitted is not None and stream.last_emitted >= current.open_time:
                 stream.deadline = None
             else:  # REST does not have it yet: ask again later
@@ -592,7 +605,10 @@ class BitunixWSProvider:
             if start_after is not None and (stream.last_emitted is None
                                             or stream.last_emitted < start_after):
                 stream.last_emitted = start_after
-            await self._emit_closed_through(stream, bucket_start(now_ms, stream.interval))
+            # Nothing emitted yet but a bucket was seen before the drop: start there, so a
+            # candle that was running when the socket died is not lost.
+            await self._emit_closed_through(stream, bucket_start(now_ms, stream.interval),
+                                            first=stream.first_seen)
 
     def _next_deadline_in(self) -> float | None:
         deadlines = [s.deadline for s in self._streams.values() if s.deadline is not None]
@@ -719,4 +735,4 @@ class BitunixWSProvider:
         self._stats.state = "closed"
 
 
-__all__ = ["BitunixWSProvider", "FeedConnectError", "ProviderStats"]
+__all__ = ["BitunixWSProvider", "FeedConnectError", "ProviderStats", "reconnect_wait"]

@@ -40,7 +40,7 @@ from laptop_agents.sim.market import (
     origin_for,
 )
 from laptop_agents.sim.rest import add_rest_routes
-from laptop_agents.sim.ws import Connection
+from laptop_agents.sim.ws import Connection, Subscription
 
 _TRADES_PER_PUSH = 50
 
@@ -97,6 +97,7 @@ class SimExchange:
         api_key: str = "sim-key",
         api_secret: str = "sim-secret",
         oversized_bytes: int = 4 * 1024 * 1024 + 1024,
+        kline_final_push: bool = True,
     ) -> None:
         unknown = [s for s in symbols if s.upper() not in SPECS]
         if unknown:
@@ -124,6 +125,7 @@ class SimExchange:
         self.api_key = api_key
         self.api_secret = api_secret
         self.oversized_bytes = oversized_bytes
+        self.kline_final_push = kline_final_push
         if start_ms is None:
             start_ms = time.time_ns() // 1_000_000 // MINUTE_MS * MINUTE_MS
         self.start_ms = start_ms
@@ -141,6 +143,7 @@ class SimExchange:
         self._reject_left = 0
         self._reject_status = 403
         self._skip_until_ms = 0
+        self._last_kline_tick = 0  # simulated ms of the previous kline timer tick
         self._opened = asyncio.Event()
         self._started = False
 
@@ -466,18 +469,36 @@ class SimExchange:
                 for s in c.subs.values() if s.known and s.channel.kind == kind]
 
     def _push_klines(self, now: int) -> None:
-        cache: dict[tuple[str, str], dict[str, Any]] = {}
-        for conn, sub in self._subs("kline"):
-            key = (sub.ch, sub.symbol)
-            frame = cache.get(key)
-            if frame is None:
+        previous_tick, self._last_kline_tick = self._last_kline_tick, now
+        cache: dict[tuple[str, str, int], dict[str, Any] | None] = {}
+
+        def frame_at(sub: Subscription, ts: int) -> dict[str, Any] | None:
+            assert sub.symbol is not None  # only known symbols are pushed
+            key = (sub.ch, sub.symbol, ts)
+            if key not in cache:
                 market = self.markets[sub.symbol]
                 iv = sub.channel.interval_ms
-                agg = market.candle(iv, now // iv * iv, now)
-                if agg is None:
-                    continue
-                frame = cache[key] = frames.kline_push(sub.ch, market, agg, now)
-            conn.send(frame)
+                agg = market.candle(iv, ts // iv * iv, ts)
+                cache[key] = None if agg is None else frames.kline_push(sub.ch, market, agg, ts)
+            return cache[key]
+
+        for conn, sub in self._subs("kline"):
+            iv = sub.channel.interval_ms
+            if self.kline_final_push and sub.kline_ts is not None \
+                    and sub.kline_ts // iv < now // iv:
+                # The bucket of this stream's previous push closed since the last timer tick:
+                # push its final state (ts = its last ms) first, so the last push a client saw
+                # for the bucket equals the closed candle REST returns. Not after a stall or
+                # inside a skip_pushes gap: those deliberately lose pushes.
+                close_ts = sub.kline_ts // iv * iv + iv - 1
+                if close_ts > max(sub.kline_ts, previous_tick) \
+                        and close_ts >= self._skip_until_ms:
+                    final = frame_at(sub, close_ts)
+                    if final is not None:
+                        conn.send(final)
+            frame = frame_at(sub, now)
+            if frame is not None and conn.send(frame):
+                sub.kline_ts = now
 
     def _push_depth(self, now: int) -> None:
         cache: dict[tuple[str, str], dict[str, Any]] = {}

@@ -62,6 +62,7 @@ class Subscription:
     channel: Channel
     known: bool  # False for an unknown/missing symbol: counted, never pushed
     trade_cursor: int = 0  # last simulated ms whose trades were pushed
+    kline_ts: int | None = None  # simulated ms of the last kline push on this stream
 
 
 def login_sign(api_key: str, secret: str, nonce: str, timestamp: str) -> str:

@@ -135,8 +135,8 @@ async def test_skip_pushes_gap(sim: SimExchange, session) -> None:
     ws = await connect(session, sim.ws_url)
     await subscribe(ws, ("market_kline_1min", "BTCUSDT"))
     before = await next_json(ws, is_ch("market_kline_1min"))
+    gap_start = sim.now_ms()  # read before the call: the gap starts at or after it
     sim.skip_pushes(120)  # two simulated minutes = 2 wall seconds at speed 60
-    gap_start = sim.now_ms()
     await collect(ws, 0.05)
     await send(ws, {"op": "ping", "ping": 4})
     reply = await next_json(ws, timeout=1.0)

@@ -92,6 +92,45 @@ def test_realistic_btc_statistics() -> None:
     assert statistics.median(spreads) == 1  # one tick (0.1) most of the time
 
 
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**31), minute=st.integers(0, 9))
+def test_trades_add_up_to_the_candle(seed: int, minute: int) -> None:
+    m = _market(seed, 10)
+    start = ORIGIN + minute * MINUTE_MS
+    trades = m.trades(start - 1, start + MINUTE_MS - 1, 10**6)
+    agg = m.minute(start)
+    assert trades and agg is not None
+    assert trades[0].ms == start  # every bucket trades at its first instant
+    assert (agg.open, agg.close) == (trades[0].price, trades[-1].price)
+    assert (agg.high, agg.low) == (max(t.price for t in trades), min(t.price for t in trades))
+    assert agg.volume == sum(t.qty for t in trades)
+    assert agg.quote == sum(t.price * t.qty for t in trades)
+    for t in trades:  # buys lift the ask, sells hit the bid
+        seg = m.bbo(t.ms)
+        assert t.price == (seg.ask if t.buy else seg.bid)
+
+
+def test_jumps_move_the_price_and_widen_the_spread() -> None:
+    # Only the last 15 minutes are kept in detail, so look at each second as it is generated.
+    seconds = range(ORIGIN // 1000 + 1, ORIGIN // 1000 + 600 * 60)
+    fresh = SymbolMarket(SPECS["BTCUSDT"], 42, ORIGIN)
+    onsets = 0
+    big = 0
+    prev = None
+    for s in seconds:
+        fresh.advance(s * 1000)
+        seg = fresh.bbo(s * 1000)
+        if prev is not None:
+            spread, prev_spread = seg.ask - seg.bid, prev.ask - prev.bid
+            if spread >= 6 and prev_spread <= 2:
+                onsets += 1
+                move = abs(math.log((seg.bid + seg.ask) / (prev.bid + prev.ask)))
+                big += move > 0.0003  # > 30 per-second sigmas of the diffusion
+        prev = seg
+    assert onsets >= 3, onsets  # about one jump an hour
+    assert big >= 0.7 * onsets, (big, onsets)  # a wide spread comes with a jump in price
+
+
 def test_script_exact_level_then_walk_resumes() -> None:
     m = _market(5, 3)
     now = ORIGIN + 3 * MINUTE_MS + 250
@@ -117,29 +156,65 @@ def test_fmt_scaled() -> None:
     assert origin_for(1_790_000_040_000, 1000) % 3_600_000 == 0
 
 
+async def _stream_buckets(session: Any, sim: SimExchange, buckets: int
+                          ) -> dict[int, list[dict[str, Any]]]:
+    """Every 1min kline push, grouped by bucket, until ``buckets`` buckets have been seen."""
+    ws = await connect(session, sim.ws_url)
+    await subscribe(ws, ("market_kline_1min", "BTCUSDT"))
+    seen: dict[int, list[dict[str, Any]]] = {}
+    async with asyncio.timeout(15):
+        while len(seen) < buckets:
+            push = await next_json(ws, is_ch("market_kline_1min"))
+            seen.setdefault(push["ts"] // MINUTE_MS * MINUTE_MS, []).append(push)
+    await ws.close()
+    stamps = [p["ts"] for _, pushes in sorted(seen.items()) for p in pushes]
+    assert stamps == sorted(stamps)  # one stream: ts never goes back
+    for pushes in seen.values():  # within a bucket: open fixed, h/l/volumes monotone
+        for prev, push in itertools.pairwise(p["data"] for p in pushes):
+            assert push["o"] == prev["o"]
+            assert Decimal(push["h"]) >= Decimal(prev["h"])
+            assert Decimal(push["l"]) <= Decimal(prev["l"])
+            assert Decimal(push["b"]) >= Decimal(prev["b"])
+            assert Decimal(push["q"]) >= Decimal(prev["q"])
+    return seen
+
+
 async def test_streamed_pushes_agree_with_rest_closed_candles(session) -> None:
     async with SimExchange(seed=9, speed=120, history_minutes=30, kline_push_ms=60,
                            idle_timeout=30) as sim:
-        ws = await connect(session, sim.ws_url)
-        await subscribe(ws, ("market_kline_1min", "BTCUSDT"))
-        last: dict[int, dict[str, Any]] = {}
-        async with asyncio.timeout(15):
-            while len(last) < 4:
-                push = await next_json(ws, is_ch("market_kline_1min"))
-                bucket = push["ts"] // MINUTE_MS * MINUTE_MS
-                prev = last.get(bucket)
-                if prev is not None:  # within a bucket: open fixed, h/l/volume monotone
-                    assert push["data"]["o"] == prev["o"]
-                    assert Decimal(push["data"]["h"]) >= Decimal(prev["h"])
-                    assert Decimal(push["data"]["l"]) <= Decimal(prev["l"])
-                    assert Decimal(push["data"]["b"]) >= Decimal(prev["b"])
-                last[bucket] = push["data"]
+        seen = await _stream_buckets(session, sim, 4)
+        first = min(seen)
+        async with session.get(sim.rest_url + "/api/v1/futures/market/kline", params={
+                "symbol": "BTCUSDT", "interval": "1m", "startTime": str(first),
+                "limit": "200"}) as r:
+            rows = {int(row["time"]): row for row in (await r.json())["data"]}
+        now = sim.now_ms()
+        closed = [b for b in sorted(seen) if b + MINUTE_MS <= now]
+        assert len(closed) >= 3
+        for bucket in closed:
+            # The last push of a closed bucket is its final state (ts = its last ms) and
+            # equals, field for field, the row REST returns for it (1m volumes are swapped).
+            final = seen[bucket][-1]
+            assert final["ts"] == bucket + MINUTE_MS - 1
+            row, data = rows[bucket], final["data"]
+            assert (row["open"], row["high"], row["low"], row["close"]) == \
+                (data["o"], data["h"], data["l"], data["c"])
+            assert (row["quoteVol"], row["baseVol"]) == (data["b"], data["q"])
+
+
+async def test_without_final_push_the_stream_is_a_prefix_of_rest(session) -> None:
+    async with SimExchange(seed=9, speed=120, history_minutes=30, kline_push_ms=60,
+                           idle_timeout=30, kline_final_push=False) as sim:
+        seen = await _stream_buckets(session, sim, 4)
         truth = {c.open_time: c for c in sim.closed_candles("BTCUSDT")}
+        closed = sorted(seen)[:-1]
+        # No closing push: the last push of a bucket lands wherever the timer happened to be.
+        assert any(seen[b][-1]["ts"] != b + MINUTE_MS - 1 for b in closed)
         checked = 0
-        for bucket, data in sorted(last.items())[1:-1]:  # whole buckets seen, now closed
-            c = truth[bucket]
+        for bucket in closed:
+            data, c = seen[bucket][-1]["data"], truth[bucket]
             assert Decimal(data["o"]) == c.open
             assert Decimal(data["h"]) <= c.high and Decimal(data["l"]) >= c.low
             assert Decimal(data["b"]) <= c.volume and Decimal(data["q"]) <= c.quote_volume
             checked += 1
-        assert checked >= 2
+        assert checked >= 3

@@ -19,7 +19,7 @@ from laptop_agents.sim.embedded import start_embedded
 from laptop_agents.sim.server import SimExchange
 from laptop_agents.sim.ws import login_sign
 
-from .helpers import connect, is_ch, is_op, next_json, send, subscribe, wait_closed
+from .helpers import collect, connect, is_ch, is_op, next_json, send, subscribe, wait_closed
 
 
 @pytest.fixture
@@ -82,53 +82,135 @@ def test_admin_refuses_non_loopback() -> None:
         SimExchange(admin=True, admin_host="0.0.0.0")
 
 
-@pytest.mark.parametrize("sim_options", [{"history_minutes": 60, "admin": True}])
-async def test_admin_endpoints(sim: SimExchange, session) -> None:
-    base = sim.admin_url
-    assert base is not None and base.startswith("http://127.0.0.1:")
+ADMIN = [{"history_minutes": 60, "admin": True}]
 
-    async def post(name: str, **params: Any) -> dict[str, Any]:
-        async with session.post(f"{base}/admin/{name}",
-                                params={k: str(v) for k, v in params.items()}) as r:
+
+class Admin:
+    """A plain HTTP client of the admin API."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
+        self.session, self.base = session, base
+
+    async def post(self, name: str, **params: Any) -> dict[str, Any]:
+        async with self.session.post(f"{self.base}/admin/{name}",
+                                     params={k: str(v) for k, v in params.items()}) as r:
             body: dict[str, Any] = await r.json()
             assert r.status == (200 if body["ok"] else 400)
             return body
 
-    async with session.get(f"{base}/admin/state") as r:
-        state = await r.json()
-    assert state["ok"] and state["speed"] == 60.0 and "stats" in state
+    async def state(self) -> dict[str, Any]:
+        async with self.session.get(f"{self.base}/admin/state") as r:
+            body: dict[str, Any] = await r.json()
+            return body
 
+
+@pytest.fixture
+def admin(sim: SimExchange, session: aiohttp.ClientSession) -> Admin:
+    assert sim.admin_url is not None and sim.admin_url.startswith("http://127.0.0.1:")
+    assert sim.admin_port != sim.port  # its own port: usable while the exchange refuses
+    return Admin(session, sim.admin_url)
+
+
+@pytest.mark.parametrize("sim_options", ADMIN)
+async def test_admin_state_speed_and_errors(sim: SimExchange, admin: Admin) -> None:
+    state = await admin.state()
+    assert state["ok"] and state["speed"] == 60.0 and state["port"] == sim.port
+    assert state["refusing"] is False and "connections_opened" in state["stats"]
+    assert abs(state["now_ms"] - sim.now_ms()) < 60_000
+    assert (await admin.post("speed", speed=120))["speed"] == 120.0
+    assert sim.clock.speed == 120.0
+    bad = await admin.post("skip_pushes")  # missing parameter -> HTTP 400
+    assert bad["ok"] is False and "sim_seconds" in bad["error"]
+    assert (await admin.post("speed", speed=-1))["ok"] is False
+    assert (await admin.post("reject_handshakes", n=1, status=200))["ok"] is False
+
+
+@pytest.mark.parametrize("sim_options", ADMIN)
+async def test_admin_drop_refuse_accept(sim: SimExchange, admin: Admin, session) -> None:
     ws = await connect(session, sim.ws_url)
-    assert (await post("drop_all"))["dropped"] == 1
+    assert (await admin.post("drop_all"))["dropped"] == 1
     await wait_closed(ws)
     assert ws.close_code == 1006
-
-    await post("refuse")
-    with pytest.raises(aiohttp.ClientConnectorError):
+    await admin.post("refuse")
+    with pytest.raises(aiohttp.ClientConnectorError) as info:
         await session.ws_connect(sim.ws_url)
-    async with session.get(f"{base}/admin/state") as r:  # admin survives refusing
-        assert (await r.json())["refusing"] is True
-    await post("accept")
+    assert isinstance(info.value.os_error, ConnectionRefusedError)
+    assert (await admin.state())["refusing"] is True  # the admin port keeps working
+    assert (await admin.post("accept"))["port"] == sim.port
+    await connect(session, sim.ws_url)
 
-    await post("reject_handshakes", n=1, status=503)
-    with pytest.raises(aiohttp.WSServerHandshakeError):
+
+@pytest.mark.parametrize("sim_options", ADMIN)
+async def test_admin_reject_handshakes(sim: SimExchange, admin: Admin, session) -> None:
+    await admin.post("reject_handshakes", n=2, status=503)
+    for _ in range(2):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+            await session.ws_connect(sim.ws_url)
+        assert info.value.status == 503
+    await connect(session, sim.ws_url)
+    async with session.post(f"{admin.base}/admin/reject_handshakes", json={"n": 1}) as r:
+        assert (await r.json())["ok"] is True  # a JSON body works too; status defaults to 403
+    with pytest.raises(aiohttp.WSServerHandshakeError) as info:
         await session.ws_connect(sim.ws_url)
+    assert info.value.status == 403
 
+
+@pytest.mark.parametrize("sim_options", ADMIN)
+async def test_admin_malformed(sim: SimExchange, admin: Admin, session) -> None:
     ws = await connect(session, sim.ws_url)
-    assert (await post("malformed", kind="binary"))["sent"] == 1
+    assert (await admin.post("malformed", kind="binary"))["sent"] == 1
     assert (await ws.receive(timeout=5)).type == aiohttp.WSMsgType.BINARY
-    assert (await post("malformed", kind="bogus"))["ok"] is False
+    assert (await admin.post("malformed", kind="empty_prices"))["sent"] == 1
+    frame = await next_json(ws)
+    assert frame["data"]["o"] == "" and frame["data"]["c"] == ""
+    assert (await admin.post("malformed", kind="bogus"))["ok"] is False
 
-    await post("stall")
-    await post("unstall")
-    await post("skip_pushes", sim_seconds=1)
-    assert (await post("speed", speed=120))["speed"] == 120.0
-    await post("script_price", bid="40000", ask="40000.2", pushes=1)
+
+@pytest.mark.parametrize("sim_options", ADMIN)
+async def test_admin_stall_unstall(sim: SimExchange, admin: Admin, session) -> None:
+    ws = await connect(session, sim.ws_url)
     await subscribe(ws, ("depth_book1", "BTCUSDT"))
-    push = await next_json(ws, is_ch("depth_book1"))
-    assert abs(float(push["data"]["b"][0][0]) - 40000) < 100
-    async with session.post(f"{base}/admin/script_price", json={"bid": "41000"}) as r:
-        assert (await r.json())["ok"] is True
+    await next_json(ws, is_ch("depth_book1"))
+    await admin.post("stall")
+    await collect(ws, 0.1)  # drain what was queued before the stall
+    await send(ws, {"op": "ping", "ping": 1})
+    assert await collect(ws, 0.5) == []  # no pushes, no ping reply
+    assert not ws.closed
+    await admin.post("unstall")
+    await next_json(ws, is_ch("depth_book1"))
+
+
+@pytest.mark.parametrize("sim_options", ADMIN)
+async def test_admin_skip_pushes(sim: SimExchange, admin: Admin, session) -> None:
+    ws = await connect(session, sim.ws_url)
+    await subscribe(ws, ("depth_book1", "BTCUSDT"))
+    await next_json(ws, is_ch("depth_book1"))
+    before = sim.now_ms()
+    await admin.post("skip_pushes", sim_seconds=30)  # half a wall second at speed 60
+    posted = sim.now_ms()
+    stamps: list[int] = []
+    while not stamps or stamps[-1] < before + 30_000:
+        stamps.append((await next_json(ws, is_ch("depth_book1")))["ts"])
+        assert len(stamps) < 50, stamps
+    # Nothing is pushed from the request until the end of the simulated span.
+    assert all(ts <= posted or ts >= before + 30_000 for ts in stamps), stamps
+
+
+@pytest.mark.parametrize("sim_options", ADMIN)
+async def test_admin_script_price(sim: SimExchange, admin: Admin, session) -> None:
+    ws = await connect(session, sim.ws_url)
+    await subscribe(ws, ("depth_book1", "BTCUSDT"))
+    await next_json(ws, is_ch("depth_book1"))
+    await admin.post("script_price", bid="40000", ask="40000.2", pushes=3)
+    seen: list[tuple[str, str]] = []
+    while not seen or seen[-1] != ("40000", "40000.2"):
+        push = await next_json(ws, is_ch("depth_book1"))
+        seen.append((push["data"]["b"][0][0], push["data"]["a"][0][0]))
+        assert len(seen) < 20, seen
+    async with session.post(f"{admin.base}/admin/script_price", json={"bid": "41000"}) as r:
+        assert (await r.json())["ok"] is True  # JSON body; ask defaults to bid + 1 tick
+    tick = sim.current_tick()
+    assert abs(tick.bid - 41000) < 100
 
 
 async def test_start_embedded_points_settings_at_sim() -> None:

@@ -23,8 +23,10 @@ MINUTE = 60_000
 
 FAST = {
     "ws_ping_interval": 0.3,
-    "ws_pong_timeout": 0.5,
-    "ws_silence_timeout": 0.5,
+    # 1 s rather than tighter: the pushes come every 50 ms, and a loaded 2-core CI machine can
+    # starve the loop long enough for a false "dead socket" at 0.5 s.
+    "ws_pong_timeout": 1.0,
+    "ws_silence_timeout": 1.0,
     "ws_backoff_initial": 0.05,
     "ws_backoff_max": 0.2,
     "candle_close_grace": 0.2,

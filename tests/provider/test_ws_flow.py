@@ -97,7 +97,10 @@ async def test_subscriptions_made_while_connected_are_batched_and_never_lost(
 ) -> None:
     # One frame per second and no pings: a subscribe frame waits for the limiter, and a
     # subscription made meanwhile must still go out (in the next frame).
-    settings = fast_settings(sim, ws_ping_interval=60.0, ws_max_frames_per_second=1)
+    # Generous liveness timeouts: a false "silence" reconnect on a loaded machine would
+    # resubscribe everything and blur the frame count this test is about.
+    settings = fast_settings(sim, ws_ping_interval=60.0, ws_max_frames_per_second=1,
+                             ws_silence_timeout=10.0, ws_pong_timeout=10.0)
     provider = make_provider(session, sim, settings)
     await provider.subscribe_kline("BTCUSDT", "1min")
     subscribed: list[bool] = []

@@ -54,14 +54,13 @@ async def test_non_reading_client_is_dropped_and_loop_lag_stays_low(
     slow = next(c for c in hub.clients if "tick" not in c.types or len(c.types) > 1)
 
     stop = asyncio.Event()
-    worst_lag = 0.0
+    lags: list[float] = []
 
     async def sampler() -> None:
-        nonlocal worst_lag
         while not stop.is_set():
             started = loop.time()
             await asyncio.sleep(0.005)
-            worst_lag = max(worst_lag, loop.time() - started - 0.005)
+            lags.append(loop.time() - started - 0.005)
 
     good_ticks = 0
 
@@ -100,6 +99,12 @@ async def test_non_reading_client_is_dropped_and_loop_lag_stays_low(
     assert slow.dropped_total > 0  # it really fell behind, with its buffer bounded
     assert slow.buffered <= 16 + 2
     assert good_ticks > 0
+    # Measured: p99 1-2 ms, max 2-4 ms on an idle 2-core machine; p99 5-7 ms with both cores
+    # busy elsewhere (scheduling, not the hub). The bounds leave room for that, no more.
+    lags.sort()
+    p99, worst_lag = lags[int(len(lags) * 0.99)], lags[-1]
+    assert len(lags) > 20
+    assert p99 < 0.02, f"loop lag p99 {p99 * 1000:.1f} ms while feeding a dead client"
     assert worst_lag < 0.05, f"loop lag {worst_lag * 1000:.1f} ms while feeding a dead client"
 
     # the server aborted the connection: the socket ends (after any bytes still in flight)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import TOKEN, make_settings
+from .daemon_process import DaemonProcess
 from .memory_controller import START_MS, MemoryController
 from .server_thread import ServerThread
 
@@ -143,3 +144,96 @@ def test_dashboard_when_reads_require_the_token() -> None:
                 browser.close()
     finally:
         server.stop()
+
+
+def test_dashboard_against_the_real_daemon(tmp_path: Path) -> None:
+    """End to end: `python -m laptop_agents run` (embedded simulator) and the page in Chromium.
+
+    Real ticks move the price text and the chart, Pause with the token pauses the engine, and
+    after a daemon restart on the same port the page reconnects on its own and still shows the
+    pause (persisted in the journal).
+    """
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium not installed: apt-get install -y chromium")
+    import requests
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    data_dir = tmp_path / "data"
+    daemon = DaemonProcess(data_dir, TOKEN)
+    errors: list[str] = []
+    try:
+        url = daemon.url()
+        port = int(url.rsplit(":", 1)[1])
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1200, "height": 800})
+                page.on("console",
+                        lambda m: errors.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.goto(url + "/")
+
+                expect(page.locator("#api-state")).to_have_text("connected", timeout=10_000)
+                expect(page.locator("#symbol")).to_have_text("BTCUSDT")
+                expect(page.locator("#feed-state")).to_have_text("connected", timeout=10_000)
+                expect(page.locator("#equity")).not_to_have_text("–")
+                page.wait_for_function("window.laDashboard.candles >= 100", timeout=10_000)
+                expect(page.locator("#bid")).not_to_have_text("–", timeout=10_000)
+                first_bid = page.locator("#bid").text_content()
+                ticks = page.evaluate("window.laDashboard.ticks")
+                candles = page.evaluate("window.laDashboard.candles")
+                chart_before = page.locator("#chart").screenshot()
+                # the simulator's ticks (every 50 ms) and candles (every wall second) arrive
+                page.wait_for_function(
+                    f"window.laDashboard.ticks >= {ticks + 20} && "
+                    f"window.laDashboard.candles > {candles} && "
+                    f"document.getElementById('bid').textContent !== {first_bid!r}",
+                    timeout=15_000)
+                page.wait_for_timeout(200)  # let the chart paint its next animation frame
+                assert page.locator("#chart").screenshot() != chart_before
+
+                page.click("#pause-btn")
+                expect(page.locator("#token-dialog")).to_be_visible()
+                page.fill("#token", TOKEN)
+                page.click("#token-ok")
+                expect(page.locator("#gate")).to_have_text("paused")
+                expect(page.locator("#reasons")).to_contain_text("manual")
+                status = requests.get(url + "/status", timeout=5).json()
+                assert "manual" in status["gate"]["reasons"]
+                assert status["gate"]["details"]["manual"] == "manual (browser)"
+                page.screenshot(path=str(ARTIFACTS / "api-dashboard-daemon.png"), full_page=True)
+                assert errors == [], errors
+
+                # restart the daemon on the same port: the page comes back on its own, paused
+                assert daemon.stop() == 0, daemon.log()
+                expect(page.locator("#api-state")).to_have_text("disconnected, retrying")
+                connects = page.evaluate("window.laDashboard.connects")
+                daemon = DaemonProcess(data_dir, TOKEN, port=port)
+                assert daemon.url() == url
+                page.wait_for_function(f"window.laDashboard.connects > {connects}",
+                                       timeout=15_000)
+                expect(page.locator("#api-state")).to_have_text("connected")
+                expect(page.locator("#reasons")).to_contain_text("manual", timeout=10_000)
+                # The new daemon's ticks move the price text and, from its first tick on, the
+                # chart's tick line, although its simulator's clock started over (earlier).
+                plotted = page.evaluate("window.laDashboard.plotted")
+                ticks = page.evaluate("window.laDashboard.ticks")  # (read second: no race)
+                page.wait_for_function(f"window.laDashboard.ticks > {ticks}", timeout=10_000)
+                assert page.evaluate("window.laDashboard.plotted") > plotted
+                page.wait_for_function(f"window.laDashboard.plotted >= {plotted + 10}",
+                                       timeout=10_000)
+                page.click("#resume-btn")  # the token is still in sessionStorage: no prompt
+                expect(page.locator("#reasons")).not_to_contain_text("manual")
+                expect(page.locator("#token-dialog")).not_to_be_visible()
+                status = requests.get(url + "/status", timeout=5).json()
+                assert "manual" not in status["gate"]["reasons"]
+                page.screenshot(path=str(ARTIFACTS / "api-dashboard-daemon-restarted.png"),
+                                full_page=True)
+            finally:
+                browser.close()
+    finally:
+        code = daemon.stop()
+    assert code == 0, daemon.log()
+    # The refused socket while the daemon was down is the only console noise allowed.
+    assert all("WebSocket" in e or "ERR_CONNECTION_REFUSED" in e for e in errors), errors

@@ -274,3 +274,24 @@ async def test_openapi_documents_every_route(client: Client) -> None:
         for method, op in item.items():
             assert op["responses"], (path, method)
     assert doc["paths"]["/pause"]["post"]["security"] == [{"bearerAuth": []}]
+
+
+async def test_token_is_compared_in_constant_time(
+    client: Client, controller: MemoryController, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bearer token goes through hmac.compare_digest (no early-exit == on the secret)."""
+    import hmac
+
+    from laptop_agents.api import auth
+
+    compared: list[tuple[bytes, bytes]] = []
+    original = hmac.compare_digest
+
+    def recording(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return original(a, b)
+
+    monkeypatch.setattr(auth.hmac, "compare_digest", recording)
+    assert (await client.post("/pause", headers={"Authorization": "Bearer wrong"})).status == 401
+    assert (await client.post("/pause", headers=AUTH)).status == 200
+    assert compared == [(b"wrong", TOKEN.encode()), (TOKEN.encode(), TOKEN.encode())]

@@ -9,7 +9,7 @@
   const state = { ws: null, retryMs: 500, lastTickTime: 0, lastCandleTime: 0, priceLines: [], levels: [] };
   // Counters the browser test reads; harmless for people.
   const dash = (window.laDashboard = {
-    ticks: 0, candles: 0, statuses: 0, trades: 0, connects: 0, subscribed: 0,
+    ticks: 0, plotted: 0, candles: 0, statuses: 0, trades: 0, connects: 0, subscribed: 0,
   });
 
   // --- chart ---------------------------------------------------------------------------
@@ -64,9 +64,19 @@
     $("last").textContent = show(t.last !== null && t.last !== undefined ? t.last : null);
     const mid = (num(t.bid) + num(t.ask)) / 2;
     const time = Math.floor(num(t.ts) / 1000);
-    if (!Number.isNaN(mid) && time >= state.lastTickTime) {
-      tickSeries.update({ time: time, value: mid });
-      state.lastTickTime = time;
+    if (!Number.isNaN(mid) && !Number.isNaN(time)) {
+      // A restarted daemon's simulator starts its clock over, earlier than the line's last
+      // point: start the line afresh rather than ignore every tick until the clock catches up.
+      // (A tick at most a few seconds late is only skipped: the chart needs ascending times.)
+      if (time < state.lastTickTime - 5) {
+        tickSeries.setData([]);
+        state.lastTickTime = 0;
+      }
+      if (time >= state.lastTickTime) {
+        tickSeries.update({ time: time, value: mid });
+        state.lastTickTime = time;
+        dash.plotted += 1;
+      }
     }
     dash.ticks += 1;
   }

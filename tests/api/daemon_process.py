@@ -1,0 +1,71 @@
+"""A real `python -m laptop_agents run` daemon (embedded simulator) for end-to-end page tests.
+
+The API listens on the port given (0 = any free port); the actual URL is read from the daemon's
+"control API listening on ..." log line. stderr is drained by a thread, so the pipe never fills
+and the log is at hand when an assertion fails.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LISTENING = re.compile(r"control API listening on (http://127\.0\.0\.1:\d+)/")
+
+
+class DaemonProcess:
+    def __init__(self, data_dir: Path, token: str, port: int = 0) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LA_")}
+        env.update({
+            "LA_DATA_DIR": str(data_dir), "LA_API_PORT": str(port), "LA_API_TOKEN": token,
+            "LA_SIM_SPEED": "60", "LA_SIM_SEED": "7", "LA_SIM_DEPTH_PUSH_MS": "50",
+            "LA_SIM_KLINE_PUSH_MS": "100", "LA_HEARTBEAT_INTERVAL": "1",
+            "LA_LOG_JSON": "false", "PYTHONPATH": str(ROOT),
+        })
+        self.lines: list[str] = []
+        self._urls: queue.Queue[str] = queue.Queue()
+        # --duration bounds the daemon even if the test process dies without stopping it.
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "laptop_agents", "run", "--duration", "120"],
+            env=env, cwd=data_dir.parent, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+            match = LISTENING.search(line)
+            if match:
+                self._urls.put(match.group(1))
+
+    def url(self, timeout: float = 20.0) -> str:
+        try:
+            return self._urls.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError("the daemon did not start its API:\n" + self.log()) from None
+
+    def log(self, last: int = 40) -> str:
+        return "".join(self.lines[-last:])
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM and wait; the exit code (the daemon promises to be gone within 5 s)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("the daemon ignored SIGTERM:\n" + self.log()) from None
+        self._reader.join(timeout=5)
+        return code

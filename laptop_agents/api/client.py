@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from laptop_agents.api.token import client_token
 from laptop_agents.config import Settings
 
 TIMEOUT_S = 5.0
@@ -33,9 +34,8 @@ def default_url(settings: Settings) -> str:
 
 
 def _headers(settings: Settings) -> dict[str, str]:
-    if settings.api_token is None or not settings.api_token.get_secret_value():
-        return {}
-    return {"Authorization": f"Bearer {settings.api_token.get_secret_value()}"}
+    token = client_token(settings)
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 async def request(settings: Settings, url: str | None, method: str, path: str,

@@ -42,11 +42,16 @@ def run_daemon(settings: Settings, duration: float | None) -> int:
     ConfigError, FeedRefusedError and AuthenticationError propagate so the CLI prints one line
     and exits with their code; any other exception is logged with its traceback -> 70.
     """
+    from laptop_agents.api.token import ensure_api_token
     from laptop_agents.datadir import ensure_data_dir
     from laptop_agents.logging_setup import setup_logging
 
     setup_logging(settings)
     ensure_data_dir(settings.data_dir)
+    settings, token_path = ensure_api_token(settings)
+    setup_logging(settings)  # again, so the scrubber also knows a generated token
+    if token_path is not None:
+        logger.info("API token for pause/resume/flatten: {} (or set LA_API_TOKEN)", token_path)
     try:
         return asyncio.run(serve(settings, duration))
     except LaptopAgentsError as error:

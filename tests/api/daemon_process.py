@@ -21,10 +21,13 @@ LISTENING = re.compile(r"control API listening on (http://127\.0\.0\.1:\d+)/")
 
 
 class DaemonProcess:
-    def __init__(self, data_dir: Path, token: str, port: int = 0) -> None:
+    def __init__(self, data_dir: Path, token: str | None, port: int = 0) -> None:
+        """``token=None`` starts it without LA_API_TOKEN (it then generates one)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("LA_")}
+        if token is not None:
+            env["LA_API_TOKEN"] = token
         env.update({
-            "LA_DATA_DIR": str(data_dir), "LA_API_PORT": str(port), "LA_API_TOKEN": token,
+            "LA_DATA_DIR": str(data_dir), "LA_API_PORT": str(port),
             "LA_SIM_SPEED": "60", "LA_SIM_SEED": "7", "LA_SIM_DEPTH_PUSH_MS": "50",
             "LA_SIM_KLINE_PUSH_MS": "100", "LA_HEARTBEAT_INTERVAL": "1",
             "LA_LOG_JSON": "false", "PYTHONPATH": str(ROOT),

@@ -68,6 +68,12 @@ class ServerThread:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def start(self) -> ServerThread:
         self._thread.start()
         if not self._started.wait(10):

@@ -29,11 +29,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def server() -> Iterator[ServerThread]:
-    thread = ServerThread(make_settings(), MemoryController()).start()
-    try:
+    with ServerThread(make_settings(), MemoryController()) as thread:
         yield thread
-    finally:
-        thread.stop()
 
 
 def publish_tick(server: ServerThread, bid: str, ts: int) -> None:

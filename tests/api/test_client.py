@@ -23,11 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def server() -> Iterator[ServerThread]:
-    thread = ServerThread(make_settings(), MemoryController()).start()
-    try:
+    with ServerThread(make_settings(), MemoryController()) as thread:
         yield thread
-    finally:
-        thread.stop()
 
 
 def closed_port() -> int:

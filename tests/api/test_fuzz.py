@@ -29,11 +29,8 @@ MAX_EXAMPLES = 15
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerThread]:
-    thread = ServerThread(make_settings(), MemoryController()).start()
-    try:
+    with ServerThread(make_settings(), MemoryController()) as thread:
         yield thread
-    finally:
-        thread.stop()
 
 
 def _operations(server: ServerThread) -> list[Any]:

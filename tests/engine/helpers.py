@@ -93,3 +93,17 @@ async def wait_until(predicate: Callable[[], Any], limit: float, what: str,
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out after {limit}s waiting for {what}")
         await asyncio.sleep(interval)
+
+
+async def signal_and_wait(proc: asyncio.subprocess.Process, sig: int,
+                          drain: asyncio.Task[None]) -> tuple[int, float]:
+    """Send ``sig``; wait for the exit (the daemon promises 5 s) and the log drain.
+
+    Returns (exit code, seconds from the signal to the exit).
+    """
+    started = time.monotonic()
+    proc.send_signal(sig)
+    code = await asyncio.wait_for(proc.wait(), 5)
+    elapsed = time.monotonic() - started
+    await drain
+    return code, elapsed

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from laptop_agents.config import Settings
 from laptop_agents.errors import EXIT_CONFIG, ConfigError
 from laptop_agents.session.adapters import journal_path, open_journal
 from laptop_agents.session.signals import FORCED_EXIT_CODE, SignalHandler
+from tests.engine.helpers import signal_and_wait
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,11 +97,7 @@ async def test_original_cli_form_runs_on_bitunix_and_sigint_exits_0(
         assert proc.stderr is not None
         await read_lines_until(proc.stderr, r"ready: ", seen, 30)
         drain = asyncio.create_task(_drain(proc.stderr, seen))
-        started = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        code = await asyncio.wait_for(proc.wait(), 5)
-        elapsed = time.monotonic() - started
-        await drain
+        code, elapsed = await signal_and_wait(proc, signal.SIGINT, drain)
     finally:
         if proc.returncode is None:
             proc.kill()

@@ -14,7 +14,6 @@ import os
 import re
 import signal
 import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from laptop_agents.paper.broker import PaperBroker
 from laptop_agents.session.adapters import journal_path
 from laptop_agents.storage.journal import Journal
 from laptop_agents.strategy.base import OrderIntent
-from tests.engine.helpers import engine_settings, wait_until
+from tests.engine.helpers import engine_settings, signal_and_wait, wait_until
 from tests.engine.test_engine_sim import running
 
 TOKEN = "engine-test-token"
@@ -100,11 +99,7 @@ async def test_sigterm_keeps_position_and_pause_then_restart_closes_at_stop(
                 assert response.status == 200, await response.text()
                 paused = await response.json()
             assert "manual" in paused["gate"]["reasons"]
-        started = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(proc.wait(), 5)
-        elapsed = time.monotonic() - started
-        await drain
+        code, elapsed = await signal_and_wait(proc, signal.SIGTERM, drain)
     finally:
         if proc.returncode is None:
             proc.kill()

@@ -83,7 +83,10 @@ class Settings(BaseSettings):
     ws_silence_timeout: float = Field(
         5.0, gt=0, description="A subscribed socket with no frame for this long is dead."
     )
-    ws_backoff_initial: float = Field(0.5, gt=0, description="First reconnect delay (s).")
+    ws_backoff_initial: float = Field(
+        1.0, gt=0, description="Delay after a failed connect (s); doubles, jittered, capped. "
+        "Bitunix may block addresses that reconnect too often: keep it >= 1 against it."
+    )
     ws_backoff_max: float = Field(30.0, gt=0, description="Cap of the reconnect delay (s).")
     ws_refused_limit: int = Field(
         3, ge=1, description="Consecutive refused connects/rejected handshakes before exit."
@@ -95,6 +98,20 @@ class Settings(BaseSettings):
         3.0, ge=0, description="Seconds after a boundary before a silent candle closes via REST."
     )
     emit_partial_candles: bool = Field(False, description="Also yield in-progress candles.")
+    price_band_pct: Decimal = Field(
+        Decimal("5"), gt=0, le=50,
+        description="Quotes further than this % from the reference price are quarantined.",
+    )
+    price_confirm_quotes: int = Field(
+        5, ge=2, description="Agreeing out-of-band quotes in a row that confirm a real move."
+    )
+    price_confirm_seconds: float = Field(
+        1.0, ge=0, description="... spread over at least this many seconds."
+    )
+    pause_detect_seconds: float = Field(
+        5.0, gt=0, description="A sleep or loop stall this long marks prices stale and "
+        "replaces the socket.",
+    )
     rest_max_requests_per_second: float = Field(10.0, gt=0, description="REST rate cap.")
     rest_timeout: float = Field(10.0, gt=0, description="REST request timeout (s).")
 

@@ -31,6 +31,31 @@ class Metrics:
         )
         self.orders = Counter("la_orders", "Orders submitted to the paper broker", registry=r)
         self.trades = Counter("la_trades", "Round-trip trades closed", registry=r)
+        # Data health (docs/market-data.md): what the daemon refused to believe, and why.
+        self.quotes_rejected = Counter(
+            "la_quotes_rejected", "Quotes quarantined by the price guard", ["reason"], registry=r
+        )
+        self.candles_confirmed = Counter(
+            "la_candles_confirmed",
+            "Closed candles by where their values came from (rest, or ws when REST lacked them)",
+            ["source"], registry=r,
+        )
+        self.candle_gaps = Counter(
+            "la_candle_gaps", "Closed candles neither REST nor the stream could supply", registry=r
+        )
+        self.clock_offset = Gauge(
+            "la_clock_offset_ms", "Estimated exchange time minus the laptop's wall clock (ms)",
+            registry=r,
+        )
+        self.exchange_clock_rate = Gauge(
+            "la_exchange_clock_rate", "Exchange ms per local ms (1 = real time)", registry=r
+        )
+        self.last_quote_age = Gauge(
+            "la_last_quote_age_seconds", "Seconds since the last accepted quote", registry=r
+        )
+        self.pauses_detected = Counter(
+            "la_pauses_detected", "Laptop sleeps or loop stalls detected", registry=r
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -14,7 +14,6 @@ import time
 
 import aiohttp
 
-from laptop_agents.clock import Clock, WallClock
 from laptop_agents.config import Settings
 from laptop_agents.data.providers.bitunix_rest import BitunixRestClient
 from laptop_agents.data.providers.bitunix_ws import BitunixWSProvider
@@ -30,20 +29,19 @@ def run_probe(settings: Settings, seconds: float) -> int:
 
 async def _probe(settings: Settings, seconds: float) -> int:
     sim = None
-    clock: Clock = WallClock()
     if settings.source == "sim":
         from laptop_agents.sim.embedded import start_embedded
 
         sim, settings = await start_embedded(settings)
-        clock = sim.clock
     try:
-        return await _watch(settings, clock, seconds)
+        # The probe learns the exchange's time (and speed) from the exchange, as the daemon.
+        return await _watch(settings, seconds)
     finally:
         if sim is not None:
             await sim.stop()
 
 
-async def _watch(settings: Settings, clock: Clock, seconds: float) -> int:
+async def _watch(settings: Settings, seconds: float) -> int:
     ticks = candles = 0
     last_tick: Tick | None = None
     last_candle: Candle | None = None
@@ -52,8 +50,8 @@ async def _watch(settings: Settings, clock: Clock, seconds: float) -> int:
     print(f"probe: {settings.source} {settings.bitunix_ws_url} {settings.symbol} "
           f"{settings.interval} for {seconds:g}s", flush=True)
     async with aiohttp.ClientSession() as session:
-        rest = BitunixRestClient(session, settings, clock)
-        provider = BitunixWSProvider(session, settings, rest=rest, clock=clock)
+        rest = BitunixRestClient(session, settings)
+        provider = BitunixWSProvider(session, settings, rest=rest)
         await provider.subscribe_kline(settings.symbol, settings.interval)
         await provider.subscribe_ticker(settings.symbol)
         try:

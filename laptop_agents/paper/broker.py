@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -53,8 +54,11 @@ MINUTE_MS = 60_000
 MEMORY_TRADES = 1000  # trades kept in memory when there is no journal
 
 
+DAY_MS = 86_400_000
+
+
 def utc_day(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(ts_ms // DAY_MS * 86_400, tz=UTC).strftime("%Y-%m-%d")
 
 
 def fee_of(price: Decimal, qty: Decimal, rate: Decimal) -> Decimal:
@@ -68,12 +72,15 @@ class PaperBroker:
         instrument: Instrument,
         journal: Journal | None = None,
         *,
-        clock_speed: float = 1.0,
+        clock_speed: float | Callable[[], float] = 1.0,
     ) -> None:
-        """``clock_speed``: exchange ms per wall ms (the simulator's speed). Quote freshness is
+        """``clock_speed``: exchange ms per wall ms (1 for the real exchange, ~20 for the
+        default simulator), or a function giving the current estimate. Quote freshness is
         judged in exchange time, so ``stale_after`` (wall seconds) is scaled by it."""
         self.settings = settings
-        self.clock_speed = clock_speed
+        self._speed: Callable[[], float] = (
+            clock_speed if callable(clock_speed) else (lambda: float(clock_speed))
+        )
         self.instrument = instrument
         self.symbol = instrument.symbol
         self.journal = journal
@@ -89,6 +96,7 @@ class PaperBroker:
         self._fees = Decimal(0)
         self._last_exit_ms: int | None = None
         self._day: str | None = None
+        self._day_index = -1  # ts // DAY_MS of self._day: the day test costs one division
         self._day_start_equity = settings.starting_equity
         self._day_start_balance = settings.starting_equity
         self._pause_reason: str | None = None
@@ -102,6 +110,9 @@ class PaperBroker:
         self._fees = account.fees_total
         self._last_exit_ms = account.last_exit_ms
         self._day = account.risk_day
+        if self._day:
+            self._day_index = int(datetime.strptime(self._day, "%Y-%m-%d").replace(
+                tzinfo=UTC).timestamp()) * 1000 // DAY_MS
         self._day_start_equity = account.day_start_equity or self.balance
         self._day_start_balance = account.day_start_balance or self.balance
         self._pause_reason = account.risk_pause_reason
@@ -489,7 +500,7 @@ class PaperBroker:
         ts = candle.close_time
         self._last_close = candle.close
         events: list[BrokerEvent] = list(self._roll_day(ts, None))
-        stale_ms = int(self.settings.stale_after * 1000 * self.clock_speed)
+        stale_ms = int(self.settings.stale_after * 1000 * self._speed())
         fresh = self._last_tick is not None and self._last_tick.ts >= ts - stale_ms
         if not fresh:
             p = self._position
@@ -571,10 +582,15 @@ class PaperBroker:
 
     # --- daily loss cap --------------------------------------------------------------------
     def _roll_day(self, ts: int, tick: Tick | None) -> list[BrokerEvent]:
-        """On the first event of a new UTC day: new day-start equity, clear the cap pause."""
-        day = utc_day(ts)
-        if day == self._day:
+        """On the first event of a new UTC day: new day-start equity, clear the cap pause.
+
+        The day only moves forward: an event stamped in an earlier day (a late or forged
+        timestamp) must never bring back an old day's budget and lift the cap."""
+        index = ts // DAY_MS
+        if index <= self._day_index:
             return []
+        day = utc_day(ts)
+        self._day_index = index
         if self._pause_reason:
             logger.info("new UTC day {}: daily loss cap pause lifted", day)
         equity, balance = self.equity(tick), self.balance

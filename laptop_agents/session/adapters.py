@@ -6,6 +6,7 @@ collaborator's API moves.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,7 +63,7 @@ def close_journal(journal: Any) -> None:
 
 
 def make_broker(settings: Settings, instrument: Instrument, journal: Any,
-                clock_speed: float = 1.0) -> Any:
+                clock_speed: float | Callable[[], float] = 1.0) -> Any:
     from laptop_agents.paper.broker import PaperBroker
 
     # clock_speed: the broker judges quote freshness in exchange ms, which run faster on the

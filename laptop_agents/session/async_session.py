@@ -31,12 +31,14 @@ from typing import Any, Protocol, TypeVar
 
 from loguru import logger
 
-from laptop_agents.clock import Clock
 from laptop_agents.config import Settings
+from laptop_agents.data.exchange_clock import ExchangeClock
+from laptop_agents.data.price_guard import PriceGuard
 from laptop_agents.errors import LaptopAgentsError
 from laptop_agents.metrics import Metrics
 from laptop_agents.models import Candle, ConnectionEvent, ConnectionState, Instrument, Tick
 from laptop_agents.session import adapters
+from laptop_agents.session.clock_watch import ClockWatch
 from laptop_agents.session.controller import FeedPublisher
 from laptop_agents.session.gate import TradingGate
 from laptop_agents.session.looplag import LoopLagSampler
@@ -51,8 +53,10 @@ T = TypeVar("T")
 STRATEGY_FAILURE_LIMIT = 3  # consecutive strategy exceptions before the engine gives up
 # Order in which a stop request cancels the tasks: first nothing new comes in, last the
 # liveness reporting, so a slow shutdown is still visible.
-SHUTDOWN_ORDER = ("market_data", "strategy", "watchdog", "position_sync", "loop_lag",
-                  "heartbeat", "readiness")
+SHUTDOWN_ORDER = ("market_data", "strategy", "watchdog", "position_sync", "clock_watch",
+                  "loop_lag", "heartbeat", "readiness")
+CLOCK_WATCH_INTERVAL_S = 1.0
+QUOTE_CHECK_MIN_INTERVAL_S = 2.0  # REST depth reads asked for by the price guard, at most
 
 
 class Notifier(Protocol):
@@ -113,7 +117,7 @@ class AsyncRunner:
         journal: Any,
         strategy: Any,
         instrument: Instrument,
-        clock: Clock,
+        clock: ExchangeClock,
         metrics: Metrics | None = None,
         notifier: Notifier | None = None,
     ) -> None:
@@ -129,13 +133,20 @@ class AsyncRunner:
         self.notifier: Notifier = notifier or NullNotifier()
         self.source = settings.source
         self.symbol = settings.symbol
+        self.guard = PriceGuard(band=settings.price_band_pct / 100,
+                                confirm_quotes=settings.price_confirm_quotes,
+                                confirm_seconds=settings.price_confirm_seconds)
         self.gate = TradingGate(
             stale_after=settings.stale_after,
             kill_file=settings.kill_file,
             store=journal,
             manual_pause=adapters.load_pause(journal),
             risk_reason=lambda: adapters.risk_reason(self.broker),
+            suspect_for=self.guard.suspect_for,
         )
+        self.clock_watch = ClockWatch(clock.local, clock, settings.pause_detect_seconds)
+        self._quote_check: asyncio.Task[None] | None = None
+        self._quote_check_at = float("-inf")
         self.lag = LoopLagSampler(metrics=self.metrics)
         self.history: deque[Candle] = deque(maxlen=settings.history_candles)
         self.first_tick = asyncio.Event()
@@ -154,6 +165,7 @@ class AsyncRunner:
         self._candles_dropped = 0
         self._drift_count = 0
         self._decisions = 0
+        self._item_errors = 0  # market-data items whose handling raised (and were skipped)
         self._last_decision: str = ""
         self._feed_state = "connecting"
         self.strategy_runtime_max = 0.0
@@ -167,20 +179,24 @@ class AsyncRunner:
         settings: Settings,
         *,
         session: Any,
-        clock: Clock,
+        clock: ExchangeClock | None = None,
         metrics: Metrics | None = None,
         notifier: Notifier | None = None,
         strategy: Any = None,
     ) -> AsyncRunner:
-        """Build every part from ``settings`` on one aiohttp ``session``."""
+        """Build every part from ``settings`` on one aiohttp ``session``.
+
+        ``clock`` estimates exchange time from the exchange's own timestamps; it is never the
+        simulator's clock (tests inject one with a skewed laptop clock)."""
         from laptop_agents.data.providers.bitunix_rest import BitunixRestClient
         from laptop_agents.data.providers.bitunix_ws import BitunixWSProvider
 
         metrics = metrics or Metrics()
+        clock = clock or ExchangeClock()
         rest = BitunixRestClient(session, settings, clock)
         instrument = await adapters.fetch_instrument(rest, settings.symbol)
         journal = adapters.open_journal(settings)
-        broker = adapters.make_broker(settings, instrument, journal, clock.speed)
+        broker = adapters.make_broker(settings, instrument, journal, lambda: clock.speed)
         if strategy is None:
             from laptop_agents.strategy import Supervisor
 
@@ -203,6 +219,7 @@ class AsyncRunner:
             "heartbeat": (self._heartbeat_task, f"{self.heartbeat_interval():g} s"),
             "position_sync": (self._position_sync_task, f"{s.position_sync_interval:g} s"),
             "loop_lag": (self._loop_lag_task, f"{self.lag.interval * 1000:.0f} ms"),
+            "clock_watch": (self._clock_watch_task, f"{CLOCK_WATCH_INTERVAL_S:g} s"),
             "readiness": (self._readiness_task, "once (API listening + first tick)"),
         }
 
@@ -368,6 +385,7 @@ class AsyncRunner:
         self._update_warm()
         if self.history:
             adapters.observe_candle(self.broker, self.history[-1])
+            self.guard.observe_close(self.history[-1].close)
             logger.info("warm-up: {} closed candles loaded, last open_time={}",
                         len(self.history), self.history[-1].open_time)
 
@@ -389,15 +407,55 @@ class AsyncRunner:
         async for item in stream:
             info.last_run = time.monotonic()
             info.runs += 1
-            if isinstance(item, Tick):
-                self.on_tick(item, time.perf_counter())
-            elif isinstance(item, Candle):
-                self.on_candle(item)
-            elif isinstance(item, ConnectionEvent):
-                self.on_connection(item)
+            try:
+                if isinstance(item, Tick):
+                    self.on_tick(item, time.perf_counter())
+                elif isinstance(item, Candle):
+                    self.on_candle(item)
+                elif isinstance(item, ConnectionEvent):
+                    self.on_connection(item)
+            except (LaptopAgentsError, asyncio.CancelledError):
+                raise
+            except Exception:
+                # One item that trips a bug must not end market data (and, through the
+                # TaskGroup, the daemon): count it, say which kind, go on with the next.
+                self._item_errors += 1
+                logger.exception("handling a {} failed ({} so far); skipped",
+                                 type(item).__name__, self._item_errors)
+
+    def _check_quote_over_rest(self) -> None:
+        """Ask REST for the book when the guard holds a candidate move (one read at a time,
+        at most every QUOTE_CHECK_MIN_INTERVAL_S): a real move is then accepted at once."""
+        now = time.monotonic()
+        if self._quote_check is not None and not self._quote_check.done():
+            return
+        if now - self._quote_check_at < QUOTE_CHECK_MIN_INTERVAL_S:
+            return
+        self._quote_check_at = now
+        self._quote_check = asyncio.create_task(self._read_book(), name="quote-check")
+
+    async def _read_book(self) -> None:
+        try:
+            book = await self.rest.depth(self.symbol, 1)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            logger.warning("price guard: REST depth read failed ({!r}); waiting for the "
+                           "feed to confirm", error)
+            self.guard.external_failed()
+            return
+        if book.bids and book.asks:
+            self.guard.external(book.bids[0][0], book.asks[0][0])
 
     def on_tick(self, tick: Tick, arrived: float) -> None:
         if tick.symbol != self.symbol:
+            return
+        rejected = self.guard.check(tick)
+        if rejected is not None:
+            # Quarantined: no fill, exit, equity, strategy or chart ever sees this price.
+            self.metrics.quotes_rejected.labels(reason=rejected.value).inc()
+            if self.guard.external_wanted:
+                self._check_quote_over_rest()
             return
         self.last_tick = tick
         self._last_tick_arrival = arrived
@@ -425,6 +483,7 @@ class AsyncRunner:
             return
         self.history.append(candle)
         self._update_warm()
+        self.guard.observe_close(candle.close)
         logger.info("candle closed {} o={} h={} l={} c={} v={}", _fmt_ms(candle.open_time),
                     candle.open, candle.high, candle.low, candle.close, candle.volume)
         events = self.broker.on_candle(candle)
@@ -567,6 +626,9 @@ class AsyncRunner:
         equity = self._equity()
         if equity is not None:
             self.metrics.equity.set(float(equity))
+        age = self.gate.last_tick_age()
+        if age is not None:
+            self.metrics.last_quote_age.set(age)
 
     # ------------------------------------------------------------------------------------
     # heartbeat, readiness, position_sync, loop lag
@@ -639,6 +701,33 @@ class AsyncRunner:
             adapters.record_equity(self.journal, self.clock.now_ms(), equity)
         return True
 
+    async def _clock_watch_task(self) -> None:
+        info = self._info["clock_watch"]
+        self.clock_watch.restart()
+        while True:
+            await asyncio.sleep(CLOCK_WATCH_INTERVAL_S)
+            info.last_run = time.monotonic()
+            info.runs += 1
+            pause = self.clock_watch.check(CLOCK_WATCH_INTERVAL_S)
+            if pause is not None:
+                self.on_pause(pause)
+            offset = self.clock_watch.report_offset()
+            if offset is not None:
+                self.metrics.clock_offset.set(offset)
+                self.metrics.exchange_clock_rate.set(self.clock.speed)
+
+    def on_pause(self, seconds: float) -> None:
+        """The laptop slept or the loop stalled: nothing seen before is fresh, the socket may
+        be dead without knowing, and the exchange-clock estimate ran on a stopped clock."""
+        logger.warning("resumed after a pause of {:.0f} s: prices marked stale, reconnecting "
+                       "and backfilling", seconds)
+        self.metrics.pauses_detected.inc()
+        self.gate.mark_stale()
+        self.clock.forget()
+        if hasattr(self.provider, "force_reconnect"):
+            self.provider.force_reconnect(f"resumed after a pause of {seconds:.0f} s")
+        self._publish_status(force=True)
+
     async def _loop_lag_task(self) -> None:
         loop = asyncio.get_running_loop()
         info = self._info["loop_lag"]
@@ -668,8 +757,11 @@ class AsyncRunner:
             "feed": {"state": self._feed_state,
                      "last_tick_age_s": None if age is None else round(age, 3),
                      "reconnects": self._reconnects,
+                     "clock_offset_ms": self.clock.offset_ms() if self.clock.synced else None,
+                     "exchange_clock_rate": round(self.clock.speed, 3),
                      "bid": None if self.last_tick is None else self.last_tick.bid,
                      "ask": None if self.last_tick is None else self.last_tick.ask},
+            "data_health": self.data_health(),
             "gate": self.gate.snapshot(),
             "position": self._position_dict(),
             "working_orders": len(self.broker.working_orders),
@@ -693,6 +785,32 @@ class AsyncRunner:
                 for name, info in self._info.items()
             },
         })
+
+    def data_health(self) -> dict[str, Any]:
+        """What the daemon refused to believe, and how fresh what it believes is."""
+        stats = getattr(self.provider, "stats", None)
+
+        def stat(name: str) -> int:
+            value = getattr(stats, name, 0)
+            return value if isinstance(value, int) else 0
+
+        age = self.gate.last_tick_age()
+        return {
+            "quotes_accepted": self.guard.stats.accepted,
+            "quotes_rejected": dict(self.guard.stats.rejected),
+            "price_suspect_s": round(self.guard.suspect_for(), 3),
+            "price_reference": self.guard.reference,
+            "moves_confirmed": self.guard.stats.confirmed_moves,
+            "malformed_frames": stat("malformed"),
+            "implausible_timestamps": stat("implausible_ts"),
+            "frame_errors": stat("frame_errors") + self._item_errors,
+            "candles_rest_confirmed": stat("rest_confirmed"),
+            "candles_ws_fallback": stat("ws_fallbacks"),
+            "candle_gaps": stat("gaps"),
+            "clock_offset_ms": self.clock.offset_ms() if self.clock.synced else None,
+            "last_quote_age_s": None if age is None else round(age, 3),
+            "pauses_detected": self.clock_watch.pauses,
+        }
 
     def _position_dict(self) -> dict[str, Any] | None:
         if adapters.position(self.broker) is None:
@@ -763,7 +881,7 @@ async def run_async_session(
     settings: Settings,
     *,
     stop: asyncio.Event | None = None,
-    clock: Clock | None = None,
+    clock: ExchangeClock | None = None,
     metrics: Metrics | None = None,
     notifier: Notifier | None = None,
     strategy: Any = None,
@@ -776,9 +894,6 @@ async def run_async_session(
     """
     import aiohttp
 
-    from laptop_agents.clock import WallClock
-
-    clock = clock or WallClock()
     async with aiohttp.ClientSession() as session:
         runner = await AsyncRunner.create(settings, session=session, clock=clock,
                                           metrics=metrics, notifier=notifier, strategy=strategy)

@@ -20,7 +20,6 @@ import aiohttp
 from aiohttp import web
 from loguru import logger
 
-from laptop_agents.clock import Clock, WallClock
 from laptop_agents.config import Settings
 from laptop_agents.errors import EXIT_INTERNAL, EXIT_OK, ConfigError, LaptopAgentsError
 from laptop_agents.metrics import Metrics
@@ -86,21 +85,19 @@ async def serve(
     deadline = asyncio.create_task(_shutdown_deadline(stop)) if install_signals else None
     try:
         async with contextlib.AsyncExitStack() as stack:
-            clock: Clock = WallClock()
             if settings.source == "sim":
                 from laptop_agents.sim.embedded import start_embedded
 
                 sim, settings = await start_embedded(settings)
                 stack.push_async_callback(sim.stop)
-                clock = sim.clock
                 logger.info("embedded simulator on {} (speed x{:g}, seed {})",
-                            settings.bitunix_ws_url, clock.speed, settings.sim_seed)
+                            settings.bitunix_ws_url, settings.sim_speed, settings.sim_seed)
             session = await stack.enter_async_context(aiohttp.ClientSession())
             metrics = Metrics()
             # Fetching the trading rules can hang on a bad network (REST retries); a signal
             # meanwhile ends the start-up cleanly (exit 0) instead of hitting the deadline.
             runner = await until_stopped(
-                AsyncRunner.create(settings, session=session, clock=clock, metrics=metrics,
+                AsyncRunner.create(settings, session=session, metrics=metrics,
                                    notifier=notifier, strategy=strategy), stop)
             stack.push_async_callback(runner.aclose)  # if the API fails to start
             if settings.api_enabled:

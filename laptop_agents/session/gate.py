@@ -1,7 +1,8 @@
 """The trading gate: may the strategy open a new position right now, and may exits run?
 
 New entries need every pause reason to be clear: manual pause (persisted in the journal so a
-restart stays paused), feed disconnected, stale prices, warm-up incomplete, the broker's daily
+restart stays paused), feed disconnected, stale prices, suspect prices (the price guard has
+quarantined every quote for longer than ``stale_after``), warm-up incomplete, the broker's daily
 loss cap, the kill-switch file, and shutdown. Exits only need fresh prices: a paused daemon must
 still be able to close a position at its stop.
 
@@ -24,6 +25,7 @@ class PauseReason(enum.StrEnum):
     MANUAL = "manual"
     FEED_DISCONNECTED = "feed_disconnected"
     STALE_PRICES = "stale_prices"
+    PRICE_SUSPECT = "price_suspect"
     WARMUP = "warmup"
     DAILY_LOSS_CAP = "daily_loss_cap"
     KILL_SWITCH = "kill_switch"
@@ -45,12 +47,14 @@ class TradingGate:
         store: PauseStore | None = None,
         manual_pause: tuple[bool, str | None] = (False, None),
         risk_reason: Callable[[], str | None] | None = None,
+        suspect_for: Callable[[], float] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._stale_after = stale_after
         self._kill_file = kill_file
         self._store = store
         self._risk_reason = risk_reason
+        self._suspect_for = suspect_for  # seconds the price guard has quarantined every quote
         self._monotonic = monotonic
         paused, reason = manual_pause
         self._manual: str | None = (reason or "paused") if paused else None
@@ -86,6 +90,10 @@ class TradingGate:
 
     def tick_arrived(self, at: float | None = None) -> None:
         self._last_tick_at = self._monotonic() if at is None else at
+
+    def mark_stale(self) -> None:
+        """Forget when the last tick came (after a sleep: nothing seen before it is fresh)."""
+        self._last_tick_at = None
 
     def set_warm(self, warm: bool, detail: str = "") -> None:
         self._warm = warm
@@ -126,6 +134,12 @@ class TradingGate:
             active[PauseReason.STALE_PRICES] = "no price received yet"
         elif age > self._stale_after:
             active[PauseReason.STALE_PRICES] = f"last tick {age:.1f}s ago"
+        if self._suspect_for is not None:
+            suspect = self._suspect_for()
+            if suspect > self._stale_after:
+                active[PauseReason.PRICE_SUSPECT] = (
+                    f"every quote quarantined by the price guard for {suspect:.1f}s"
+                )
         if not self._warm:
             active[PauseReason.WARMUP] = self._warm_detail or "warm-up incomplete"
         if self._risk_reason is not None:

@@ -6,7 +6,7 @@ import time
 
 
 class SimClock:
-    """Satisfies :class:`laptop_agents.clock.Clock`. Monotonic; speed changes keep continuity."""
+    """The simulated exchange's own clock. Monotonic; speed changes keep continuity."""
 
     def __init__(self, start_ms: int, speed: float) -> None:
         if speed <= 0:

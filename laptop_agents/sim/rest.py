@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -128,6 +129,12 @@ def add_rest_routes(app: web.Application, ex: SimExchange) -> None:
     async def not_found(request: web.Request) -> web.Response:
         return envelope(code=404, msg="Not Found")
 
+    async def exchange_date(request: web.Request, response: web.StreamResponse) -> None:
+        # The exchange's own clock in `Date` (aiohttp would write the host's): clients that
+        # estimate exchange time from it must see simulated time, as from a real venue.
+        response.headers["Date"] = formatdate(ex.now_ms() / 1000, usegmt=True)
+
+    app.on_response_prepare.append(exchange_date)
     app.router.add_get("/api/v1/futures/market/kline", kline)
     app.router.add_get("/api/v1/futures/market/trading_pairs", trading_pairs)
     app.router.add_get("/api/v1/futures/market/depth", depth)

@@ -84,7 +84,7 @@ async def engine(sim: Any, tmp_path: Path, aiohttp_client: Any
     settings = engine_settings(sim, tmp_path / "data", api_token=TOKEN, heartbeat_interval=60)
     stop = asyncio.Event()
     async with aiohttp.ClientSession() as session:
-        runner = await AsyncRunner.create(settings, session=session, clock=sim.clock,
+        runner = await AsyncRunner.create(settings, session=session,
                                           strategy=strategy)
         client: Client = await aiohttp_client(create_app(runner, settings))
         runner.api_ready.set()

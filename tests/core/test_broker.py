@@ -318,3 +318,27 @@ def test_quote_freshness_scales_with_the_clock_speed() -> None:
     assert only(place(1.0).on_candle(candle(0, 50000, 50010, 49890, 50000)), Fill)
     # simulator at 20x: 20 exchange-seconds are 1 wall second -> fresh, the range is ignored
     assert place(20.0).on_candle(candle(0, 50000, 50010, 49890, 50000)) == []
+
+
+def test_a_tick_dated_days_back_never_rolls_the_risk_day_back(tmp_path: Path) -> None:
+    """One tick stamped two days earlier must not bring back that day's budget: before the
+    fix it rolled the day backwards and lifted the daily loss cap the same day."""
+    journal = Journal(tmp_path / "j.sqlite")
+    b = PaperBroker(settings(slippage_bps=D(0), daily_loss_cap_pct=D("0.03")), INSTRUMENT,
+                    journal)
+    day = T0 + 5 * 86_400_000
+    assert b.submit(intent(Side.LONG, qty=1, entry=50000, stop=49000, target=52000),
+                    tick(50000, 50000, ts=day + 1000), day + 1000).accepted
+    b.on_tick(tick(49700, ts=day + 3000))  # the cap: closed and paused
+    assert b.entries_paused_reason is not None
+    old = day - 2 * 86_400_000
+    assert b.on_tick(tick(49700, ts=old)) == []
+    assert b.entries_paused_reason is not None  # still paused: the day did not move back
+    assert not b.submit(intent(), tick(49700, ts=day + 9000), day + 9000).accepted
+    # ... and after a restart the journaled day still only moves forward
+    journal.close()
+    journal = Journal(tmp_path / "j.sqlite")
+    b = PaperBroker(settings(slippage_bps=D(0)), INSTRUMENT, journal)
+    b.on_tick(tick(49700, ts=old))
+    assert b.entries_paused_reason is not None
+    journal.close()

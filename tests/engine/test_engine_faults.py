@@ -32,7 +32,7 @@ async def test_a_crashing_task_cancels_its_siblings_and_propagates(
         sim: Any, tmp_path: Path) -> None:
     settings = engine_settings(sim, tmp_path / "data")
     async with aiohttp.ClientSession() as session:
-        runner = await AsyncRunner.create(settings, session=session, clock=sim.clock,
+        runner = await AsyncRunner.create(settings, session=session,
                                           notifier=CrashingNotifier(), strategy=AlwaysEnter())
         # The heartbeat's first beat raises: a plain error, not an ExceptionGroup, comes out.
         with pytest.raises(RuntimeError, match="notifier bug"):
@@ -51,7 +51,7 @@ async def test_a_refused_feed_ends_the_run_with_its_exit_code(
                                ws_backoff_initial=0.05, ws_backoff_max=0.1)
     sim.reject_handshakes(10_000, status=403)
     async with aiohttp.ClientSession() as session:
-        runner = await AsyncRunner.create(settings, session=session, clock=sim.clock,
+        runner = await AsyncRunner.create(settings, session=session,
                                           strategy=AlwaysEnter())
         with pytest.raises(FeedRefusedError) as error:
             await asyncio.wait_for(runner.run(asyncio.Event()), 10)
@@ -64,7 +64,7 @@ async def test_the_candle_queue_is_bounded_and_keeps_the_newest(
         sim: Any, tmp_path: Path) -> None:
     settings = engine_settings(sim, tmp_path / "data", queue_size=10)
     async with aiohttp.ClientSession() as session:
-        runner = await AsyncRunner.create(settings, session=session, clock=sim.clock,
+        runner = await AsyncRunner.create(settings, session=session,
                                           strategy=AlwaysEnter())
         try:
             await runner.warm_up()
@@ -121,7 +121,7 @@ async def test_short_warm_up_keeps_entries_paused_until_enough_live_candles(
                                warmup_candles=100)
     stop = asyncio.Event()
     async with aiohttp.ClientSession() as session:
-        runner = await AsyncRunner.create(settings, session=session, clock=sim.clock,
+        runner = await AsyncRunner.create(settings, session=session,
                                           strategy=strategy)
         runner.rest = ShortHistory(runner.rest, short_by=2)
         runner.api_ready.set()
@@ -159,7 +159,7 @@ async def test_stop_during_a_hanging_warm_up_ends_the_run_at_once(
     settings = engine_settings(sim, tmp_path / "data")
     stop = asyncio.Event()
     async with aiohttp.ClientSession() as session:
-        runner = await AsyncRunner.create(settings, session=session, clock=sim.clock,
+        runner = await AsyncRunner.create(settings, session=session,
                                           strategy=AlwaysEnter())
         rest = HangingKlines(runner.rest)
         runner.rest = rest

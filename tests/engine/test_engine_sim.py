@@ -63,7 +63,7 @@ async def running(sim: Any, tmp_path: Path, strategy: Any = None,
     settings = engine_settings(sim, tmp_path / "data", **overrides)
     stop = asyncio.Event()
     async with aiohttp.ClientSession() as session:
-        runner = await AsyncRunner.create(settings, session=session, clock=sim.clock,
+        runner = await AsyncRunner.create(settings, session=session,
                                           notifier=notifier, strategy=strategy)
         runner.api_ready.set()
         task = asyncio.create_task(runner.run(stop))
@@ -295,7 +295,7 @@ async def test_a_failing_strategy_ends_the_run_after_three_tries(
     strategy = Exploding()
     settings = engine_settings(sim, tmp_path / "data")
     async with aiohttp.ClientSession() as session:
-        runner = await AsyncRunner.create(settings, session=session, clock=sim.clock,
+        runner = await AsyncRunner.create(settings, session=session,
                                           strategy=strategy)
         with pytest.raises(RuntimeError, match="strategy bug #3"):
             await asyncio.wait_for(runner.run(asyncio.Event()), 15)

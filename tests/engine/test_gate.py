@@ -115,3 +115,15 @@ def test_refresh_reports_transitions(tmp_path: Path) -> None:
     assert gate_lines == ["trading gate: entries allowed",
                           "trading gate: entries paused: feed_disconnected (lost)",
                           "trading gate: entries allowed"]
+
+
+def test_quotes_quarantined_longer_than_stale_after_pause_entries(tmp_path: Path) -> None:
+    suspect = [0.0]
+    gate, _, _ = open_gate(tmp_path, suspect_for=lambda: suspect[0])
+    assert gate.entries_allowed()
+    suspect[0] = 4.0  # quarantined, but not yet for longer than stale_after (5 s)
+    assert gate.entries_allowed()
+    suspect[0] = 5.5
+    assert PauseReason.PRICE_SUSPECT in gate.reasons()
+    assert not gate.entries_allowed()
+    assert gate.exits_allowed() == gate.prices_fresh()

@@ -59,8 +59,8 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 def make_provider(session: aiohttp.ClientSession, sim: Any, settings: Settings,
                   **kwargs: Any) -> BitunixWSProvider:
-    rest = BitunixRestClient(session, settings, sim.clock)
-    return BitunixWSProvider(session, settings, rest=rest, clock=sim.clock, **kwargs)
+    rest = BitunixRestClient(session, settings)
+    return BitunixWSProvider(session, settings, rest=rest, **kwargs)
 
 
 @dataclass

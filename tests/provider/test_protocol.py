@@ -324,15 +324,18 @@ def test_reconnect_backoff_is_exponential_with_jitter_and_capped() -> None:
     from laptop_agents.config import Settings
     from laptop_agents.data.providers.bitunix_ws import reconnect_wait
 
-    wait = reconnect_wait(Settings())  # defaults: 0.5 s doubling, capped at 30 s
+    # Defaults: at least 1 s after a failed attempt (Bitunix may block addresses that
+    # reconnect too often), doubling, jittered, capped at 30 s.
+    wait = reconnect_wait(Settings())
     delays: dict[int, list[float]] = {}
     for attempt in range(1, 10):
         state = RetryCallState(cast(Any, None), None, (), {})
         state.attempt_number = attempt
         delays[attempt] = [wait(state) for _ in range(200)]
-    for attempt in range(1, 7):  # 0.5, 1, 2, 4, 8, 16 plus 0..0.5 of jitter
-        base = 0.5 * 2 ** (attempt - 1)
-        assert all(base <= d <= base + 0.5 for d in delays[attempt])
+    assert all(d >= 1.0 for ds in delays.values() for d in ds)
+    for attempt in range(1, 6):  # 1, 2, 4, 8, 16 plus 0..1 of jitter
+        base = 1.0 * 2 ** (attempt - 1)
+        assert all(base <= d <= base + 1.0 for d in delays[attempt])
         assert len(set(delays[attempt])) > 100  # jittered, not a fixed delay
-    for attempt in (7, 8, 9):  # 32 s and more: the cap
+    for attempt in (7, 8, 9):  # 64 s and more: the cap
         assert all(d == 30.0 for d in delays[attempt])

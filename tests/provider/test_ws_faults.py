@@ -210,7 +210,7 @@ async def test_private_login_succeeds_with_the_right_secret(
     sim: Any, session: aiohttp.ClientSession
 ) -> None:
     settings = fast_settings(sim, bitunix_api_key="sim-key", bitunix_api_secret="sim-secret")
-    provider = BitunixWSProvider(session, settings, clock=sim.clock, private=True)
+    provider = BitunixWSProvider(session, settings, private=True)
     try:
         await provider.connect()
         assert sim.stats.logins_ok == 1
@@ -223,7 +223,7 @@ async def test_private_login_failure_raises_authentication_error(
     sim: Any, session: aiohttp.ClientSession
 ) -> None:
     settings = fast_settings(sim, bitunix_api_key="sim-key", bitunix_api_secret="wrong")
-    provider = BitunixWSProvider(session, settings, clock=sim.clock, private=True)
+    provider = BitunixWSProvider(session, settings, private=True)
     with pytest.raises(AuthenticationError) as error:
         await provider.connect()
     await provider.close()

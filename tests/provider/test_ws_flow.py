@@ -59,7 +59,7 @@ async def test_backfill_joins_warmup_and_live_without_gap(
     sim: Any, session: aiohttp.ClientSession
 ) -> None:
     settings = fast_settings(sim)
-    warmup = await BitunixRestClient(session, settings, sim.clock).klines("BTCUSDT", limit=100)
+    warmup = await BitunixRestClient(session, settings).klines("BTCUSDT", limit=100)
     start_after = warmup[-5].open_time  # as if warm-up ended four candles ago
     provider = make_provider(session, sim, settings)
     await provider.subscribe_kline("BTCUSDT")

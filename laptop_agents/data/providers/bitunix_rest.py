@@ -9,7 +9,10 @@ per IP on market endpoints).
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import math
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
@@ -17,13 +20,13 @@ import orjson
 from loguru import logger
 from tenacity import (
     AsyncRetrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_exponential_jitter,
 )
 
-from laptop_agents.clock import Clock, WallClock
 from laptop_agents.config import Settings
+from laptop_agents.data.exchange_clock import ExchangeClock
 from laptop_agents.data.providers.bitunix_protocol import (
     DEPTH_LIMITS,
     REST_KLINE_PAGE,
@@ -48,9 +51,21 @@ RETRY_INITIAL = 0.5  # seconds before the first retry; doubles, plus jitter up t
 RETRY_MAX = 8.0  # cap of one retry delay
 
 
+def _worth_retrying(error: BaseException) -> bool:
+    """Rate limits, timeouts and dropped connections are retried; a refused connection is
+    not: nothing listens there, and retrying would delay the WebSocket's own fail-fast
+    decision (three refusals: exit 69) by the whole backoff."""
+    if isinstance(error, aiohttp.ClientConnectorError):
+        os_error = error.os_error
+        return not (isinstance(os_error, ConnectionRefusedError)
+                    or os_error.errno == errno.ECONNREFUSED)
+    return isinstance(error, RateLimitedError | aiohttp.ClientConnectionError | TimeoutError)
+
+
 class BitunixRestClient:
     def __init__(
-        self, session: aiohttp.ClientSession, settings: Settings, clock: Clock | None = None,
+        self, session: aiohttp.ClientSession, settings: Settings,
+        clock: ExchangeClock | None = None,
         *, retry_initial: float = RETRY_INITIAL, retry_max: float = RETRY_MAX,
     ) -> None:
         self._session = session
@@ -58,7 +73,7 @@ class BitunixRestClient:
         self._retry_max = retry_max
         self._base = settings.bitunix_rest_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=settings.rest_timeout)
-        self._clock: Clock = clock or WallClock()
+        self.clock = clock or ExchangeClock()
         # The limiter takes whole events per window: 10/s -> 10 per 1 s, 2.5/s -> 5 per 2 s.
         rate = settings.rest_max_requests_per_second
         period = 1.0 if rate >= 1 else 1.0 / rate
@@ -74,6 +89,7 @@ class BitunixRestClient:
             self._base + path, params=params, timeout=self._timeout
         ) as response:
             body = await response.read()
+            self._observe_date(response.headers.get("Date"))
             if response.status != 200:
                 raise BitunixApiError(response.status, f"HTTP {response.status} on {path}")
         try:
@@ -82,12 +98,18 @@ class BitunixRestClient:
             raise BitunixApiError(-1, f"non-JSON reply on {path}") from None
         return parse_rest_envelope(payload)
 
+    def _observe_date(self, header: str | None) -> None:
+        """Feed the exchange clock from the reply's ``Date`` (no server-time endpoint exists)."""
+        if not header:
+            return
+        # An unparsable Date says nothing about the clock.
+        with contextlib.suppress(TypeError, ValueError, OverflowError, IndexError):
+            self.clock.observe_date(parsedate_to_datetime(header).timestamp())
+
     async def get(self, path: str, params: dict[str, str]) -> Any:
         """GET a public endpoint; retried with backoff when rate limited or on network errors."""
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(
-                (RateLimitedError, aiohttp.ClientConnectionError, TimeoutError)
-            ),
+            retry=retry_if_exception(_worth_retrying),
             wait=wait_exponential_jitter(multiplier=self._retry_initial, max=self._retry_max,
                                          jitter=self._retry_initial / 2),
             stop=stop_after_attempt(RETRY_ATTEMPTS),
@@ -119,7 +141,8 @@ class BitunixRestClient:
         199 open times, each fetched with explicit ``startTime``/``endTime`` and ``limit=200``,
         so the result does not depend on whether the server treats either bound as inclusive
         or which end of a long range it prefers. Rows arrive newest first; the in-progress
-        candle (``open_time + interval > clock.now_ms()``) is dropped. A window with no rows at
+        candle (``open_time + interval`` not yet passed by the exchange's own clock, as its
+        pushes and ``Date`` headers show it) is dropped. A window with no rows at
         all means the history is exhausted.
         """
         symbol = symbol.upper()
@@ -131,7 +154,12 @@ class BitunixRestClient:
             return []
         if start_ms is None and limit is None:
             limit = REST_KLINE_PAGE
-        now = self._clock.now_ms()
+        if not self.clock.informed:
+            # The windows below are placed in exchange time: learn it first (from the reply's
+            # Date header) rather than from a laptop clock that may be minutes off.
+            await self.get(KLINE_PATH, {"symbol": symbol, "interval": rest_interval,
+                                        "limit": "1"})
+        now = self.clock.now_ms()
         top = now // step * step + step  # exclusive bound that still includes the running bucket
         end = top if end_ms is None else min(end_ms, top)
         if start_ms is not None:
@@ -165,8 +193,8 @@ class BitunixRestClient:
                     continue
                 if not window_start <= candle.open_time < window_end:
                     continue
-                if candle.open_time + step > self._clock.now_ms():
-                    continue  # still in progress
+                if candle.open_time + step > self.clock.settled_ms():
+                    continue  # still in progress at the exchange (its clock, not ours)
                 found[candle.open_time] = candle
             if not rows or (limit is not None and len(found) >= limit):
                 break

@@ -30,8 +30,8 @@ import aiohttp
 from loguru import logger
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
-from laptop_agents.clock import Clock, WallClock, wall_seconds_until
 from laptop_agents.config import Settings
+from laptop_agents.data.exchange_clock import ExchangeClock
 from laptop_agents.data.providers.bitunix_protocol import (
     DEPTH_BBO_CHANNEL,
     MAX_SUBSCRIPTIONS,
@@ -70,6 +70,7 @@ from laptop_agents.models import (
 MAX_BUFFERED = 10_000  # ticks / partial candles / kline pushes held for a slow consumer
 MAX_MSG_SIZE = 8 * 1024 * 1024
 TIMER_RETRY_MIN = 0.5  # wall seconds between REST retries of a timer-closed candle
+ROLLOVER_RETRIES = 3  # REST asks for a just-finished candle before its WS values are used
 
 
 class FeedConnectError(ConnectionError):
@@ -95,6 +96,9 @@ class ProviderStats:
     dropped: int = 0  # items dropped because the consumer fell MAX_BUFFERED behind
     rest_confirmed: int = 0  # closed candles whose values came from REST
     ws_fallbacks: int = 0  # closed candles emitted from WS values because REST lacked them
+    gaps: int = 0  # closed candles neither REST nor the stream could supply
+    implausible_ts: int = 0  # pushes skipped: ts outside the window around exchange time
+    forced_reconnects: int = 0  # sockets replaced on request (e.g. after the laptop slept)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,7 +133,11 @@ class _Stream:
     step: int
     last_emitted: int | None = None  # open time of the last closed candle yielded
     first_seen: int | None = None  # first bucket pushed: where backfill starts if none emitted
-    deadline: float | None = None  # monotonic time to close the running bucket via REST
+    close_after_ms: int | None = None  # exchange ms: the running bucket's end (+ grace)
+    deadline: float | None = None  # monotonic time of the next REST ask for a silent bucket
+    pending: Candle | None = None  # finished on the stream, REST did not have it yet
+    pending_deadline: float | None = None  # monotonic time of the next REST ask for it
+    pending_tries: int = 0
 
 
 class _Connection:
@@ -177,14 +185,16 @@ class BitunixWSProvider:
         session: aiohttp.ClientSession,
         settings: Settings,
         rest: BitunixRestClient | None = None,
-        clock: Clock | None = None,
+        clock: ExchangeClock | None = None,
         metrics: Metrics | None = None,
         *,
         private: bool = False,
     ) -> None:
         self._session = session
         self._settings = settings
-        self._clock: Clock = clock or WallClock()
+        # One exchange clock per session: the REST client's Date headers and the pushes' ts
+        # feed the same estimate.
+        self._clock = clock or (rest.clock if rest is not None else ExchangeClock())
         self._rest = rest if rest is not None else BitunixRestClient(session, settings, self._clock)
         self._metrics = metrics
         self._private = private
@@ -205,6 +215,22 @@ class BitunixWSProvider:
     @property
     def stats(self) -> ProviderStats:
         return self._stats
+
+    @property
+    def clock(self) -> ExchangeClock:
+        return self._clock
+
+    def force_reconnect(self, reason: str) -> bool:
+        """Replace the socket (e.g. after the laptop slept: it may be dead without knowing).
+
+        The supervisor then reconnects, resubscribes and backfills as after any drop.
+        """
+        conn = self._conn
+        if conn is None or not conn.alive:
+            return False
+        self._stats.forced_reconnects += 1
+        conn.kill(reason)
+        return True
 
     # ------------------------------------------------------------------ connecting
 
@@ -438,6 +464,12 @@ class BitunixWSProvider:
         except MalformedFrame as error:
             self._malformed(text, error)
             return
+        if isinstance(frame, DepthPush | KlinePush | TickerPush) and not self._clock.observe(
+            frame.ts
+        ):
+            self._stats.implausible_ts += 1
+            self._malformed(text, MalformedFrame("ts outside the window around exchange time"))
+            return
         if isinstance(frame, DepthPush):
             if frame.symbol in self._tick_symbols:
                 self._on_depth(frame)
@@ -516,13 +548,14 @@ class BitunixWSProvider:
             self._metrics.candles.inc()
 
     async def _emit_closed_through(
-        self, stream: _Stream, end: int, fallback: Candle | None = None,
+        self, stream: _Stream, end: int, fallbacks: tuple[Candle, ...] = (),
         first: int | None = None,
     ) -> None:
         """Emit every closed candle with ``last_emitted < open_time < end``, from REST.
 
-        ``fallback`` holds the WS values of the candle that just rolled over, used when REST
-        cannot give it. ``first`` is where to start when nothing was emitted yet.
+        ``fallbacks`` hold WS values of finished candles, used only for candles REST cannot
+        give. ``first`` is where to start when nothing was emitted yet. A candle missing
+        from both, older than one that is emitted, is a gap: counted and logged.
         """
         if stream.last_emitted is not None:
             start = stream.last_emitted + stream.step
@@ -541,23 +574,48 @@ class BitunixWSProvider:
             logger.warning("REST klines {} {} failed: {!r}", stream.symbol, stream.interval, error)
             candles = []
         by_time = {c.open_time: c for c in candles if start <= c.open_time < end}
-        self._stats.rest_confirmed += len(by_time)
-        if (fallback is not None and start <= fallback.open_time < end
-                and fallback.open_time not in by_time):
-            logger.debug("REST lacks candle {}; using the last WS values", fallback.open_time)
-            by_time[fallback.open_time] = fallback
-            self._stats.ws_fallbacks += 1
-        expected = (end - start) // stream.step
-        if fallback is not None and len(by_time) < expected:
-            logger.warning("{} {}: {} of {} candles before {} could not be fetched (gap)",
-                           stream.symbol, stream.interval, expected - len(by_time), expected, end)
+        self._count_confirmed(len(by_time))
+        for fallback in fallbacks:
+            if start <= fallback.open_time < end and fallback.open_time not in by_time:
+                logger.debug("REST lacks candle {}; using the last WS values",
+                             fallback.open_time)
+                by_time[fallback.open_time] = fallback
+                self._stats.ws_fallbacks += 1
+                if self._metrics is not None:
+                    self._metrics.candles_confirmed.labels(source="ws").inc()
+        if by_time:
+            newest = max(by_time)
+            missing = (newest - start) // stream.step + 1 - len(by_time)
+            if missing > 0:
+                self._stats.gaps += missing
+                if self._metrics is not None:
+                    self._metrics.candle_gaps.inc(missing)
+                logger.warning("{} {}: {} candle(s) before {} could not be fetched (gap)",
+                               stream.symbol, stream.interval, missing, newest)
         for open_time in sorted(by_time):
             self._emit_candle(stream, by_time[open_time])
 
+    def _count_confirmed(self, n: int) -> None:
+        self._stats.rest_confirmed += n
+        if self._metrics is not None and n:
+            self._metrics.candles_confirmed.labels(source="rest").inc(n)
+
     def _set_deadline(self, stream: _Stream, open_time: int) -> None:
-        boundary = open_time + stream.step
-        stream.deadline = (time.monotonic() + wall_seconds_until(self._clock, boundary)
-                           + self._settings.candle_close_grace)
+        # Kept in exchange time and converted on every wait: the exchange's speed is an
+        # estimate that may still be settling (the first seconds against a fast simulator).
+        stream.close_after_ms = open_time + stream.step
+        stream.deadline = None
+
+    def _close_wait(self, stream: _Stream) -> float | None:
+        """Local seconds until the running bucket's boundary plus the grace; None if unset."""
+        if stream.close_after_ms is None:
+            return None
+        clock = self._clock
+        until_boundary = (stream.close_after_ms - clock.now_ms()) / 1000.0 / clock.speed
+        return until_boundary + self._settings.candle_close_grace
+
+    def _retry_wait(self) -> float:
+        return max(self._settings.candle_close_grace, TIMER_RETRY_MIN)
 
     async def _on_kline(self, push: KlinePush) -> None:
         stream = self._streams.get((push.symbol, push.interval))
@@ -570,8 +628,19 @@ class BitunixWSProvider:
         if step.new_bucket:
             if stream.first_seen is None:
                 stream.first_seen = current.open_time
-            first = step.finished.open_time if step.finished is not None else stream.first_seen
-            await self._emit_closed_through(stream, current.open_time, step.finished, first)
+            finished = step.finished
+            first = finished.open_time if finished is not None else stream.first_seen
+            # A candle still pending from the previous rollover has had a whole bucket for
+            # REST to catch up: now its WS values may stand in.
+            older = (stream.pending,) if stream.pending is not None else ()
+            await self._emit_closed_through(stream, current.open_time, older, first)
+            stream.pending, stream.pending_deadline, stream.pending_tries = None, None, 0
+            if finished is not None and (stream.last_emitted is None
+                                         or stream.last_emitted < finished.open_time):
+                # REST does not have the just-finished candle yet (the exchange writes it a
+                # moment after the boundary): ask again shortly before using WS values.
+                stream.pending = finished
+                stream.pending_deadline = time.monotonic() + self._retry_wait()
             self._set_deadline(stream, current.open_time)
         if self._settings.emit_partial_candles and (
             stream.last_emitted is None or current.open_time > stream.last_emitted
@@ -581,13 +650,33 @@ class BitunixWSProvider:
             else:
                 self._stats.dropped += 1
 
+    async def _retry_pending(self, stream: _Stream) -> None:
+        pending = stream.pending
+        assert pending is not None
+        stream.pending_tries += 1
+        last_try = stream.pending_tries >= ROLLOVER_RETRIES
+        await self._emit_closed_through(stream, pending.open_time + stream.step,
+                                        (pending,) if last_try else (), first=pending.open_time)
+        if last_try or (stream.last_emitted is not None
+                        and stream.last_emitted >= pending.open_time):
+            stream.pending, stream.pending_deadline, stream.pending_tries = None, None, 0
+        else:
+            stream.pending_deadline = time.monotonic() + self._retry_wait()
+
     async def _close_due(self) -> None:
-        """Close running buckets whose boundary + grace passed without a later push."""
+        """Close running buckets whose boundary + grace passed without a later push, and ask
+        REST again for finished candles it did not have yet."""
         now = time.monotonic()
         for stream in self._streams.values():
+            if stream.pending_deadline is not None and now >= stream.pending_deadline:
+                await self._retry_pending(stream)
             current = stream.closer.current
-            if stream.deadline is None or now < stream.deadline:
+            close_wait = self._close_wait(stream)
+            due = (close_wait is not None and close_wait <= 0.0) or (
+                stream.deadline is not None and now >= stream.deadline)
+            if not due:
                 continue
+            stream.close_after_ms = None
             if current is None:
                 stream.deadline = None
                 continue
@@ -596,8 +685,7 @@ class BitunixWSProvider:
             if stream.last_emitted is not None and stream.last_emitted >= current.open_time:
                 stream.deadline = None
             else:  # REST does not have it yet: ask again later
-                stream.deadline = time.monotonic() + max(self._settings.candle_close_grace,
-                                                         TIMER_RETRY_MIN)
+                stream.deadline = time.monotonic() + self._retry_wait()
 
     async def _backfill(self, start_after: int | None) -> None:
         now_ms = self._clock.now_ms()
@@ -611,10 +699,14 @@ class BitunixWSProvider:
                                             first=stream.first_seen)
 
     def _next_deadline_in(self) -> float | None:
-        deadlines = [s.deadline for s in self._streams.values() if s.deadline is not None]
-        if not deadlines:
+        now = time.monotonic()
+        waits = [d - now for s in self._streams.values()
+                 for d in (s.deadline, s.pending_deadline) if d is not None]
+        waits += [w for s in self._streams.values() if (w := self._close_wait(s)) is not None]
+        if not waits:
             return None
-        return max(0.0, min(deadlines) - time.monotonic())
+        # At most a second: a boundary's local time moves as the speed estimate settles.
+        return min(max(0.0, min(waits)), 1.0)
 
     async def _candle_worker(self) -> None:
         while True:
@@ -633,7 +725,9 @@ class BitunixWSProvider:
                 elif isinstance(item, _Reset):
                     for stream in self._streams.values():
                         stream.closer.reset()
-                        stream.deadline = None
+                        stream.deadline = stream.close_after_ms = None
+                        # The reconnect's backfill fetches it (or reports the gap).
+                        stream.pending, stream.pending_deadline = None, None
                 else:
                     try:
                         await self._backfill(item.start_after)

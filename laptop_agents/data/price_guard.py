@@ -1,0 +1,214 @@
+"""The price guard: no quote moves money until there is reason to believe it.
+
+Every best bid/offer passes :meth:`PriceGuard.check` before the broker, the equity, the strategy
+or the chart see it. A quote is quarantined (counted, never used) when it is crossed, not
+positive, or when either side lies outside ``band`` of the reference price. The reference is
+the mark price when one is known, else whichever is newer of the last accepted mid and the last
+closed candle's close.
+
+A real large move is accepted once it is confirmed, either way:
+
+* by the exchange over another channel: a REST depth read whose mid agrees with the candidate
+  (:meth:`PriceGuard.external`). The engine asks for one as soon as a candidate appears, and
+  again every few seconds while the quarantine lasts. A read that disagrees is a veto;
+* by the feed itself, unless REST vetoed it: ``confirm_quotes`` quarantined quotes in a row
+  that agree with each other (each within ``band`` of the first) over at least
+  ``confirm_seconds``, with no accepted quote between them (a crafted frame or two among real
+  ones never gets there). This is the path for a move while REST is unreachable.
+
+The rule, with its numbers, is written out in docs/market-data.md ("Price guard").
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from loguru import logger
+
+from laptop_agents.models import Tick
+
+
+class QuoteRejected(enum.StrEnum):
+    CROSSED = "crossed"
+    NOT_POSITIVE = "not_positive"
+    OUTSIDE_BAND = "outside_band"
+
+
+@dataclass
+class GuardStats:
+    accepted: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    confirmed_moves: int = 0  # large moves accepted after confirmation
+    external_checks: int = 0
+
+
+@dataclass
+class _Candidate:
+    """A run of quarantined quotes that agree with each other: maybe a real move."""
+
+    mid: Decimal
+    first_mono: float
+    count: int = 1
+
+
+class PriceGuard:
+    def __init__(
+        self,
+        *,
+        band: Decimal,
+        confirm_quotes: int = 5,
+        confirm_seconds: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if band <= 0:
+            raise ValueError("band must be positive")
+        self.band = band
+        self.confirm_quotes = confirm_quotes
+        self.confirm_seconds = confirm_seconds
+        self._monotonic = monotonic
+        self.stats = GuardStats()
+        self._mid: Decimal | None = None  # last accepted mid
+        self._mid_at = float("-inf")
+        self._close: Decimal | None = None  # last closed candle's close
+        self._close_at = float("-inf")
+        self._mark: Decimal | None = None
+        self._lo = self._hi = Decimal(0)  # band around the current reference
+        self._reference: Decimal | None = None
+        self._candidate: _Candidate | None = None
+        self.suspect_since: float | None = None  # monotonic start of the current quarantine
+        self._burst = 0  # quotes quarantined since the last accepted one
+        self.external_wanted = False  # a REST read would settle the current candidate
+        self._veto = False  # the last REST read contradicted the quarantined quotes
+
+    # --- references -----------------------------------------------------------------------
+    @property
+    def reference(self) -> Decimal | None:
+        return self._reference
+
+    def observe_close(self, close: Decimal) -> None:
+        """A closed (REST-confirmed) candle: a reference when it is newer than the last quote."""
+        if close > 0:
+            self._close, self._close_at = close, self._monotonic()
+            self._update_reference()
+
+    def observe_mark(self, mark: Decimal | None) -> None:
+        """The exchange's mark price, the best reference once subscribed."""
+        self._mark = mark if mark is not None and mark > 0 else None
+        self._update_reference()
+
+    def _update_reference(self) -> None:
+        if self._mark is not None:
+            ref: Decimal | None = self._mark
+        elif self._mid is not None and (self._close is None or self._mid_at >= self._close_at):
+            ref = self._mid
+        else:
+            ref = self._close
+        self._set_reference(ref)
+
+    def _set_reference(self, ref: Decimal | None) -> None:
+        self._reference = ref
+        if ref is not None:
+            self._lo, self._hi = ref * (1 - self.band), ref * (1 + self.band)
+
+    # --- checking -------------------------------------------------------------------------
+    def check(self, tick: Tick) -> QuoteRejected | None:
+        """None when ``tick`` may be used; otherwise why it is quarantined."""
+        bid, ask = tick.bid, tick.ask
+        if bid <= 0 or ask <= 0:
+            return self._reject(QuoteRejected.NOT_POSITIVE, tick, None)
+        if bid > ask:
+            return self._reject(QuoteRejected.CROSSED, tick, None)
+        if self._reference is not None and not (self._lo <= bid and ask <= self._hi):
+            mid = (bid + ask) / 2
+            if not self._confirmed_by_feed(mid):
+                return self._reject(QuoteRejected.OUTSIDE_BAND, tick, mid)
+            self.stats.confirmed_moves += 1
+            logger.warning("price guard: a move to {} confirmed by {} agreeing quotes; "
+                           "accepted as the new reference", mid, self.confirm_quotes)
+        self._accept(bid, ask)
+        return None
+
+    def _accept(self, bid: Decimal, ask: Decimal) -> None:
+        self.stats.accepted += 1
+        if self._burst:
+            held = self._monotonic() - (self.suspect_since or self._monotonic())
+            logger.info("price guard: quotes accepted again after {} quarantined over {:.1f}s",
+                        self._burst, held)
+        self._burst = 0
+        self.suspect_since = None
+        self._candidate = None
+        self.external_wanted = False
+        self._veto = False
+        mid = (bid + ask) / 2
+        self._mid, self._mid_at = mid, self._monotonic()
+        # The band follows the accepted mid, but recomputing it on every quote is waste: only
+        # once the mid has moved a tenth of the band away from the reference.
+        ref = self._reference
+        if self._mark is None and (ref is None or abs(mid - ref) > ref * self.band / 10):
+            self._set_reference(mid)
+
+    def _confirmed_by_feed(self, mid: Decimal) -> bool:
+        now = self._monotonic()
+        self.external_wanted = True  # the engine rate-limits the reads
+        candidate = self._candidate
+        if candidate is None or abs(mid - candidate.mid) > candidate.mid * self.band:
+            self._candidate = _Candidate(mid, now)
+            return False
+        candidate.count += 1
+        if self._veto or candidate.count < self.confirm_quotes or now - candidate.first_mono < (
+            self.confirm_seconds
+        ):
+            return False
+        self._set_reference(mid)
+        return True
+
+    def _reject(self, reason: QuoteRejected, tick: Tick, mid: Decimal | None) -> QuoteRejected:
+        rejected = self.stats.rejected
+        rejected[reason.value] = rejected.get(reason.value, 0) + 1
+        if self.suspect_since is None:
+            self.suspect_since = self._monotonic()
+        if self._burst == 0:  # once per burst; the counters have the rest
+            logger.warning("price guard: quote quarantined ({}): bid={} ask={} reference={}",
+                           reason.value, tick.bid, tick.ask, self._reference)
+        self._burst += 1
+        return reason
+
+    def external(self, bid: Decimal, ask: Decimal) -> bool:
+        """A REST depth read. True when it confirms the candidate move (the next quote at the
+        new level is accepted). A read that agrees with the old reference refreshes it."""
+        self.stats.external_checks += 1
+        self.external_wanted = False
+        if bid <= 0 or ask <= 0 or bid > ask:
+            return False
+        mid = (bid + ask) / 2
+        candidate = self._candidate
+        if candidate is not None and abs(mid - candidate.mid) <= candidate.mid * self.band:
+            self._candidate = None
+            self._mid, self._mid_at = mid, self._monotonic()
+            if self._mark is None:
+                self._set_reference(mid)
+            self.stats.confirmed_moves += 1
+            logger.warning("price guard: a move to {} confirmed by a REST depth read", mid)
+            return True
+        self._veto = candidate is not None
+        if self._mark is None:
+            self._mid, self._mid_at = mid, self._monotonic()
+            self._set_reference(mid)
+        return False
+
+    def external_failed(self) -> None:
+        """REST could not be read: the feed's own confirmation is all there is."""
+        self._veto = False
+
+    def suspect_for(self) -> float:
+        """Seconds the feed has offered only quarantined quotes (0 when it has not)."""
+        if self.suspect_since is None:
+            return 0.0
+        return self._monotonic() - self.suspect_since
+
+
+__all__ = ["GuardStats", "PriceGuard", "QuoteRejected"]

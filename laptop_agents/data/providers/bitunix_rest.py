@@ -24,18 +24,17 @@ from tenacity import (
 
 from laptop_agents.clock import Clock, WallClock
 from laptop_agents.config import Settings
-from laptop_agents.data.providers.bitunix_protocol import (
-    DEPTH_LIMITS,
-    REST_KLINE_PAGE,
+from laptop_agents.data.providers.bitunix_protocol import DEPTH_LIMITS, REST_KLINE_PAGE
+from laptop_agents.data.providers.bitunix_rest_parse import (
     BitunixApiError,
     DepthSnapshot,
-    MalformedFrame,
     RateLimitedError,
     parse_depth,
     parse_kline_row,
     parse_rest_envelope,
     parse_trading_pair,
 )
+from laptop_agents.data.providers.bitunix_values import MalformedFrame
 from laptop_agents.data.providers.ratelimit import SlidingWindowLimiter
 from laptop_agents.models import WS_INTERVAL_MS, WS_TO_REST_INTERVAL, Candle, Instrument
 

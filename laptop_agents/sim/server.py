@@ -97,7 +97,7 @@ class SimExchange:
         api_key: str = "sim-key",
         api_secret: str = "sim-secret",
         oversized_bytes: int = 4 * 1024 * 1024 + 1024,
-        kline_final_push: bool = True,
+        kline_final_push: bool = False,
     ) -> None:
         unknown = [s for s in symbols if s.upper() not in SPECS]
         if unknown:

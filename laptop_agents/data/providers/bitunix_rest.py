@@ -58,6 +58,7 @@ class BitunixRestClient:
         self._base = settings.bitunix_rest_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=settings.rest_timeout)
         self._clock: Clock = clock or WallClock()
+        self.source = settings.source  # which market this is ("sim", "bitunix"), for messages
         # The limiter takes whole events per window: 10/s -> 10 per 1 s, 2.5/s -> 5 per 2 s.
         rate = settings.rest_max_requests_per_second
         period = 1.0 if rate >= 1 else 1.0 / rate

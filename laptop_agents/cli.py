@@ -176,7 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except LaptopAgentsError as error:
-        print(f"{_error_prefix()}laptop-agents: {error}", file=sys.stderr)
+        if not error.logged:
+            print(f"{_error_prefix()}laptop-agents: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         return 130

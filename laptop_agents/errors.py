@@ -20,6 +20,9 @@ class LaptopAgentsError(Exception):
     """Base class for errors that end the process with a specific exit code."""
 
     exit_code: int = EXIT_INTERNAL
+    # Set once the daemon has logged it to stderr: the CLI then does not print it a second time,
+    # so the failure is one line there.
+    logged: bool = False
 
 
 class ConfigError(LaptopAgentsError):

@@ -180,6 +180,14 @@ def stderr_style(settings: Settings, stream: TextIO,
     return "journal" if journal else "human"
 
 
+def logs_to_stderr(settings: Settings) -> bool:
+    """Whether setup_logging() writes the log to stderr.
+
+    Without a file sink stderr stays on whatever LA_LOG_STDERR says: silence helps nobody.
+    """
+    return settings.log_stderr or settings.log_file is None
+
+
 def setup_logging(
     settings: Settings,
     *,
@@ -193,8 +201,7 @@ def setup_logging(
     out = sys.stderr if stream is None else stream
     logger.remove()
     logger.configure(patcher=SecretScrubber(settings.secrets()), extra={})
-    # Without a file sink stderr stays on whatever LA_LOG_STDERR says: silence helps nobody.
-    if settings.log_stderr or settings.log_file is None:
+    if logs_to_stderr(settings):
         logger.add(
             out,
             level=settings.log_level,

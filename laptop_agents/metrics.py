@@ -18,6 +18,10 @@ class Metrics:
         self.malformed_frames = Counter(
             "la_malformed_frames", "Malformed or unknown frames skipped", registry=r
         )
+        self.frame_errors = Counter(
+            "la_frame_errors", "Frames whose handling raised an error (logged, skipped)",
+            registry=r,
+        )
         self.loop_lag = Gauge("la_loop_lag_seconds", "Event-loop lag, last sample", registry=r)
         self.watchdog_reaction = Histogram(
             "la_watchdog_reaction_seconds",

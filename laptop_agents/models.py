@@ -122,6 +122,13 @@ class Instrument:
     lot_step: Decimal
     min_qty: Decimal
     max_leverage: int = 125
+    status: str = "OPEN"  # `symbolStatus`: OPEN, CANCEL_ONLY, STOP, PREVIEW (live), ...
+    api_supported: bool = True  # `isApiSupported`: False = no API trading on this contract
+
+    @property
+    def tradable(self) -> bool:
+        """Only an OPEN contract that allows API trading is tradable (as ccxt decides)."""
+        return self.status == "OPEN" and self.api_supported
 
 
 DEFAULT_BTCUSDT = Instrument(

@@ -80,8 +80,10 @@ async def fetch_instrument(rest: Any, symbol: str) -> Instrument:
     Falling back lets the WebSocket connect decide the outcome: a refused feed then exits
     with its own code (69) instead of a generic REST error.
     """
-    try:
-        instrument: Instrument = await rest.instrument(symbol)
+    from laptop_agents.data.instruments import tradable_instrument
+
+    try:  # an unknown or untradable symbol is a ConfigError (exit 78), raised as is
+        instrument: Instrument = await tradable_instrument(rest, symbol)
     except LaptopAgentsError:
         raise
     except (aiohttp.ClientError, TimeoutError) as error:

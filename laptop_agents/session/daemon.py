@@ -43,7 +43,7 @@ def run_daemon(settings: Settings, duration: float | None) -> int:
     """
     from laptop_agents.api.token import ensure_api_token
     from laptop_agents.datadir import ensure_data_dir
-    from laptop_agents.logging_setup import setup_logging
+    from laptop_agents.logging_setup import logs_to_stderr, setup_logging
 
     setup_logging(settings)
     ensure_data_dir(settings.data_dir)
@@ -55,6 +55,7 @@ def run_daemon(settings: Settings, duration: float | None) -> int:
         return asyncio.run(serve(settings, duration))
     except LaptopAgentsError as error:
         logger.error("{}", error)
+        error.logged = logs_to_stderr(settings)
         raise
     except Exception:
         logger.exception("internal error; exiting with {}", EXIT_INTERNAL)

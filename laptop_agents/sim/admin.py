@@ -75,6 +75,29 @@ async def _malformed(ex: SimExchange, p: dict[str, Any]) -> dict[str, Any]:
     return {"sent": ex.send_malformed(str(p.get("kind", "")))}
 
 
+async def _inject(ex: SimExchange, p: dict[str, Any]) -> dict[str, Any]:
+    # JSON cannot carry bytes: a binary frame is written {"hex": "00ff..."}.
+    raw = p.get("frames")
+    if not isinstance(raw, list):
+        raise ValueError("frames must be a list of strings or {\"hex\": ...} objects")
+    frames: list[str | bytes] = []
+    for item in raw:
+        if isinstance(item, str):
+            frames.append(item)
+        elif isinstance(item, dict) and isinstance(item.get("hex"), str):
+            frames.append(bytes.fromhex(item["hex"]))
+        else:
+            raise ValueError("each frame must be a string or {\"hex\": ...}")
+    return {"sent": await ex.inject_frames(frames)}
+
+
+async def _fuzz(ex: SimExchange, p: dict[str, Any]) -> dict[str, Any]:
+    symbol = p.get("symbol")
+    return await ex.fuzz(int(p.get("seed", 0)), int(p.get("count", 1000)),
+                         None if symbol is None else str(symbol),
+                         int(p.get("oversized_every", 0)))
+
+
 async def _skip(ex: SimExchange, p: dict[str, Any]) -> dict[str, Any]:
     ex.skip_pushes(float(p["sim_seconds"]))
     return {}
@@ -100,6 +123,8 @@ ROUTES: dict[str, Handler] = {
     "accept": _accept,
     "reject_handshakes": _reject,
     "malformed": _malformed,
+    "inject": _inject,
+    "fuzz": _fuzz,
     "skip_pushes": _skip,
     "speed": _speed,
     "script_price": _script,

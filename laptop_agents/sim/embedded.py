@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from laptop_agents.config import Settings
+from laptop_agents.sim.market import SPECS
 from laptop_agents.sim.server import SimExchange
 
 
@@ -20,7 +21,10 @@ async def start_embedded(settings: Settings) -> tuple[SimExchange, Settings]:
         kline_push_ms=settings.sim_kline_push_ms,
         depth_push_ms=settings.sim_depth_push_ms,
         admin=settings.sim_admin,
-        symbols=(settings.symbol,),
+        # A symbol it cannot simulate still gets a running simulator (with every contract it
+        # can), so the start-up check asks its trading_pairs like the real exchange's and
+        # refuses the symbol with one line (exit 78) instead of a ValueError here.
+        symbols=(settings.symbol,) if settings.symbol in SPECS else tuple(SPECS),
     )
     await sim.start()
     pointed = settings.model_copy(update={

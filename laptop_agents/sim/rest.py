@@ -18,6 +18,16 @@ KLINE_DEFAULT_LIMIT = 100
 KLINE_MAX_LIMIT = 200
 DEPTH_LIMITS = {"1": 1, "5": 5, "15": 15, "50": 50, "max": 200}
 DEPTH_DEFAULT_LIMIT = "50"
+# Listed but not tradable, as live lists PREVIEW symbols and rows with isApiSupported false
+# (reference 6.5 and the 2026-12 addendum), so a client's tradability check has something to
+# refuse: (symbol, symbolStatus, isApiSupported). They are never simulated: REST kline/depth
+# answer 20015 for them and a depth subscription gets one frame of empty levels.
+UNTRADABLE_PAIRS: tuple[tuple[str, str, bool], ...] = (
+    ("NEWCOINUSDT", "PREVIEW", True),
+    ("OLDCOINUSDT", "CANCEL_ONLY", True),
+    ("HALTCOINUSDT", "STOP", True),
+    ("NOAPICOINUSDT", "OPEN", False),
+)
 
 
 def envelope(data: Any = None, code: int = 0, msg: str = "Success") -> web.Response:
@@ -31,6 +41,21 @@ def _int_param(request: web.Request, name: str) -> int | None:
     if raw is None or raw == "":
         return None
     return int(raw)  # ValueError -> parameter error
+
+
+def _pair_row(symbol: str, base: str, min_volume: str, base_precision: int,
+              quote_precision: int, max_leverage: int, status: str,
+              api_supported: bool) -> dict[str, Any]:
+    """One `trading_pairs` row with the reference's fields (6.5), as live sends them."""
+    return {
+        "symbol": symbol, "base": base, "quote": "USDT", "minTradeVolume": min_volume,
+        "minBuyPriceOffset": "-0.95", "maxSellPriceOffset": "100",
+        "maxLimitOrderVolume": "100000", "maxMarketOrderVolume": "50000",
+        "basePrecision": base_precision, "quotePrecision": quote_precision,
+        "minLeverage": 1, "maxLeverage": max_leverage, "defaultLeverage": 20,
+        "defaultMarginMode": 1, "priceProtectScope": "0.02", "symbolStatus": status,
+        "isApiSupported": api_supported, "maxFundingRate": "0.3", "minFundingRate": "-0.3",
+    }
 
 
 def add_rest_routes(app: web.Application, ex: SimExchange) -> None:
@@ -86,25 +111,24 @@ def add_rest_routes(app: web.Application, ex: SimExchange) -> None:
             bucket -= iv
         return envelope(rows)
 
+    untradable = {symbol: (status, api) for symbol, status, api in UNTRADABLE_PAIRS}
+
     async def trading_pairs(request: web.Request) -> web.Response:
         ex.stats.rest_requests += 1
         wanted = request.query.get("symbols")
-        names = [s.strip().upper() for s in wanted.split(",")] if wanted else list(ex.markets)
+        names = ([s.strip().upper() for s in wanted.split(",")] if wanted
+                 else [*ex.markets, *untradable])
         data = []
         for name in names:
-            if name not in ex.markets:
-                continue
-            spec = ex.markets[name].spec
-            data.append({
-                "symbol": spec.symbol, "base": spec.base, "quote": spec.quote,
-                "minTradeVolume": spec.min_trade_volume,
-                "minBuyPriceOffset": "-0.95", "maxSellPriceOffset": "100",
-                "maxLimitOrderVolume": "100000", "maxMarketOrderVolume": "50000",
-                "basePrecision": spec.size_decimals, "quotePrecision": spec.price_decimals,
-                "minLeverage": 1, "maxLeverage": spec.max_leverage, "defaultLeverage": 20,
-                "defaultMarginMode": 1, "priceProtectScope": "0.02", "symbolStatus": "OPEN",
-                "isApiSupported": True, "maxFundingRate": "0.3", "minFundingRate": "-0.3",
-            })
+            if name in ex.markets:
+                spec = ex.markets[name].spec
+                data.append(_pair_row(spec.symbol, spec.base, spec.min_trade_volume,
+                                      spec.size_decimals, spec.price_decimals,
+                                      spec.max_leverage, "OPEN", True))
+            elif name in untradable:
+                status, api = untradable[name]
+                data.append(_pair_row(name, name.removesuffix("USDT"), "1", 0, 4, 20, status,
+                                      api))
         return envelope(data)
 
     async def depth(request: web.Request) -> web.Response:

@@ -13,7 +13,7 @@ import contextlib
 import signal
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from types import TracebackType
@@ -60,6 +60,7 @@ class SimStats:
     handshakes_rejected: int = 0
     refuse_periods: int = 0
     malformed_sent: int = 0
+    frames_injected: int = 0
     logins_ok: int = 0
     logins_failed: int = 0
     rest_requests: int = 0
@@ -97,7 +98,7 @@ class SimExchange:
         api_key: str = "sim-key",
         api_secret: str = "sim-secret",
         oversized_bytes: int = 4 * 1024 * 1024 + 1024,
-        kline_final_push: bool = True,
+        kline_final_push: bool = False,
     ) -> None:
         unknown = [s for s in symbols if s.upper() not in SPECS]
         if unknown:
@@ -393,6 +394,20 @@ class SimExchange:
         self.stats.malformed_sent += sent
         logger.info("sim fault: sent {} frame to {} connections", kind, sent)
         return sent
+
+    async def inject_frames(self, frames: Iterable[str | bytes]) -> int:
+        """Send raw frames (str: text, bytes: binary) to every open public connection, in
+        order, never dropped; returns how many were queued (see sim/inject.py)."""
+        from laptop_agents.sim.inject import inject_frames
+
+        return await inject_frames(self, frames)
+
+    async def fuzz(self, seed: int, count: int, symbol: str | None = None,
+                   oversized_every: int = 0) -> dict[str, Any]:
+        """Inject ``count`` hostile frames generated from ``seed`` (sim/fuzz.py)."""
+        from laptop_agents.sim.inject import fuzz
+
+        return await fuzz(self, seed, count, symbol, oversized_every)
 
     def skip_pushes(self, sim_seconds: float) -> None:
         """No pushes for the next ``sim_seconds`` of simulated time (pings still answered)."""

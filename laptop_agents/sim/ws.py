@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from laptop_agents.sim.server import SimExchange
 
 _OUTBOUND_LIMIT = 2000
+_SEND_WAIT_S = 5.0  # an injector waiting longer for room gives the connection up
 _ids = itertools.count(1)
 
 
@@ -106,6 +107,18 @@ class Connection:
             self._out.put_nowait(payload)
         except asyncio.QueueFull:
             self.exchange.stats.frames_dropped_slow += 1
+            return False
+        return True
+
+    async def send_wait(self, frame: str | bytes) -> bool:
+        """Queue a frame, waiting up to _SEND_WAIT_S for room (injected frames are never
+        dropped like pushes to a slow client); False if the connection is gone or stuck."""
+        if self.dropped:
+            return False
+        try:
+            async with asyncio.timeout(_SEND_WAIT_S):
+                await self._out.put(frame)
+        except TimeoutError:
             return False
         return True
 

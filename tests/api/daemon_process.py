@@ -18,11 +18,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 LISTENING = re.compile(r"control API listening on (http://127\.0\.0\.1:\d+)/")
+SIM_ADMIN = re.compile(r"sim exchange listening on .*, admin (http://127\.0\.0\.1:\d+)")
 
 
 class DaemonProcess:
-    def __init__(self, data_dir: Path, token: str | None, port: int = 0) -> None:
-        """``token=None`` starts it without LA_API_TOKEN (it then generates one)."""
+    def __init__(self, data_dir: Path, token: str | None, port: int = 0,
+                 extra_env: dict[str, str] | None = None) -> None:
+        """``token=None`` starts it without LA_API_TOKEN (it then generates one); ``extra_env``
+        adds or overrides settings (e.g. ``LA_SIM_ADMIN=true`` for the simulator's admin API)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("LA_")}
         if token is not None:
             env["LA_API_TOKEN"] = token
@@ -32,8 +35,10 @@ class DaemonProcess:
             "LA_SIM_KLINE_PUSH_MS": "100", "LA_HEARTBEAT_INTERVAL": "1",
             "LA_LOG_JSON": "false", "PYTHONPATH": str(ROOT),
         })
+        env.update(extra_env or {})
         self.lines: list[str] = []
         self._urls: queue.Queue[str] = queue.Queue()
+        self._admin_urls: queue.Queue[str] = queue.Queue()
         # --duration bounds the daemon even if the test process dies without stopping it.
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "laptop_agents", "run", "--duration", "120"],
@@ -50,12 +55,22 @@ class DaemonProcess:
             match = LISTENING.search(line)
             if match:
                 self._urls.put(match.group(1))
+            admin = SIM_ADMIN.search(line)
+            if admin:
+                self._admin_urls.put(admin.group(1))
 
     def url(self, timeout: float = 20.0) -> str:
         try:
             return self._urls.get(timeout=timeout)
         except queue.Empty:
             raise AssertionError("the daemon did not start its API:\n" + self.log()) from None
+
+    def admin_url(self, timeout: float = 20.0) -> str:
+        """The embedded simulator's admin API (started with ``LA_SIM_ADMIN=true``)."""
+        try:
+            return self._admin_urls.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError("no simulator admin API in the log:\n" + self.log()) from None
 
     def log(self, last: int = 40) -> str:
         return "".join(self.lines[-last:])

@@ -179,9 +179,10 @@ async def _stream_buckets(session: Any, sim: SimExchange, buckets: int
     return seen
 
 
-async def test_streamed_pushes_agree_with_rest_closed_candles(session) -> None:
+async def test_with_final_push_streamed_pushes_agree_with_rest_closed_candles(session) -> None:
+    # The optional closing push (off by default, as live sends none) is what is under test.
     async with SimExchange(seed=9, speed=120, history_minutes=30, kline_push_ms=60,
-                           idle_timeout=30) as sim:
+                           idle_timeout=30, kline_final_push=True) as sim:
         seen = await _stream_buckets(session, sim, 4)
         first = min(seen)
         async with session.get(sim.rest_url + "/api/v1/futures/market/kline", params={
@@ -202,9 +203,9 @@ async def test_streamed_pushes_agree_with_rest_closed_candles(session) -> None:
             assert (row["quoteVol"], row["baseVol"]) == (data["b"], data["q"])
 
 
-async def test_without_final_push_the_stream_is_a_prefix_of_rest(session) -> None:
+async def test_by_default_the_stream_is_a_prefix_of_rest(session) -> None:
     async with SimExchange(seed=9, speed=120, history_minutes=30, kline_push_ms=60,
-                           idle_timeout=30, kline_final_push=False) as sim:
+                           idle_timeout=30) as sim:  # default: no closing push, as live
         seen = await _stream_buckets(session, sim, 4)
         truth = {c.open_time: c for c in sim.closed_candles("BTCUSDT")}
         closed = sorted(seen)[:-1]

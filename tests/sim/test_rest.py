@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from laptop_agents.sim.rest import UNTRADABLE_PAIRS
 from laptop_agents.sim.server import SimExchange
 
 from .helpers import rest
@@ -114,10 +115,20 @@ async def test_kline_errors(sim: SimExchange, session) -> None:
 async def test_trading_pairs(sim: SimExchange, session) -> None:
     body = await rest(session, sim.rest_url, PAIRS)
     by_symbol = {p["symbol"]: p for p in body["data"]}
-    assert set(by_symbol) == {"BTCUSDT", "ETHUSDT"}
+    tradable = {s for s, p in by_symbol.items()
+                if p["symbolStatus"] == "OPEN" and p["isApiSupported"] is True}
+    assert tradable == {"BTCUSDT", "ETHUSDT"}  # the simulated ones
+    # Listed but not tradable, as live: a PREVIEW, a CANCEL_ONLY, one without API trading.
+    assert {(s, p["symbolStatus"], p["isApiSupported"]) for s, p in by_symbol.items()
+            if s not in tradable} == set(UNTRADABLE_PAIRS)
     btc = by_symbol["BTCUSDT"]
     assert btc["quotePrecision"] == 1 and btc["basePrecision"] == 4
     assert btc["minTradeVolume"] == "0.0001" and btc["symbolStatus"] == "OPEN"
+    preview = await rest(session, sim.rest_url, PAIRS, symbols="NEWCOINUSDT,NOPEUSDT")
+    assert [(p["symbol"], p["symbolStatus"]) for p in preview["data"]] == \
+        [("NEWCOINUSDT", "PREVIEW")]
+    no_klines = await rest(session, sim.rest_url, KLINE, symbol="NEWCOINUSDT", interval="1m")
+    assert no_klines["code"] == 20015  # listed, never simulated
     assert btc["base"] == "BTC" and btc["quote"] == "USDT" and btc["maxLeverage"] == 125
     only = await rest(session, sim.rest_url, PAIRS, symbols="ethusdt")
     assert [p["symbol"] for p in only["data"]] == ["ETHUSDT"]

@@ -2,10 +2,11 @@
 
 Everything here is a pure function or a small state machine, so it can be tested on recorded
 and hostile frames: frame builders (ping, subscribe, login), frame parsers (WebSocket pushes and
-control messages, REST envelopes and rows), the signing functions, and :class:`CandleCloser`,
-which turns kline pushes (which carry no "closed" flag) into closed candles by bucketing their
-``ts``. See /work/shared/bitunix-protocol.md for the wire format and docs/market-data.md for the
-rules built on it.
+control messages), the signing functions, and :class:`CandleCloser`, which turns kline pushes
+(which carry no "closed" flag) into closed candles by bucketing their ``ts``. REST replies are
+parsed in :mod:`bitunix_rest_parse`; the bounds every number must respect are in
+:mod:`bitunix_values`. See /work/shared/bitunix-protocol.md for the wire format and
+docs/market-data.md for the rules built on it.
 """
 
 from __future__ import annotations
@@ -13,40 +14,41 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
-from laptop_agents.models import WS_INTERVAL_MS, Candle, Instrument
+# REST parsing and value bounds live in their own modules; their names are re-exported here
+# because this module is the protocol's one import point for the client and the tests.
+from laptop_agents.data.providers.bitunix_rest_parse import (
+    RATE_LIMIT_CODES,
+    BitunixApiError,
+    DepthSnapshot,
+    RateLimitedError,
+    parse_depth,
+    parse_kline_row,
+    parse_rest_envelope,
+    parse_trading_pair,
+    split_volumes,
+)
+from laptop_agents.data.providers.bitunix_values import (
+    MalformedFrame,
+    amount,
+    price,
+    sample,
+    symbol_name,
+    timestamp_ms,
+    to_decimal,
+)
+from laptop_agents.models import WS_INTERVAL_MS, Candle
 
 KLINE_PREFIX = "market_kline_"
 DEPTH_BBO_CHANNEL = "depth_book1"
 TICKER_CHANNEL = "ticker"
 MAX_SUBSCRIPTIONS = 300  # per connection; #301 is refused by the server
-RATE_LIMIT_CODES = frozenset({10005, 10006})
 REST_KLINE_PAGE = 200  # the server's maximum `limit`
 DEPTH_LIMITS = ("1", "5", "15", "50", "max")
-
-
-# ------------------------------------------------------------------ errors
-
-
-class MalformedFrame(ValueError):
-    """A frame that is not valid JSON, has an unexpected shape, or is on an unknown channel."""
-
-
-class BitunixApiError(Exception):
-    """A REST reply with ``code != 0`` (errors arrive as HTTP 200) or a non-200 HTTP status."""
-
-    def __init__(self, code: int, msg: str) -> None:
-        super().__init__(f"Bitunix API error {code}: {msg}")
-        self.code = code
-        self.msg = msg
-
-
-class RateLimitedError(BitunixApiError):
-    """Codes 10005 ("Too many requests") and 10006 ("Request too frequently")."""
 
 
 # ------------------------------------------------------------------ frames (client -> server)
@@ -166,35 +168,6 @@ class TickerPush:
 Frame = ConnectFrame | HeartbeatReply | LoginReply | OpReply | KlinePush | DepthPush | TickerPush
 
 
-def sample(text: str | bytes, limit: int = 120) -> str:
-    """A short printable excerpt of a frame for debug logs."""
-    shown = text if isinstance(text, str) else repr(text)
-    return shown if len(shown) <= limit else shown[:limit] + "…"
-
-
-def to_decimal(value: Any, what: str) -> Decimal:
-    """A finite Decimal from a JSON string (or number); MalformedFrame otherwise."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise MalformedFrame(f"{what}: expected a number string, got {type(value).__name__}")
-    try:
-        number = Decimal(value) if isinstance(value, str) else Decimal(str(value))
-    except (InvalidOperation, ValueError) as error:
-        raise MalformedFrame(f"{what}: not a number: {sample(str(value), 30)}") from error
-    if not number.is_finite():
-        raise MalformedFrame(f"{what}: not finite")
-    return number
-
-
-def to_int(value: Any, what: str) -> int:
-    if isinstance(value, bool):
-        raise MalformedFrame(f"{what}: expected an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 30:
-        return int(value)
-    raise MalformedFrame(f"{what}: expected an integer")
-
-
 def _dict(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise MalformedFrame(f"{what}: expected an object")
@@ -202,33 +175,11 @@ def _dict(value: Any, what: str) -> dict[str, Any]:
 
 
 def _symbol(frame: dict[str, Any]) -> str:
-    symbol = frame.get("symbol")
-    if not isinstance(symbol, str) or not symbol or not symbol.isalnum():
-        raise MalformedFrame("push without a valid symbol")
-    return symbol.upper()
+    return symbol_name(frame.get("symbol"), "push symbol")
 
 
 def _ts(frame: dict[str, Any]) -> int:
-    ts = frame.get("ts")
-    if isinstance(ts, bool) or not isinstance(ts, int):
-        raise MalformedFrame("ts must be an integer (ms)")
-    if ts <= 0:
-        raise MalformedFrame("ts must be positive")
-    return ts
-
-
-def _positive(value: Any, what: str) -> Decimal:
-    number = to_decimal(value, what)
-    if number <= 0:
-        raise MalformedFrame(f"{what} must be positive")
-    return number
-
-
-def _non_negative(value: Any, what: str) -> Decimal:
-    number = to_decimal(value, what)
-    if number < 0:
-        raise MalformedFrame(f"{what} must not be negative")
-    return number
+    return timestamp_ms(frame.get("ts"), "ts")
 
 
 def _best_level(levels: Any, side: str) -> tuple[Decimal, Decimal]:
@@ -240,7 +191,7 @@ def _best_level(levels: Any, side: str) -> tuple[Decimal, Decimal]:
     if level[0] == "":
         # The server's answer to an unknown symbol: one frame of ["",""] levels.
         raise MalformedFrame(f"depth {side}: empty level (unknown symbol?)")
-    return _positive(level[0], f"{side} price"), _non_negative(level[1], f"{side} size")
+    return price(level[0], f"{side} price"), amount(level[1], f"{side} size")
 
 
 def _parse_push(frame: dict[str, Any], channel: str) -> Frame:
@@ -249,14 +200,13 @@ def _parse_push(frame: dict[str, Any], channel: str) -> Frame:
         if interval not in WS_INTERVAL_MS:
             raise MalformedFrame(f"unknown kline interval in {channel!r}")
         data = _dict(frame.get("data"), "kline data")
-        o, h = _positive(data.get("o"), "o"), _positive(data.get("h"), "h")
-        low, c = _positive(data.get("l"), "l"), _positive(data.get("c"), "c")
+        o, h = price(data.get("o"), "o"), price(data.get("h"), "h")
+        low, c = price(data.get("l"), "l"), price(data.get("c"), "c")
         if low > h:
             raise MalformedFrame("kline low above high")
         return KlinePush(
             symbol=_symbol(frame), interval=interval, ts=_ts(frame), open=o, high=h, low=low,
-            close=c, volume=_non_negative(data.get("b"), "b"),
-            quote_volume=_non_negative(data.get("q"), "q"),
+            close=c, volume=amount(data.get("b"), "b"), quote_volume=amount(data.get("q"), "q"),
         )
     if channel == DEPTH_BBO_CHANNEL:
         data = _dict(frame.get("data"), "depth data")
@@ -270,7 +220,7 @@ def _parse_push(frame: dict[str, Any], channel: str) -> Frame:
     if channel == TICKER_CHANNEL:
         data = _dict(frame.get("data"), "ticker data")
         return TickerPush(symbol=_symbol(frame), ts=_ts(frame),
-                          last=_positive(data.get("la"), "la"))
+                          last=price(data.get("la"), "la"))
     raise MalformedFrame(f"unknown channel {sample(channel, 40)!r}")
 
 
@@ -315,100 +265,19 @@ def parse_frame(text: str | bytes) -> Frame:
     raise MalformedFrame("neither op nor ch")
 
 
-# ------------------------------------------------------------------ REST
-
-
-def parse_rest_envelope(payload: Any) -> Any:
-    """The ``data`` of a ``{"code","data","msg"}`` reply; typed errors for ``code != 0``."""
-    if not isinstance(payload, dict) or "code" not in payload:
-        raise BitunixApiError(-1, "reply is not a {code, data, msg} envelope")
+def frame_label(text: str | bytes) -> str:
+    """``ch=<channel>`` or ``op=<op>`` of a frame, for a log line that must not quote the frame
+    itself (it may be megabytes, or carry whatever a hostile server put in it). Never raises."""
     try:
-        code = int(payload["code"])
-    except (TypeError, ValueError):
-        raise BitunixApiError(-1, f"non-integer code {payload['code']!r}") from None
-    if code != 0:
-        msg = str(payload.get("msg", ""))[:300]
-        if code in RATE_LIMIT_CODES:
-            raise RateLimitedError(code, msg)
-        raise BitunixApiError(code, msg)
-    return payload.get("data")
-
-
-def split_volumes(close: Decimal, first: Decimal, second: Decimal) -> tuple[Decimal, Decimal]:
-    """(base, quote) of two volume fields whose names are unreliable (reference 6.3).
-
-    The quote turnover is about ``close x`` the base volume, so pick the assignment whose
-    product matches best. Works for prices above and below 1.
-    """
-    if first == 0 and second == 0:
-        return first, second
-    error_first_is_base = abs(second - close * first)
-    error_second_is_base = abs(first - close * second)
-    if error_first_is_base <= error_second_is_base:
-        return first, second
-    return second, first
-
-
-def parse_kline_row(row: Any, symbol: str, interval: str) -> Candle:
-    data = _dict(row, "kline row")
-    base, quote = split_volumes(
-        _positive(data.get("close"), "close"),
-        _non_negative(data.get("quoteVol"), "quoteVol"),
-        _non_negative(data.get("baseVol"), "baseVol"),
-    )
-    high, low = _positive(data.get("high"), "high"), _positive(data.get("low"), "low")
-    if low > high:
-        raise MalformedFrame("kline row low above high")
-    return Candle(
-        symbol=symbol, interval=interval, open_time=to_int(data.get("time"), "time"),
-        open=_positive(data.get("open"), "open"), high=high, low=low,
-        close=_positive(data.get("close"), "close"), volume=base, quote_volume=quote,
-    )
-
-
-def parse_trading_pair(row: Any) -> Instrument:
-    data = _dict(row, "trading pair")
-    symbol = data.get("symbol")
-    if not isinstance(symbol, str) or not symbol:
-        raise MalformedFrame("trading pair without symbol")
-    quote_precision = to_int(data.get("quotePrecision"), "quotePrecision")
-    base_precision = to_int(data.get("basePrecision"), "basePrecision")
-    if not (0 <= quote_precision <= 18 and 0 <= base_precision <= 18):
-        raise MalformedFrame("precision out of range")
-    max_leverage = data.get("maxLeverage", 125)
-    return Instrument(
-        symbol=symbol.upper(),
-        tick_size=Decimal(1).scaleb(-quote_precision),
-        lot_step=Decimal(1).scaleb(-base_precision),
-        min_qty=_non_negative(data.get("minTradeVolume", "0"), "minTradeVolume"),
-        max_leverage=to_int(max_leverage, "maxLeverage"),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class DepthSnapshot:
-    """REST order book: levels best first, (price, size)."""
-
-    bids: list[tuple[Decimal, Decimal]]
-    asks: list[tuple[Decimal, Decimal]]
-
-
-def parse_depth(data: Any) -> DepthSnapshot:
-    book = _dict(data, "depth")
-
-    def levels(raw: Any, side: str) -> list[tuple[Decimal, Decimal]]:
-        if not isinstance(raw, list):
-            raise MalformedFrame(f"depth {side} is not a list")
-        out = []
-        for level in raw:
-            if not isinstance(level, list) or len(level) < 2 or level[0] == "":
-                raise MalformedFrame(f"depth {side}: bad level")
-            out.append((_positive(level[0], "price"), _non_negative(level[1], "size")))
-        return out
-
-    return DepthSnapshot(
-        bids=levels(book.get("bids"), "bids"), asks=levels(book.get("asks"), "asks")
-    )
+        frame = orjson.loads(text)
+        if isinstance(frame, dict):
+            for key in ("op", "ch"):
+                value = frame.get(key)
+                if isinstance(value, str):
+                    return f"{key}={sample(value, 40)!r}"
+        return f"a {type(frame).__name__} frame"
+    except Exception:  # a label is best effort: never let logging fail the handler
+        return "an unparsable frame"
 
 
 # ------------------------------------------------------------------ candle close
@@ -476,3 +345,47 @@ class CandleCloser:
         finished = replace(current, closed=True)
         self.current = self._candle(push, bucket)
         return CloseStep(current=self.current, finished=finished, new_bucket=True)
+
+
+__all__ = [
+    "DEPTH_BBO_CHANNEL",
+    "DEPTH_LIMITS",
+    "KLINE_PREFIX",
+    "MAX_SUBSCRIPTIONS",
+    "RATE_LIMIT_CODES",
+    "REST_KLINE_PAGE",
+    "TICKER_CHANNEL",
+    "BitunixApiError",
+    "CandleCloser",
+    "CloseStep",
+    "ConnectFrame",
+    "DepthPush",
+    "DepthSnapshot",
+    "Frame",
+    "HeartbeatReply",
+    "KlinePush",
+    "LoginReply",
+    "MalformedFrame",
+    "OpReply",
+    "RateLimitedError",
+    "TickerPush",
+    "bucket_start",
+    "build_login",
+    "build_ping",
+    "build_subscribe",
+    "build_unsubscribe",
+    "chunk",
+    "dumps",
+    "frame_label",
+    "kline_channel",
+    "parse_depth",
+    "parse_frame",
+    "parse_kline_row",
+    "parse_rest_envelope",
+    "parse_trading_pair",
+    "rest_sign",
+    "sample",
+    "split_volumes",
+    "to_decimal",
+    "ws_login_sign",
+]

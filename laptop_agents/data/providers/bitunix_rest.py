@@ -27,18 +27,17 @@ from tenacity import (
 
 from laptop_agents.config import Settings
 from laptop_agents.data.exchange_clock import ExchangeClock
-from laptop_agents.data.providers.bitunix_protocol import (
-    DEPTH_LIMITS,
-    REST_KLINE_PAGE,
+from laptop_agents.data.providers.bitunix_protocol import DEPTH_LIMITS, REST_KLINE_PAGE
+from laptop_agents.data.providers.bitunix_rest_parse import (
     BitunixApiError,
     DepthSnapshot,
-    MalformedFrame,
     RateLimitedError,
     parse_depth,
     parse_kline_row,
     parse_rest_envelope,
     parse_trading_pair,
 )
+from laptop_agents.data.providers.bitunix_values import MalformedFrame
 from laptop_agents.data.providers.ratelimit import SlidingWindowLimiter
 from laptop_agents.models import WS_INTERVAL_MS, WS_TO_REST_INTERVAL, Candle, Instrument
 
@@ -74,6 +73,7 @@ class BitunixRestClient:
         self._base = settings.bitunix_rest_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=settings.rest_timeout)
         self.clock = clock or ExchangeClock()
+        self.source = settings.source  # which market this is ("sim", "bitunix"), for messages
         # The limiter takes whole events per window: 10/s -> 10 per 1 s, 2.5/s -> 5 per 2 s.
         rate = settings.rest_max_requests_per_second
         period = 1.0 if rate >= 1 else 1.0 / rate

@@ -50,6 +50,7 @@ from laptop_agents.data.providers.bitunix_protocol import (
     build_ping,
     build_subscribe,
     chunk,
+    frame_label,
     kline_channel,
     parse_frame,
     sample,
@@ -69,6 +70,7 @@ from laptop_agents.models import (
 
 MAX_BUFFERED = 10_000  # ticks / partial candles / kline pushes held for a slow consumer
 MAX_MSG_SIZE = 8 * 1024 * 1024
+FRAME_ERROR_LOG_EVERY = 10.0  # seconds: a burst of failing frames logs one warning
 TIMER_RETRY_MIN = 0.5  # wall seconds between REST retries of a timer-closed candle
 ROLLOVER_RETRIES = 3  # REST asks for a just-finished candle before its WS values are used
 
@@ -99,6 +101,7 @@ class ProviderStats:
     gaps: int = 0  # closed candles neither REST nor the stream could supply
     implausible_ts: int = 0  # pushes skipped: ts outside the window around exchange time
     forced_reconnects: int = 0  # sockets replaced on request (e.g. after the laptop slept)
+    frame_errors: int = 0  # frames whose handling raised (a bug or an unforeseen input)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -211,6 +214,7 @@ class BitunixWSProvider:
         self._tasks: list[asyncio.Task[None]] = []
         self._listening = False
         self._stats = ProviderStats()
+        self._frame_error_logged = -FRAME_ERROR_LOG_EVERY  # monotonic time of the last warning
 
     @property
     def stats(self) -> ProviderStats:
@@ -447,7 +451,14 @@ class BitunixWSProvider:
                     self._frame_seen(conn)
                     conn.ping_sent_at = None
                 elif kind == aiohttp.WSMsgType.ERROR:
-                    reason = f"socket error: {conn.ws.exception()!r}"
+                    # aiohttp puts the error in the message; ws.exception() may still be None.
+                    error = message.data if isinstance(message.data, BaseException) \
+                        else conn.ws.exception()
+                    if isinstance(error, aiohttp.WebSocketError) \
+                            and error.code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG:
+                        # aiohttp closes the socket itself; the frame still counts as malformed.
+                        self._malformed(b"", MalformedFrame(f"frame above {MAX_MSG_SIZE} bytes"))
+                    reason = f"socket error: {error!r}"
                     break
                 else:  # CLOSE, CLOSING, CLOSED
                     reason = f"socket closed (code {conn.ws.close_code})"
@@ -459,6 +470,23 @@ class BitunixWSProvider:
         conn.kill(reason)
 
     def _on_text(self, conn: _Connection, text: str) -> None:
+        try:
+            self._handle_text(conn, text)
+        except Exception as error:  # one bad frame must never end the reader (or the daemon)
+            self._frame_error(text, error)
+
+    def _frame_error(self, text: str, error: Exception) -> None:
+        self._stats.frame_errors += 1
+        if self._metrics is not None:
+            self._metrics.frame_errors.inc()
+        now = time.monotonic()
+        if now - self._frame_error_logged >= FRAME_ERROR_LOG_EVERY:
+            self._frame_error_logged = now
+            logger.opt(exception=error).warning(
+                "handling {} failed; frame skipped ({} so far): {!r}",
+                frame_label(text), self._stats.frame_errors, error)
+
+    def _handle_text(self, conn: _Connection, text: str) -> None:
         try:
             frame = parse_frame(text)
         except MalformedFrame as error:
@@ -481,7 +509,10 @@ class BitunixWSProvider:
             else:
                 self._malformed(text, MalformedFrame("push for an unsubscribed kline"))
         elif isinstance(frame, TickerPush):
-            self._last_price[frame.symbol] = frame.last
+            if frame.symbol in self._tick_symbols:
+                self._last_price[frame.symbol] = frame.last
+            else:  # else any symbol a server names would grow _last_price without bound
+                self._malformed(text, MalformedFrame("push for an unsubscribed symbol"))
         elif isinstance(frame, HeartbeatReply):
             conn.ping_sent_at = None
         elif isinstance(frame, OpReply) and frame.result is False:

@@ -1,0 +1,162 @@
+"""Bounds on every value the Bitunix wire carries, and the checks that enforce them (pure).
+
+A value that is syntactically a number can still crash a task far from the parser:
+``Decimal("1e999999")`` parses, and dividing it by a tick size raises ``decimal.Overflow``;
+a ``ts`` of ``2**62`` ms is an int, and turning it into a date raises. So every number is
+checked here against bounds that are wide enough for any real contract and narrow enough that
+the arithmetic done downstream (price / tick, price x size, day of a timestamp) cannot
+overflow. Anything outside them raises :class:`MalformedFrame`, which callers count and skip.
+docs/market-data.md ("Parsing bounds") lists each bound and why it was chosen.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+# A number string longer than this is not something an exchange prints (BTC turnover with
+# ten decimals is ~25 characters); it bounds the work Decimal() does on hostile input.
+MAX_NUMBER_CHARS = 32
+# Prices: the cheapest listed contracts trade around 1e-8 (multiplier contracts exist so that
+# prices stay readable); the dearest around 1e5. Prices are also at most 12 decimals, so
+# price / tick stays below 1e24: exact within Decimal's default 28 digits.
+PRICE_MIN = Decimal("1e-12")
+PRICE_MAX = Decimal("1e12")
+# Sizes and volumes (order-book sizes, candle base volume and quote turnover, minimum order):
+# zero is legal (an empty candle); otherwise no finer than the finest lot step and no larger
+# than 1e18, far above a three-day turnover of any contract yet small enough that price x size
+# (< 1e30) never approaches Decimal's exponent limit.
+AMOUNT_MIN = Decimal("1e-12")
+AMOUNT_MAX = Decimal("1e18")
+# Integers that are not timestamps (precisions, leverage) are short; 2**63 has 19 digits.
+MAX_INT_CHARS = 19
+# Exchange timestamps in ms: 2015-01-01 (before any USDT-M perpetual existed) to 2100-01-01.
+# Both ends are far inside what datetime can represent, so utc_day() and friends cannot fail.
+TS_MIN_MS = 1_420_070_400_000
+TS_MAX_MS = 4_102_444_800_000
+# Price decimals (quotePrecision) and quantity decimals (basePrecision): tick = 10**-precision,
+# so the tick is never finer than PRICE_MIN.
+MAX_PRECISION = 12
+MAX_LEVERAGE = 1000
+# Symbols: ASCII letters and digits only (str.isalnum() also accepts other scripts' letters
+# and digits), as long as the longest multiplier contracts ("1000000MOGUSDT") and then some.
+_SYMBOL = re.compile(r"[A-Za-z0-9]{1,32}")
+# Plain decimal notation, optionally with a short exponent. ASCII digits only: Decimal() also
+# accepts other scripts' digits, underscores ("1_000"), surrounding spaces, "NaN", "Infinity".
+_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,4})?")
+_DIGITS = re.compile(r"-?[0-9]+")
+
+
+class MalformedFrame(ValueError):
+    """A frame that is not valid JSON, has an unexpected shape, or is on an unknown channel."""
+
+
+def sample(text: str | bytes, limit: int = 120) -> str:
+    """A short printable excerpt of a frame for debug logs."""
+    shown = text if isinstance(text, str) else repr(text[: limit + 1])
+    return shown if len(shown) <= limit else shown[:limit] + "…"
+
+
+def to_decimal(value: Any, what: str) -> Decimal:
+    """A finite Decimal from a JSON number string (or number), not yet range-checked.
+
+    Floats (REST documentation examples use JSON numbers) go through their shortest repr.
+    """
+    if isinstance(value, bool):
+        raise MalformedFrame(f"{what}: expected a number string, got bool")
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, int):
+        if abs(value) >= 10**MAX_NUMBER_CHARS:
+            raise MalformedFrame(f"{what}: number too large")
+        text = str(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise MalformedFrame(f"{what}: not finite")
+        text = repr(value)
+    else:
+        raise MalformedFrame(f"{what}: expected a number string, got {type(value).__name__}")
+    if len(text) > MAX_NUMBER_CHARS:
+        raise MalformedFrame(f"{what}: number longer than {MAX_NUMBER_CHARS} characters")
+    if not _NUMBER.fullmatch(text):
+        raise MalformedFrame(f"{what}: not a number: {sample(text, 40)!r}")
+    try:
+        number = Decimal(text)
+    except InvalidOperation as error:  # pragma: no cover - the pattern admits only numbers
+        raise MalformedFrame(f"{what}: not a number") from error
+    if not number.is_finite():  # pragma: no cover - likewise
+        raise MalformedFrame(f"{what}: not finite")
+    return number
+
+
+def price(value: Any, what: str) -> Decimal:
+    """A price: PRICE_MIN <= price <= PRICE_MAX."""
+    number = to_decimal(value, what)
+    if not PRICE_MIN <= number <= PRICE_MAX:
+        raise MalformedFrame(f"{what}: price {number} outside [{PRICE_MIN}, {PRICE_MAX}]")
+    return number
+
+
+def amount(value: Any, what: str) -> Decimal:
+    """A size or volume: 0, or AMOUNT_MIN <= amount <= AMOUNT_MAX (never negative, not -0)."""
+    number = to_decimal(value, what)
+    if number.is_signed():
+        raise MalformedFrame(f"{what} must not be negative")
+    if number != 0 and not AMOUNT_MIN <= number <= AMOUNT_MAX:
+        raise MalformedFrame(f"{what}: {number} outside [{AMOUNT_MIN}, {AMOUNT_MAX}]")
+    return number
+
+
+def bounded_int(value: Any, what: str, low: int, high: int, *, strings: bool = True) -> int:
+    """An integer (or, with ``strings``, a string of ASCII digits) with ``low <= n <= high``."""
+    if isinstance(value, bool):
+        raise MalformedFrame(f"{what}: expected an integer, got bool")
+    if isinstance(value, int):
+        number = value
+    elif strings and isinstance(value, str) and len(value) <= MAX_INT_CHARS \
+            and _DIGITS.fullmatch(value):
+        number = int(value)
+    else:
+        raise MalformedFrame(f"{what}: expected an integer")
+    if not low <= number <= high:
+        raise MalformedFrame(f"{what}: {sample(str(number), 30)} outside [{low}, {high}]")
+    return number
+
+
+def timestamp_ms(value: Any, what: str = "ts", *, strings: bool = False) -> int:
+    """Exchange milliseconds between TS_MIN_MS and TS_MAX_MS.
+
+    WebSocket ``ts`` must be a JSON integer; REST kline ``time`` arrives as a string live
+    (``strings=True``).
+    """
+    return bounded_int(value, what, TS_MIN_MS, TS_MAX_MS, strings=strings)
+
+
+def symbol_name(value: Any, what: str = "symbol") -> str:
+    """An upper-cased ASCII alphanumeric symbol of 1 to 32 characters."""
+    if not isinstance(value, str) or not _SYMBOL.fullmatch(value):
+        raise MalformedFrame(f"{what}: not a valid symbol")
+    return value.upper()
+
+
+__all__ = [
+    "AMOUNT_MAX",
+    "AMOUNT_MIN",
+    "MAX_LEVERAGE",
+    "MAX_NUMBER_CHARS",
+    "MAX_PRECISION",
+    "PRICE_MAX",
+    "PRICE_MIN",
+    "TS_MAX_MS",
+    "TS_MIN_MS",
+    "MalformedFrame",
+    "amount",
+    "bounded_int",
+    "price",
+    "sample",
+    "symbol_name",
+    "timestamp_ms",
+    "to_decimal",
+]

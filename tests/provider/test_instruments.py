@@ -18,7 +18,7 @@ from .conftest import fast_settings
 
 
 def _rest(sim: Any, session: aiohttp.ClientSession, source: str = "sim") -> BitunixRestClient:
-    return BitunixRestClient(session, fast_settings(sim, source=source), sim.clock)
+    return BitunixRestClient(session, fast_settings(sim, source=source))
 
 
 async def test_trading_pairs_carry_status_and_api_support(

@@ -4,8 +4,9 @@ Everything runs on one event loop with one ``aiohttp.ClientSession``: the embedd
 (source=sim), the WebSocket and REST clients, the engine's tasks and the control API.
 
 Exit codes (see errors.py and docs/operations.md): 0 on a clean stop (signal or --duration);
-69/77 when the feed refused us or rejected our credentials (raised for the CLI to map); 78 when
-the API port is taken or a setting is invalid; 70 for anything unexpected (traceback logged).
+69/77 when the feed refused us or rejected our credentials (raised for the CLI to map); 75 when
+another daemon holds the data directory; 78 when the API port is taken or a setting is invalid;
+70 for anything unexpected (traceback logged).
 """
 
 from __future__ import annotations
@@ -39,15 +40,24 @@ SHUTDOWN_BUDGET_S = 4.0
 def run_daemon(settings: Settings, duration: float | None) -> int:
     """Run until SIGINT/SIGTERM or ``duration`` wall seconds; return the process exit code.
 
-    ConfigError, FeedRefusedError and AuthenticationError propagate so the CLI prints one line
-    and exits with their code; any other exception is logged with its traceback -> 70.
+    ConfigError, DataDirLockedError, FeedRefusedError and AuthenticationError propagate so the
+    CLI prints one line and exits with their code; any other exception is logged with its
+    traceback -> 70.
     """
-    from laptop_agents.api.token import ensure_api_token
-    from laptop_agents.datadir import ensure_data_dir
+    from laptop_agents.datadir import ensure_data_dir, lock_data_dir
     from laptop_agents.logging_setup import setup_logging
 
     setup_logging(settings)
     ensure_data_dir(settings.data_dir)
+    # Before anything writes to the directory (the token file, the journal): one daemon each.
+    with lock_data_dir(settings.data_dir):
+        return _run_locked(settings, duration)
+
+
+def _run_locked(settings: Settings, duration: float | None) -> int:
+    from laptop_agents.api.token import ensure_api_token
+    from laptop_agents.logging_setup import setup_logging
+
     settings, token_path = ensure_api_token(settings)
     setup_logging(settings)  # again, so the scrubber also knows a generated token
     if token_path is not None:

@@ -25,6 +25,7 @@ from laptop_agents.clock import Clock, WallClock
 from laptop_agents.config import Settings
 from laptop_agents.errors import EXIT_INTERNAL, EXIT_OK, ConfigError, LaptopAgentsError
 from laptop_agents.metrics import Metrics
+from laptop_agents.resources import install_resource_error_handler
 from laptop_agents.session.async_session import (
     AsyncRunner,
     Notifier,
@@ -46,8 +47,10 @@ def run_daemon(settings: Settings, duration: float | None) -> int:
     """
     from laptop_agents.datadir import ensure_data_dir, lock_data_dir
     from laptop_agents.logging_setup import setup_logging
+    from laptop_agents.resources import raise_fd_limit
 
     setup_logging(settings)
+    raise_fd_limit()  # Linux's default soft limit (1024) is one small flood away from EMFILE
     ensure_data_dir(settings.data_dir)
     # Before anything writes to the directory (the token file, the journal): one daemon each.
     with lock_data_dir(settings.data_dir):
@@ -83,6 +86,7 @@ async def serve(
 ) -> int:
     """The daemon on the running loop (run_daemon's body; tests call it in-process)."""
     loop = asyncio.get_running_loop()
+    restore_exception_handler = install_resource_error_handler(loop)
     stop = stop or asyncio.Event()
     if notifier is None:
         from laptop_agents.service import SdNotifier
@@ -122,6 +126,7 @@ async def serve(
         logger.info("stopped before start-up finished")
         return EXIT_OK
     finally:
+        restore_exception_handler()
         if timer is not None:
             timer.cancel()
         if deadline is not None:

@@ -179,6 +179,15 @@ class Settings(BaseSettings):
     )
     api_read_requires_token: bool = Field(False, description="Also require it for reads.")
     api_max_body_bytes: int = Field(16_384, ge=256, description="Request body size limit.")
+    api_idle_timeout: float = Field(
+        15.0, gt=0,
+        description="Seconds a connection may take to send a request head, or stay idle.",
+    )
+    api_max_connections: int = Field(
+        256, ge=8,
+        description="Concurrent API connections; at the cap the oldest without a request "
+                    "is closed, else a new one gets 503.",
+    )
     api_ws_buffer: int = Field(256, ge=1, description="Messages buffered per WS client.")
     api_ws_stall_timeout: float = Field(
         5.0, gt=0, description="A WS client this far behind (s) is disconnected."

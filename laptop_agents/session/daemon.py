@@ -18,14 +18,13 @@ import os
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from loguru import logger
 
 from laptop_agents.clock import Clock, WallClock
 from laptop_agents.config import Settings
 from laptop_agents.errors import EXIT_INTERNAL, EXIT_OK, ConfigError, LaptopAgentsError
 from laptop_agents.metrics import Metrics
-from laptop_agents.resources import install_resource_error_handler
+from laptop_agents.resources import fd_limits, install_resource_error_handler
 from laptop_agents.session.async_session import (
     AsyncRunner,
     Notifier,
@@ -150,15 +149,16 @@ def _duration_over(stop: asyncio.Event, duration: float | None) -> None:
 async def _start_api(stack: contextlib.AsyncExitStack, runner: AsyncRunner,
                      settings: Settings) -> None:
     from laptop_agents.api.app import create_app
+    from laptop_agents.api.server import ApiServer, connection_cap
 
-    app = create_app(runner, settings)
-    app_runner = web.AppRunner(app, handle_signals=False, access_log=None,
-                               shutdown_timeout=1.0)
-    await app_runner.setup()
-    stack.push_async_callback(app_runner.cleanup)
-    site = web.TCPSite(app_runner, settings.api_host, settings.api_port)
+    fd_limit = fd_limits()[0]
+    cap = connection_cap(settings.api_max_connections, fd_limit)
+    if cap < settings.api_max_connections:
+        logger.warning("LA_API_MAX_CONNECTIONS={} lowered to {}: the file-descriptor limit is "
+                       "only {}", settings.api_max_connections, cap, fd_limit)
+    server = ApiServer(create_app(runner, settings), settings, max_connections=cap)
     try:
-        await site.start()
+        await server.start()
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             raise ConfigError(
@@ -170,15 +170,6 @@ async def _start_api(stack: contextlib.AsyncExitStack, runner: AsyncRunner,
             f"invalid setting LA_API_HOST/LA_API_PORT: cannot listen on "
             f"{settings.api_host}:{settings.api_port}: {error.strerror or error}"
         ) from None
-    for address in _listening(app_runner):
+    stack.push_async_callback(server.close)
+    for address in server.addresses:
         logger.info("control API listening on http://{}:{}/", *address)
-
-
-def _listening(app_runner: web.AppRunner) -> list[tuple[str, int]]:
-    found: list[tuple[str, int]] = []
-    for server in app_runner.sites:
-        inner = getattr(server, "_server", None)
-        for sock in getattr(inner, "sockets", None) or ():
-            host, port = sock.getsockname()[:2]
-            found.append((host, port))
-    return found

@@ -33,6 +33,7 @@ from loguru import logger
 
 from laptop_agents.clock import Clock
 from laptop_agents.config import Settings
+from laptop_agents.data.providers.neterrors import describe_connect_error
 from laptop_agents.errors import LaptopAgentsError
 from laptop_agents.metrics import Metrics
 from laptop_agents.models import Candle, ConnectionEvent, ConnectionState, Instrument, Tick
@@ -178,7 +179,8 @@ class AsyncRunner:
 
         metrics = metrics or Metrics()
         rest = BitunixRestClient(session, settings, clock)
-        instrument = await adapters.fetch_instrument(rest, settings.symbol)
+        instrument = await adapters.fetch_instrument(rest, settings.symbol,
+                                                     settings.bitunix_rest_url)
         journal = adapters.open_journal(settings)
         broker = adapters.make_broker(settings, instrument, journal, clock.speed)
         if strategy is None:
@@ -360,7 +362,8 @@ class AsyncRunner:
         except LaptopAgentsError:
             raise
         except Exception as error:  # warm-up over live candles still works, just later
-            logger.warning("warm-up history over REST failed ({!r}); warming up live", error)
+            logger.warning("warm-up history over REST failed ({}); warming up live",
+                           describe_connect_error(s.bitunix_rest_url, error))
             candles = []
         for candle in candles:
             if candle.closed:

@@ -150,3 +150,18 @@ async def test_at_the_cap_with_every_connection_busy_a_new_one_gets_503(
         finally:
             for ws in sockets:
                 await ws.close()
+
+
+async def test_a_websocket_outlives_the_idle_timeout(start_server: StartServer) -> None:
+    """The deadline is for request heads: an open WebSocket may be quiet for longer."""
+    server = await start_server(api_idle_timeout=0.3)
+    async with aiohttp.ClientSession() as session, session.ws_connect(
+        f"http://127.0.0.1:{port_of(server)}/ws?types=status", autoping=False
+    ) as ws:
+        await asyncio.sleep(1.0)  # the quiet period under test: three idle timeouts
+        await ws.send_json({"op": "ping"})
+        async with asyncio.timeout(5):
+            while (message := await ws.receive_json())["type"] != "pong":
+                pass
+        assert message["type"] == "pong"
+    assert server.guard is not None and server.guard.stats.timed_out == 0

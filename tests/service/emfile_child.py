@@ -12,6 +12,7 @@ import asyncio
 import os
 import resource
 import sys
+import time
 
 from laptop_agents.config import load_settings
 from laptop_agents.logging_setup import setup_logging
@@ -34,8 +35,10 @@ async def main(seconds: float, handler: bool) -> None:
     except OSError:
         pass  # the table is full: every accept() from now on fails
     print(f"ready {port}", flush=True)
+    started = time.monotonic()
     await asyncio.sleep(seconds)  # the observation window, not a synchronisation
     server.close()
+    print(f"done {time.monotonic() - started:.3f}", flush=True)  # a busy loop wakes late
 
 
 if __name__ == "__main__":

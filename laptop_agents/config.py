@@ -28,6 +28,9 @@ REAL_WS_URL = "wss://fapi.bitunix.com/public/"
 REAL_PRIVATE_WS_URL = "wss://fapi.bitunix.com/private/"
 REAL_REST_URL = "https://fapi.bitunix.com"
 
+# A bearer token shorter than this is guessable by anyone who can reach the API port.
+MIN_API_TOKEN_CHARS = 16
+
 
 def default_data_dir() -> Path:
     """systemd's StateDirectory when set, else the XDG state directory of the user."""
@@ -188,9 +191,20 @@ class Settings(BaseSettings):
     api_enabled: bool = Field(True, description="Serve the control API and browser page.")
     api_host: str = Field("127.0.0.1", description="Control API bind address.")
     api_port: int = Field(8080, ge=0, le=65535, description="Control API port (0 = any).")
-    api_token: SecretStr | None = Field(None, description="Bearer token for state changes.")
+    api_token: SecretStr | None = Field(
+        None, description="Bearer token for state changes (16+ characters; unset: generated)."
+    )
     api_read_requires_token: bool = Field(False, description="Also require it for reads.")
     api_max_body_bytes: int = Field(16_384, ge=256, description="Request body size limit.")
+    api_idle_timeout: float = Field(
+        15.0, gt=0,
+        description="Seconds a connection may take to send a request head, or stay idle.",
+    )
+    api_max_connections: int = Field(
+        256, ge=8,
+        description="Concurrent API connections; at the cap the oldest without a request "
+                    "is closed, else a new one gets 503.",
+    )
     api_ws_buffer: int = Field(256, ge=1, description="Messages buffered per WS client.")
     api_ws_stall_timeout: float = Field(
         5.0, gt=0, description="A WS client this far behind (s) is disconnected."
@@ -239,6 +253,27 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("api_token")
+    @classmethod
+    def _strong_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # Unset means "generate one into the data directory" (api/token.py); set-but-empty is
+        # almost always a broken env file, and must not silently become "no protection".
+        if value is None:
+            return None
+        # HTTP strips surrounding whitespace from header values, so it can never be matched.
+        token = value.get_secret_value().strip()
+        if not token:
+            raise ValueError(
+                "is set but empty; unset it to have one generated into the data directory, "
+                f"or set at least {MIN_API_TOKEN_CHARS} characters"
+            )
+        if len(token) < MIN_API_TOKEN_CHARS:
+            raise ValueError(
+                f"must be at least {MIN_API_TOKEN_CHARS} characters, e.g. the output of "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return SecretStr(token)
+
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
         if not self.ema_fast < self.ema_mid < self.ema_slow:
@@ -249,7 +284,8 @@ class Settings(BaseSettings):
             raise ValueError("history_candles must be >= warmup_candles")
         if not is_loopback_host(self.api_host) and self.api_token is None:
             raise ValueError(
-                f"api_host={self.api_host} is not loopback: set LA_API_TOKEN to expose the API"
+                f"LA_API_HOST={self.api_host} is not a loopback address: set LA_API_TOKEN "
+                f"(at least {MIN_API_TOKEN_CHARS} characters) to expose the API"
             )
         return self
 

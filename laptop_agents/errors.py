@@ -2,7 +2,8 @@
 
 The codes follow sysexits(3) so service managers and shell scripts can tell them apart:
 systemd's ``RestartPreventExitStatus`` lists EXIT_CONFIG so a bad configuration is not
-restarted in a loop (see docs/operations.md).
+restarted in a loop (see docs/operations.md). EXIT_LOCKED (another daemon holds the data
+directory) is left restartable on purpose: the other daemon may stop, so a retry can work.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ EXIT_NO_DATA = 1  # `probe`: the connection worked but no market data flowed
 EXIT_USAGE = 2  # argparse: unknown command or flag
 EXIT_FEED_REFUSED = 69  # EX_UNAVAILABLE: the exchange refused us N times in a row
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug or an unexpected crash
+EXIT_LOCKED = 75  # EX_TEMPFAIL: another daemon holds the data directory's lock
 EXIT_AUTH = 77  # EX_NOPERM: the exchange rejected our credentials
 EXIT_CONFIG = 78  # EX_CONFIG: an invalid setting; restarting will not help
 
@@ -41,3 +43,9 @@ class AuthenticationError(LaptopAgentsError):
     """The exchange rejected the API key or the signature."""
 
     exit_code = EXIT_AUTH
+
+
+class DataDirLockedError(LaptopAgentsError):
+    """Another process holds the data directory's lock; the message names its PID."""
+
+    exit_code = EXIT_LOCKED

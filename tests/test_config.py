@@ -48,8 +48,51 @@ def test_non_loopback_api_needs_a_token(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("LA_API_HOST", "0.0.0.0")
     with pytest.raises(ConfigError, match="LA_API_TOKEN"):
         load_settings()
-    monkeypatch.setenv("LA_API_TOKEN", "s3cret")
+    monkeypatch.setenv("LA_API_TOKEN", "s3cret-s3cret-s3cret")
     assert load_settings().api_host == "0.0.0.0"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0", "::"])
+@pytest.mark.parametrize("token", ["", "   ", "\t\n", "fifteen-chars!!", "  short-token  "])
+def test_empty_blank_or_short_token_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch, host: str, token: str
+) -> None:
+    monkeypatch.setenv("LA_API_HOST", host)
+    monkeypatch.setenv("LA_API_TOKEN", token)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith("invalid setting LA_API_TOKEN: ")
+    assert "16 characters" in message
+    assert "\n" not in message
+    if token.strip():
+        assert token.strip() not in message  # the value itself is never echoed
+
+
+def test_token_is_stripped_and_16_characters_suffice(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LA_API_HOST", "0.0.0.0")
+    monkeypatch.setenv("LA_API_TOKEN", "  0123456789abcdef \n")
+    token = load_settings().api_token
+    assert token is not None and token.get_secret_value() == "0123456789abcdef"
+
+
+def test_unset_token_on_loopback_is_fine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LA_API_TOKEN", raising=False)
+    assert load_settings().api_token is None  # the daemon generates one (api/token.py)
+
+
+@pytest.mark.parametrize("token", ["", "   "])
+def test_cli_blank_token_on_all_interfaces_exits_78(tmp_path: Path, token: str) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LA_API_HOST": "0.0.0.0",
+           "LA_API_TOKEN": token, "LA_API_PORT": "0", "LA_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "laptop_agents", "run", "--duration", "1"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+    )
+    assert proc.returncode == EXIT_CONFIG, proc.stderr
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert "LA_API_TOKEN" in proc.stderr
+    assert not (tmp_path / "data").exists()  # refused before anything was started
 
 
 def test_cli_flags_override_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -58,9 +101,9 @@ def test_cli_flags_override_environment(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_secrets_are_listed_for_scrubbing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LA_API_TOKEN", "tok-123")
+    monkeypatch.setenv("LA_API_TOKEN", "tok-123-tok-123-tok")
     monkeypatch.setenv("LA_BITUNIX_API_SECRET", "sec-456")
-    assert set(load_settings().secrets()) == {"tok-123", "sec-456"}
+    assert set(load_settings().secrets()) == {"tok-123-tok-123-tok", "sec-456"}
 
 
 def test_cli_config_error_is_one_line_and_exit_78(tmp_path: Path) -> None:

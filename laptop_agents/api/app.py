@@ -83,6 +83,22 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _error(500, "internal error (logged by the daemon)")
 
 
+def _body_limit_middleware(limit: int) -> Any:
+    @web.middleware
+    async def body_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # client_max_size only trips once that many bytes have arrived: a client declaring a
+        # gigabyte and sending three bytes would park a handler on read() indefinitely.
+        declared = request.content_length
+        if declared is not None and declared > limit:
+            response = _error(413, f"request body too large: Content-Length {declared} exceeds "
+                                   f"the limit of {limit} bytes (LA_API_MAX_BODY_BYTES)")
+            response.force_close()  # the unread body must never be parsed as a next request
+            return response
+        return await handler(request)
+
+    return body_limit
+
+
 def _security_middleware(settings: Settings) -> Any:
     hosts = allowed_hosts(settings)
 
@@ -216,7 +232,8 @@ def create_app(controller: Controller, settings: Settings) -> web.Application:
     """Build the API application and attach its FeedHub to the controller."""
     app = web.Application(
         client_max_size=settings.api_max_body_bytes,
-        middlewares=[error_middleware, _security_middleware(settings)],
+        middlewares=[error_middleware, _body_limit_middleware(settings.api_max_body_bytes),
+                     _security_middleware(settings)],
     )
     hub = FeedHub(buffer_size=settings.api_ws_buffer, stall_timeout=settings.api_ws_stall_timeout)
     app[CONTROLLER] = controller

@@ -4,7 +4,9 @@
 and keeps it in `<data dir>/api-token` (mode 0600, the data directory itself is 0700), so a
 plain `make run` can be paused from its page or with `laptop-agents pause` by the user who
 runs it, while other local users and arbitrary web pages still cannot change its state.
-A non-loopback bind still needs an explicit LA_API_TOKEN (config.py refuses to start without).
+A non-loopback bind still needs an explicit LA_API_TOKEN (config.py refuses to start without),
+and a set LA_API_TOKEN must be at least 16 characters (config.py: an empty one is an error,
+never "no token").
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def _write_token_file(path: Path, token: str) -> None:
 
 def ensure_api_token(settings: Settings) -> tuple[Settings, Path | None]:
     """Settings whose api_token is set, and the file it came from (None if LA_API_TOKEN)."""
-    if settings.api_token is not None and settings.api_token.get_secret_value():
+    if settings.api_token is not None:  # validated non-empty by config.py
         return settings, None
     path = token_file(settings)
     token = read_token_file(settings)
@@ -55,6 +57,6 @@ def ensure_api_token(settings: Settings) -> tuple[Settings, Path | None]:
 
 def client_token(settings: Settings) -> str | None:
     """What the CLI client sends: LA_API_TOKEN, else the token file of the local daemon."""
-    if settings.api_token is not None and settings.api_token.get_secret_value():
+    if settings.api_token is not None:
         return settings.api_token.get_secret_value()
     return read_token_file(settings)

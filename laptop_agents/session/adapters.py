@@ -15,6 +15,7 @@ import aiohttp
 from loguru import logger
 
 from laptop_agents.config import Settings
+from laptop_agents.data.providers.neterrors import describe_connect_error
 from laptop_agents.errors import ConfigError, LaptopAgentsError
 from laptop_agents.models import DEFAULT_BTCUSDT, Instrument, Side, Tick
 from laptop_agents.paper.models import (
@@ -74,7 +75,7 @@ def make_broker(settings: Settings, instrument: Instrument, journal: Any,
     return broker
 
 
-async def fetch_instrument(rest: Any, symbol: str) -> Instrument:
+async def fetch_instrument(rest: Any, symbol: str, rest_url: str = "") -> Instrument:
     """The contract's rules over REST; BTCUSDT's well-known rules when REST is unreachable.
 
     Falling back lets the WebSocket connect decide the outcome: a refused feed then exits
@@ -89,8 +90,8 @@ async def fetch_instrument(rest: Any, symbol: str) -> Instrument:
     except (aiohttp.ClientError, TimeoutError) as error:
         if symbol != DEFAULT_BTCUSDT.symbol:
             raise
-        logger.warning("trading rules over REST unavailable ({!r}); using BTCUSDT defaults",
-                       error)
+        logger.warning("trading rules over REST unavailable ({}); using BTCUSDT defaults",
+                       describe_connect_error(rest_url, error))
         return DEFAULT_BTCUSDT
     return instrument
 

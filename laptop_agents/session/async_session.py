@@ -34,6 +34,7 @@ from loguru import logger
 from laptop_agents.config import Settings
 from laptop_agents.data.exchange_clock import ExchangeClock
 from laptop_agents.data.price_guard import PriceGuard
+from laptop_agents.data.providers.neterrors import describe_connect_error
 from laptop_agents.errors import LaptopAgentsError
 from laptop_agents.metrics import Metrics
 from laptop_agents.models import Candle, ConnectionEvent, ConnectionState, Instrument, Tick
@@ -194,7 +195,8 @@ class AsyncRunner:
         metrics = metrics or Metrics()
         clock = clock or ExchangeClock()
         rest = BitunixRestClient(session, settings, clock)
-        instrument = await adapters.fetch_instrument(rest, settings.symbol)
+        instrument = await adapters.fetch_instrument(rest, settings.symbol,
+                                                     settings.bitunix_rest_url)
         journal = adapters.open_journal(settings)
         broker = adapters.make_broker(settings, instrument, journal, lambda: clock.speed)
         if strategy is None:
@@ -377,7 +379,8 @@ class AsyncRunner:
         except LaptopAgentsError:
             raise
         except Exception as error:  # warm-up over live candles still works, just later
-            logger.warning("warm-up history over REST failed ({!r}); warming up live", error)
+            logger.warning("warm-up history over REST failed ({}); warming up live",
+                           describe_connect_error(s.bitunix_rest_url, error))
             candles = []
         for candle in candles:
             if candle.closed:

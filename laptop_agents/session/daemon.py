@@ -4,8 +4,9 @@ Everything runs on one event loop with one ``aiohttp.ClientSession``: the embedd
 (source=sim), the WebSocket and REST clients, the engine's tasks and the control API.
 
 Exit codes (see errors.py and docs/operations.md): 0 on a clean stop (signal or --duration);
-69/77 when the feed refused us or rejected our credentials (raised for the CLI to map); 78 when
-the API port is taken or a setting is invalid; 70 for anything unexpected (traceback logged).
+69/77 when the feed refused us or rejected our credentials (raised for the CLI to map); 75 when
+another daemon holds the data directory; 78 when the API port is taken or a setting is invalid;
+70 for anything unexpected (traceback logged).
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ import os
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from loguru import logger
 
 from laptop_agents.config import Settings
 from laptop_agents.errors import EXIT_INTERNAL, EXIT_OK, ConfigError, LaptopAgentsError
 from laptop_agents.metrics import Metrics
+from laptop_agents.resources import fd_limits, install_resource_error_handler
 from laptop_agents.session.async_session import (
     AsyncRunner,
     Notifier,
@@ -38,15 +39,26 @@ SHUTDOWN_BUDGET_S = 4.0
 def run_daemon(settings: Settings, duration: float | None) -> int:
     """Run until SIGINT/SIGTERM or ``duration`` wall seconds; return the process exit code.
 
-    ConfigError, FeedRefusedError and AuthenticationError propagate so the CLI prints one line
-    and exits with their code; any other exception is logged with its traceback -> 70.
+    ConfigError, DataDirLockedError, FeedRefusedError and AuthenticationError propagate so the
+    CLI prints one line and exits with their code; any other exception is logged with its
+    traceback -> 70.
     """
-    from laptop_agents.api.token import ensure_api_token
-    from laptop_agents.datadir import ensure_data_dir
-    from laptop_agents.logging_setup import logs_to_stderr, setup_logging
+    from laptop_agents.datadir import ensure_data_dir, lock_data_dir
+    from laptop_agents.logging_setup import setup_logging
+    from laptop_agents.resources import raise_fd_limit
 
     setup_logging(settings)
+    raise_fd_limit()  # Linux's default soft limit (1024) is one small flood away from EMFILE
     ensure_data_dir(settings.data_dir)
+    # Before anything writes to the directory (the token file, the journal): one daemon each.
+    with lock_data_dir(settings.data_dir):
+        return _run_locked(settings, duration)
+
+
+def _run_locked(settings: Settings, duration: float | None) -> int:
+    from laptop_agents.api.token import ensure_api_token
+    from laptop_agents.logging_setup import logs_to_stderr, setup_logging
+
     settings, token_path = ensure_api_token(settings)
     setup_logging(settings)  # again, so the scrubber also knows a generated token
     if token_path is not None:
@@ -73,6 +85,7 @@ async def serve(
 ) -> int:
     """The daemon on the running loop (run_daemon's body; tests call it in-process)."""
     loop = asyncio.get_running_loop()
+    restore_exception_handler = install_resource_error_handler(loop)
     stop = stop or asyncio.Event()
     if notifier is None:
         from laptop_agents.service import SdNotifier
@@ -110,6 +123,7 @@ async def serve(
         logger.info("stopped before start-up finished")
         return EXIT_OK
     finally:
+        restore_exception_handler()
         if timer is not None:
             timer.cancel()
         if deadline is not None:
@@ -133,15 +147,16 @@ def _duration_over(stop: asyncio.Event, duration: float | None) -> None:
 async def _start_api(stack: contextlib.AsyncExitStack, runner: AsyncRunner,
                      settings: Settings) -> None:
     from laptop_agents.api.app import create_app
+    from laptop_agents.api.server import ApiServer, connection_cap
 
-    app = create_app(runner, settings)
-    app_runner = web.AppRunner(app, handle_signals=False, access_log=None,
-                               shutdown_timeout=1.0)
-    await app_runner.setup()
-    stack.push_async_callback(app_runner.cleanup)
-    site = web.TCPSite(app_runner, settings.api_host, settings.api_port)
+    fd_limit = fd_limits()[0]
+    cap = connection_cap(settings.api_max_connections, fd_limit)
+    if cap < settings.api_max_connections:
+        logger.warning("LA_API_MAX_CONNECTIONS={} lowered to {}: the file-descriptor limit is "
+                       "only {}", settings.api_max_connections, cap, fd_limit)
+    server = ApiServer(create_app(runner, settings), settings, max_connections=cap)
     try:
-        await site.start()
+        await server.start()
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             raise ConfigError(
@@ -153,15 +168,6 @@ async def _start_api(stack: contextlib.AsyncExitStack, runner: AsyncRunner,
             f"invalid setting LA_API_HOST/LA_API_PORT: cannot listen on "
             f"{settings.api_host}:{settings.api_port}: {error.strerror or error}"
         ) from None
-    for address in _listening(app_runner):
+    stack.push_async_callback(server.close)
+    for address in server.addresses:
         logger.info("control API listening on http://{}:{}/", *address)
-
-
-def _listening(app_runner: web.AppRunner) -> list[tuple[str, int]]:
-    found: list[tuple[str, int]] = []
-    for server in app_runner.sites:
-        inner = getattr(server, "_server", None)
-        for sock in getattr(inner, "sockets", None) or ():
-            host, port = sock.getsockname()[:2]
-            found.append((host, port))
-    return found

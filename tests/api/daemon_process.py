@@ -14,6 +14,8 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,27 +24,30 @@ SIM_ADMIN = re.compile(r"sim exchange listening on .*, admin (http://127\.0\.0\.
 
 
 class DaemonProcess:
-    def __init__(self, data_dir: Path, token: str | None, port: int = 0,
-                 extra_env: dict[str, str] | None = None) -> None:
-        """``token=None`` starts it without LA_API_TOKEN (it then generates one); ``extra_env``
-        adds or overrides settings (e.g. ``LA_SIM_ADMIN=true`` for the simulator's admin API)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LA_")}
+    def __init__(self, data_dir: Path, token: str | None, port: int = 0, *,
+                 env: dict[str, str] | None = None, prefix: Sequence[str] = ()) -> None:
+        """``token=None`` starts it without LA_API_TOKEN (it then generates one).
+
+        ``env`` adds or overrides variables; ``prefix`` runs it under a wrapper (e.g. prlimit).
+        """
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("LA_")}
         if token is not None:
-            env["LA_API_TOKEN"] = token
-        env.update({
+            environ["LA_API_TOKEN"] = token
+        environ.update({
             "LA_DATA_DIR": str(data_dir), "LA_API_PORT": str(port),
             "LA_SIM_SPEED": "60", "LA_SIM_SEED": "7", "LA_SIM_DEPTH_PUSH_MS": "50",
             "LA_SIM_KLINE_PUSH_MS": "100", "LA_HEARTBEAT_INTERVAL": "1",
             "LA_LOG_JSON": "false", "PYTHONPATH": str(ROOT),
         })
-        env.update(extra_env or {})
+        environ.update(env or {})
         self.lines: list[str] = []
+        self._new_line = threading.Condition()
         self._urls: queue.Queue[str] = queue.Queue()
         self._admin_urls: queue.Queue[str] = queue.Queue()
         # --duration bounds the daemon even if the test process dies without stopping it.
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "laptop_agents", "run", "--duration", "120"],
-            env=env, cwd=data_dir.parent, stdin=subprocess.DEVNULL,
+            [*prefix, sys.executable, "-m", "laptop_agents", "run", "--duration", "120"],
+            env=environ, cwd=data_dir.parent, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
         self._reader = threading.Thread(target=self._drain, daemon=True)
@@ -51,7 +56,9 @@ class DaemonProcess:
     def _drain(self) -> None:
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
-            self.lines.append(line)
+            with self._new_line:
+                self.lines.append(line)
+                self._new_line.notify_all()
             match = LISTENING.search(line)
             if match:
                 self._urls.put(match.group(1))
@@ -71,6 +78,22 @@ class DaemonProcess:
             return self._admin_urls.get(timeout=timeout)
         except queue.Empty:
             raise AssertionError("no simulator admin API in the log:\n" + self.log()) from None
+
+    def wait_for(self, pattern: str, timeout: float = 20.0) -> re.Match[str]:
+        """The first log line matching ``pattern`` (waiting for it up to ``timeout`` s)."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        seen = 0
+        with self._new_line:
+            while True:
+                for line in self.lines[seen:]:
+                    if match := regex.search(line):
+                        return match
+                seen = len(self.lines)
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    raise AssertionError(f"no log line matches {pattern!r}:\n" + self.log())
+                self._new_line.wait(min(left, 0.5))
 
     def log(self, last: int = 40) -> str:
         return "".join(self.lines[-last:])

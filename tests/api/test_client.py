@@ -58,7 +58,7 @@ def test_pause_without_a_token_fails_with_one_line(server: ServerThread,
     assert err.count("\n") == 1
     assert "HTTP 401" in err and "missing bearer token" in err
     assert server.controller.pause_calls == []
-    assert cli_resume(make_settings(api_token="wrong"), server.url) == 1
+    assert cli_resume(make_settings(api_token="wrong-token-0123456789"), server.url) == 1
     assert "invalid bearer token" in capsys.readouterr().err
 
 

@@ -83,7 +83,7 @@ def journal_is_consistent(path: Path) -> int:
 @pytest.mark.slow
 async def test_a_fuzzed_feed_never_stops_the_daemon(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    daemon = DaemonProcess(data_dir, TOKEN, extra_env={"LA_SIM_ADMIN": "true"})
+    daemon = DaemonProcess(data_dir, TOKEN, env={"LA_SIM_ADMIN": "true"})
     try:
         base, admin = daemon.url(), daemon.admin_url()
         async with aiohttp.ClientSession() as http:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
 from typing import Any
 
 import pytest
@@ -295,3 +298,27 @@ async def test_token_is_compared_in_constant_time(
     assert (await client.post("/pause", headers={"Authorization": "Bearer wrong"})).status == 401
     assert (await client.post("/pause", headers=AUTH)).status == 200
     assert compared == [(b"wrong", TOKEN.encode()), (TOKEN.encode(), TOKEN.encode())]
+
+
+async def test_declared_oversized_body_is_413_before_the_body_is_read(
+    make_client: ClientFactory, controller: MemoryController
+) -> None:
+    """Content-Length over the limit, three bytes sent: 413 at once, not a handler left waiting."""
+    client = await make_client(api_max_body_bytes=1024)
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        writer.write(b"POST /pause HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{\"r")
+        await writer.drain()
+        async with asyncio.timeout(5):  # without the check: read() waits for 100 MB forever
+            head = await reader.readuntil(b"\r\n\r\n")
+            match = re.search(rb"(?i)content-length: *(\d+)", head)
+            assert match is not None, head
+            body = json.loads(await reader.readexactly(int(match.group(1))))
+    finally:
+        writer.close()
+    assert head.startswith(b"HTTP/1.1 413 ")
+    assert b"application/json" in head and b"connection: close" in head.lower()
+    assert "100000000" in body["error"] and "LA_API_MAX_BODY_BYTES" in body["error"]
+    assert controller.pause_calls == []

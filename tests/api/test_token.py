@@ -32,12 +32,13 @@ def test_generated_once_kept_private_and_reused(tmp_path: Path) -> None:
 
 
 def test_explicit_token_wins_and_writes_nothing(tmp_path: Path) -> None:
-    settings = load_settings(data_dir=tmp_path, api_token="mine")
+    mine = "mine-mine-mine-mine"
+    settings = load_settings(data_dir=tmp_path, api_token=mine)
     result, path = ensure_api_token(settings)
     assert path is None
-    assert result.api_token is not None and result.api_token.get_secret_value() == "mine"
+    assert result.api_token is not None and result.api_token.get_secret_value() == mine
     assert not token_file(settings).exists()
-    assert client_token(settings) == "mine"
+    assert client_token(settings) == mine
 
 
 def test_unconfigured_daemon_is_paused_by_its_own_cli_but_not_by_others(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ import orjson
 from loguru import logger
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception,
     stop_after_attempt,
     wait_exponential_jitter,
@@ -38,6 +39,7 @@ from laptop_agents.data.providers.bitunix_rest_parse import (
     parse_trading_pair,
 )
 from laptop_agents.data.providers.bitunix_values import MalformedFrame
+from laptop_agents.data.providers.neterrors import describe_connect_error
 from laptop_agents.data.providers.ratelimit import SlidingWindowLimiter
 from laptop_agents.models import WS_INTERVAL_MS, WS_TO_REST_INTERVAL, Candle, Instrument
 
@@ -106,6 +108,13 @@ class BitunixRestClient:
         with contextlib.suppress(TypeError, ValueError, OverflowError, IndexError):
             self.clock.observe_date(parsedate_to_datetime(header).timestamp())
 
+    def _log_retry(self, path: str, state: RetryCallState) -> None:
+        # WARNING, one short line: with no network these are the first lines to say why.
+        error = state.outcome.exception() if state.outcome else None
+        logger.warning("REST {} failed (attempt {}, retrying in {:.1f}s): {}", path,
+                       state.attempt_number, state.next_action.sleep if state.next_action else 0,
+                       describe_connect_error(self._base, error) if error else "?")
+
     async def get(self, path: str, params: dict[str, str]) -> Any:
         """GET a public endpoint; retried with backoff when rate limited or on network errors."""
         retrying = AsyncRetrying(
@@ -114,10 +123,7 @@ class BitunixRestClient:
                                          jitter=self._retry_initial / 2),
             stop=stop_after_attempt(RETRY_ATTEMPTS),
             reraise=True,
-            before_sleep=lambda state: logger.debug(
-                "REST {} retry {} after {!r}", path, state.attempt_number,
-                state.outcome.exception() if state.outcome else None,
-            ),
+            before_sleep=lambda state: self._log_retry(path, state),
         )
         async for attempt in retrying:
             with attempt:

@@ -56,6 +56,7 @@ from laptop_agents.data.providers.bitunix_protocol import (
     sample,
 )
 from laptop_agents.data.providers.bitunix_rest import BitunixRestClient
+from laptop_agents.data.providers.neterrors import describe_connect_error
 from laptop_agents.data.providers.ratelimit import SlidingWindowLimiter
 from laptop_agents.errors import AuthenticationError, ConfigError, FeedRefusedError
 from laptop_agents.metrics import Metrics
@@ -251,11 +252,11 @@ class BitunixWSProvider:
             retry=retry_if_exception_type(FeedConnectError),
             wait=reconnect_wait(self._settings),
             reraise=True,
-            before_sleep=lambda state: logger.info(
-                "Connecting to {} failed (attempt {}): {}; retrying in {:.2f}s",
-                self.url, state.attempt_number,
+            # WARNING: with no network this is the only line saying why nothing happens.
+            before_sleep=lambda state: logger.warning(
+                "WebSocket connect failed (attempt {}, retrying in {:.1f}s): {}",
+                state.attempt_number, state.next_action.sleep if state.next_action else 0.0,
                 state.outcome.exception() if state.outcome else "?",
-                state.next_action.sleep if state.next_action else 0.0,
             ),
         )
         async for attempt in retrying:
@@ -285,13 +286,13 @@ class BitunixWSProvider:
                                                     ws_close=min(1.0, s.ws_pong_timeout)),
                 )
         except aiohttp.WSServerHandshakeError as error:
-            raise self._refused(f"handshake rejected: HTTP {error.status}") from None
+            raise self._refused(describe_connect_error(self.url, error)) from None
         except aiohttp.ClientConnectorError as error:
             if _is_refused(error):
-                raise self._refused("connection refused") from None
-            raise FeedConnectError(f"cannot connect: {error}") from None
+                raise self._refused(describe_connect_error(self.url, error)) from None
+            raise FeedConnectError(describe_connect_error(self.url, error)) from None
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
-            raise FeedConnectError(f"cannot connect: {error!r}") from None
+            raise FeedConnectError(describe_connect_error(self.url, error)) from None
         self._stats.consecutive_refusals = 0
         conn = _Connection(ws, s.ws_max_frames_per_second)
         try:
@@ -306,7 +307,8 @@ class BitunixWSProvider:
             await ws.close()
             if isinstance(error, FeedConnectError):
                 raise
-            raise FeedConnectError(f"no connect frame: {error!r}") from None
+            raise FeedConnectError(
+                f"no connect frame: {describe_connect_error(self.url, error)}") from None
         conn.tasks = [
             asyncio.create_task(self._reader(conn), name="bitunix-ws-reader"),
             asyncio.create_task(self._heartbeat(conn), name="bitunix-ws-heartbeat"),
@@ -602,7 +604,8 @@ class BitunixWSProvider:
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            logger.warning("REST klines {} {} failed: {!r}", stream.symbol, stream.interval, error)
+            logger.warning("REST klines {} {} failed: {}", stream.symbol, stream.interval,
+                           describe_connect_error(self._settings.bitunix_rest_url, error))
             candles = []
         by_time = {c.open_time: c for c in candles if start <= c.open_time < end}
         self._count_confirmed(len(by_time))

@@ -42,6 +42,7 @@ REANCHOR_SAMPLES = 5  # agreeing implausible pushes in a row that re-anchor the 
 REANCHOR_KEEP = 64  # the implausible pushes remembered for that
 REANCHOR_SPAN_MS = 3_000.0  # ... spread over at least this many local ms
 REANCHOR_TOLERANCE_MS = 2_000.0  # ... whose offsets agree within this
+DATE_RESOLUTION_MS = 1_000  # a Date header names the second that had begun
 OFFSET_WARNING_MS = 1_000  # |offset| above this on a real-time exchange is worth a warning
 
 
@@ -87,6 +88,7 @@ class ExchangeClock:
         self._samples: deque[tuple[float, int]] = deque(maxlen=RATE_SAMPLES)
         self._outliers: list[tuple[float, int]] = []
         self._latest_ms = 0  # the latest exchange time the exchange has shown us
+        self._heard_mono = float("-inf")  # local mono s of the last push or Date taken
 
     # --- reading --------------------------------------------------------------------------
     @property
@@ -103,6 +105,15 @@ class ExchangeClock:
     def informed(self) -> bool:
         """True once the exchange said what time it is (a push or a Date header)."""
         return self._offset is not None or self._date_offset is not None
+
+    @property
+    def rate_settled(self) -> bool:
+        """True once a second or more of pushes gave the speed (not a first guess)."""
+        return self._rate_known
+
+    def quiet_for(self) -> float:
+        """Local seconds since the exchange last told us its time (a push or a Date)."""
+        return self.local.mono() - self._heard_mono
 
     def now_ms(self) -> int:
         """The estimated exchange time now, in epoch ms."""
@@ -164,6 +175,7 @@ class ExchangeClock:
             self.stats.implausible += 1
             return self._maybe_reanchor(mono_ms, ts_ms)
         self._outliers.clear()
+        self._heard_mono = mono_ms / 1000.0
         if ts_ms > self._latest_ms:
             self._latest_ms = ts_ms
         if not self._rate_known or mono_ms - self._samples[-1][0] >= SAMPLE_EVERY_MS:
@@ -174,13 +186,21 @@ class ExchangeClock:
         """A REST ``Date`` header: the exchange's second had begun when it was written."""
         self.stats.date_headers += 1
         date_ms = int(epoch_seconds * 1000)
+        mono_ms = self.local.mono() * 1000.0
         if self._offset is None:
             # Mid-second is the best guess of "now" for a header with 1 s resolution.
             self._date_offset = date_ms + 500 - self.local.wall() * 1000.0
-            self._date_mono = self.local.mono() * 1000.0
+            self._date_mono = mono_ms
             self._date_ms = date_ms + 500.0
-        elif abs(date_ms + 500 - self.now_ms()) > AHEAD_WINDOW_MS * max(1.0, self._rate):
-            return  # a Date that disagrees with the pushes (a proxy's clock): pushes win
+        else:
+            behind = date_ms - self.now_ms()
+            if behind > DATE_RESOLUTION_MS * max(1.0, self._rate):
+                # The estimate fell behind (pushes stopped before the speed was known, or
+                # the laptop stalled): a truthful Date is never ahead of the exchange, so it
+                # moves the estimate forward. One behind it (a proxy's, or a server whose
+                # Date is real time while its pushes run faster) moves nothing.
+                self._sample(mono_ms, date_ms + 500)
+        self._heard_mono = mono_ms / 1000.0
         if date_ms > self._latest_ms:
             self._latest_ms = date_ms
 

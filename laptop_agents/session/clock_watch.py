@@ -53,8 +53,8 @@ class ClockWatch:
 
     def report_offset(self) -> int | None:
         """The offset in ms once pushes set the clock; warns once above a second."""
-        if not self._clock.synced:
-            return None
+        if not self._clock.synced or not self._clock.rate_settled:
+            return None  # a first guess of the speed makes any offset meaningless
         offset = self._clock.offset_ms()
         rate = self._clock.speed
         if rate != 1.0:

@@ -23,7 +23,7 @@ import pytest
 
 from .daemon_process import DaemonProcess
 
-TOKEN = "fuzz-test-token"
+TOKEN = "fuzz-test-token-0123"
 BATCHES = 10
 PER_BATCH = 10_000
 OVERSIZED_EVERY = 5_000  # two 4 MiB frames per batch

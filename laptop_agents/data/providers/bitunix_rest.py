@@ -47,6 +47,7 @@ KLINE_PATH = "/api/v1/futures/market/kline"
 TRADING_PAIRS_PATH = "/api/v1/futures/market/trading_pairs"
 DEPTH_PATH = "/api/v1/futures/market/depth"
 
+QUIET_PROBE_S = 2.0  # no word from the exchange for this long: ask its time before paging
 RETRY_ATTEMPTS = 4  # one request plus three retries (rate limited or transport failure)
 RETRY_INITIAL = 0.5  # seconds before the first retry; doubles, plus jitter up to half of it
 RETRY_MAX = 8.0  # cap of one retry delay
@@ -130,6 +131,14 @@ class BitunixRestClient:
                 return await self._get_once(path, params)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def refresh_time(self, symbol: str) -> None:
+        """Ask the exchange its time (a reply's Date header) when the clock has not heard from
+        it lately: before the first push the laptop clock may be minutes off, and through an
+        outage the estimate ran on alone."""
+        if self.clock.informed and self.clock.quiet_for() <= QUIET_PROBE_S:
+            return
+        await self.get(KLINE_PATH, {"symbol": symbol.upper(), "interval": "1m", "limit": "1"})
+
     # ------------------------------------------------------------------ klines
 
     async def klines(
@@ -160,11 +169,8 @@ class BitunixRestClient:
             return []
         if start_ms is None and limit is None:
             limit = REST_KLINE_PAGE
-        if not self.clock.informed:
-            # The windows below are placed in exchange time: learn it first (from the reply's
-            # Date header) rather than from a laptop clock that may be minutes off.
-            await self.get(KLINE_PATH, {"symbol": symbol, "interval": rest_interval,
-                                        "limit": "1"})
+        # The windows below are placed in exchange time.
+        await self.refresh_time(symbol)
         now = self.clock.now_ms()
         top = now // step * step + step  # exclusive bound that still includes the running bucket
         end = top if end_ms is None else min(end_ms, top)

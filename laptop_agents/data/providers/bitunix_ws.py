@@ -18,6 +18,7 @@ Tasks and ownership (all on the event loop; see docs/market-data.md):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import secrets
 import time
@@ -722,6 +723,9 @@ class BitunixWSProvider:
                 stream.deadline = time.monotonic() + self._retry_wait()
 
     async def _backfill(self, start_after: int | None) -> None:
+        if self._streams:
+            with contextlib.suppress(Exception):  # the klines call below reports failures
+                await self._rest.refresh_time(next(iter(self._streams.values())).symbol)
         now_ms = self._clock.now_ms()
         for stream in self._streams.values():
             if start_after is not None and (stream.last_emitted is None

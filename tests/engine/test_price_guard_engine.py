@@ -110,3 +110,24 @@ async def test_quarantine_pauses_entries_and_exits_wait_for_a_real_crossing(
         assert stop - 200 < trade.exit_price <= stop
         await wait_until(lambda: PauseReason.PRICE_SUSPECT not in runner.gate.reasons(), 5,
                          "suspect cleared")
+
+
+async def test_an_item_whose_handling_raises_is_counted_and_market_data_goes_on(
+        sim: Any, tmp_path: Path) -> None:
+    strategy = AlwaysEnter()
+    strategy.armed.clear()
+    async with running(sim, tmp_path, strategy) as runner:
+        await wait_until(runner.gate.entries_allowed, 10, "gate open")
+        real_on_tick = runner.broker.on_tick
+        calls = [0]
+
+        def on_tick_failing_once(tick: Any) -> Any:
+            calls[0] += 1
+            if calls[0] == 1:
+                raise ArithmeticError("a bug met by one tick")
+            return real_on_tick(tick)
+
+        runner.broker.on_tick = on_tick_failing_once  # type: ignore[method-assign]
+        await wait_until(lambda: calls[0] >= 5, 5, "ticks after the failing one")
+        assert runner.status()["data_health"]["frame_errors"] == 1
+        assert runner.status()["tasks"]["market_data"]["state"] == "running"

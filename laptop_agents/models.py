@@ -98,6 +98,7 @@ class Candle:
 
 
 class ConnectionState(enum.StrEnum):
+    CONNECTING = "connecting"  # not connected yet (the engine's state before the first event)
     CONNECTED = "connected"  # first connection of the session is subscribed
     LOST = "lost"  # the socket died; trading must pause
     RECOVERED = "recovered"  # reconnected, resubscribed and backfilled

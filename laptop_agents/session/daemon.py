@@ -15,22 +15,18 @@ import asyncio
 import contextlib
 import errno
 import os
-from typing import Any
 
-import aiohttp
 from loguru import logger
 
 from laptop_agents.config import Settings
 from laptop_agents.errors import EXIT_INTERNAL, EXIT_OK, ConfigError, LaptopAgentsError
 from laptop_agents.metrics import Metrics
 from laptop_agents.resources import fd_limits, install_resource_error_handler
-from laptop_agents.session.async_session import (
-    AsyncRunner,
-    Notifier,
-    StoppedDuringStartup,
-    until_stopped,
-)
+from laptop_agents.session.async_session import AsyncRunner, run_async_session
+from laptop_agents.session.ports import Notifier
 from laptop_agents.session.signals import SignalHandler
+from laptop_agents.session.startup import StoppedDuringStartup
+from laptop_agents.strategy.base import Strategy
 
 # Graceful shutdown must finish well inside the 5 s a service manager (and the tests) allow.
 SHUTDOWN_BUDGET_S = 4.0
@@ -81,7 +77,7 @@ async def serve(
     stop: asyncio.Event | None = None,
     notifier: Notifier | None = None,
     install_signals: bool = True,
-    strategy: Any = None,
+    strategy: Strategy | None = None,
 ) -> int:
     """The daemon on the running loop (run_daemon's body; tests call it in-process)."""
     loop = asyncio.get_running_loop()
@@ -98,26 +94,15 @@ async def serve(
     # The real daemon promises to be gone within 5 s of a signal, even if some clean-up hangs.
     deadline = asyncio.create_task(_shutdown_deadline(stop)) if install_signals else None
     try:
-        async with contextlib.AsyncExitStack() as stack:
-            if settings.source == "sim":
-                from laptop_agents.sim.embedded import start_embedded
+        async with contextlib.AsyncExitStack() as api_stack:  # the API outlives the engine
 
-                sim, settings = await start_embedded(settings)
-                stack.push_async_callback(sim.stop)
-                logger.info("embedded simulator on {} (speed x{:g}, seed {})",
-                            settings.bitunix_ws_url, settings.sim_speed, settings.sim_seed)
-            session = await stack.enter_async_context(aiohttp.ClientSession())
-            metrics = Metrics()
-            # Fetching the trading rules can hang on a bad network (REST retries); a signal
-            # meanwhile ends the start-up cleanly (exit 0) instead of hitting the deadline.
-            runner = await until_stopped(
-                AsyncRunner.create(settings, session=session, metrics=metrics,
-                                   notifier=notifier, strategy=strategy), stop)
-            stack.push_async_callback(runner.aclose)  # if the API fails to start
-            if settings.api_enabled:
-                await _start_api(stack, runner, settings)
-            runner.api_ready.set()
-            await runner.run(stop)
+            async def serve_api(runner: AsyncRunner) -> None:
+                if settings.api_enabled:
+                    await _start_api(api_stack, runner, settings)
+                runner.api_ready.set()
+
+            await run_async_session(settings, stop=stop, metrics=Metrics(), notifier=notifier,
+                                    strategy=strategy, on_runner=serve_api)
         return EXIT_OK
     except StoppedDuringStartup:
         logger.info("stopped before start-up finished")
@@ -154,7 +139,7 @@ async def _start_api(stack: contextlib.AsyncExitStack, runner: AsyncRunner,
     if cap < settings.api_max_connections:
         logger.warning("LA_API_MAX_CONNECTIONS={} lowered to {}: the file-descriptor limit is "
                        "only {}", settings.api_max_connections, cap, fd_limit)
-    server = ApiServer(create_app(runner, settings), settings, max_connections=cap)
+    server = ApiServer(create_app(runner.controller, settings), settings, max_connections=cap)
     try:
         await server.start()
     except OSError as error:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from laptop_agents.models import Candle, Tick
+from laptop_agents.paper.models import Position
 
 
 def jsonable(value: Any) -> Any:
@@ -60,3 +61,25 @@ def candle_payload(candle: Candle) -> dict[str, Any]:
         "quote_volume": str(candle.quote_volume),
         "closed": candle.closed,
     }
+
+
+def position_payload(position: Position, unrealized: Decimal | None) -> dict[str, Any]:
+    """The open position as /status and /positions show it (``unrealized``: None before the
+    first tick)."""
+    return {
+        "symbol": position.symbol,
+        "side": position.side.value,
+        "size": str(position.qty),
+        "entry": str(position.entry_price),
+        "stop": _text(position.effective_stop()),
+        "fixed_stop": _text(position.stop),
+        "trailing_stop": _text(position.trailing_stop),
+        "target": _text(position.target),
+        "opened_ms": position.opened_ms,
+        "setup": position.setup,
+        "unrealized_pnl": _text(unrealized),
+    }
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)

@@ -86,11 +86,11 @@ async def engine(sim: Any, tmp_path: Path, aiohttp_client: Any
     async with aiohttp.ClientSession() as session:
         runner = await AsyncRunner.create(settings, session=session,
                                           strategy=strategy)
-        client: Client = await aiohttp_client(create_app(runner, settings))
+        client: Client = await aiohttp_client(create_app(runner.controller, settings))
         runner.api_ready.set()
         task = asyncio.create_task(runner.run(stop))
         try:
-            await wait_until(lambda: runner.readiness()[0] or task.done(), 10, "ready")
+            await wait_until(lambda: runner.controller.readiness()[0] or task.done(), 10, "ready")
             if task.done():
                 await task
             yield runner, client, strategy
@@ -169,7 +169,7 @@ async def test_real_engine_status_feed_schemas_and_metrics(
     assert flat["closed"] is False
 
     # -- equity: the gauge follows the account after the trade -------------------------------
-    equity = float(runner.status()["equity"])
+    equity = float(runner.controller.status()["equity"])
     assert equity != float(runner.settings.starting_equity)  # fees at least
 
     await wait_until(lambda: runner.metrics.equity._value.get() == equity, 5, "equity gauge")
@@ -181,7 +181,8 @@ async def test_real_engine_status_feed_schemas_and_metrics(
     await wait_until(lambda: runner.metrics.malformed_frames._value.get() >= 1, 5,
                      "the malformed frame")
     sim.drop_all()
-    await wait_until(lambda: runner.status()["feed"]["reconnects"] >= 1, 10, "a reconnect")
+    await wait_until(lambda: runner.controller.status()["feed"]["reconnects"] >= 1, 10,
+                     "a reconnect")
     text = await (await client.get("/metrics")).text()
     assert metric(text, "la_malformed_frames_total") >= 1
     assert metric(text, "la_reconnects_total") >= 1

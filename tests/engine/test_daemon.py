@@ -15,8 +15,8 @@ import pytest
 
 from laptop_agents.config import Settings
 from laptop_agents.errors import EXIT_CONFIG, ConfigError
-from laptop_agents.session.adapters import journal_path, open_journal
 from laptop_agents.session.signals import FORCED_EXIT_CODE, SignalHandler
+from laptop_agents.session.wiring import journal_path, open_journal
 from tests.engine.helpers import signal_and_wait
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,8 +14,9 @@ import aiohttp
 import pytest
 
 from laptop_agents.errors import EXIT_FEED_REFUSED, EXIT_OK, FeedRefusedError
-from laptop_agents.session.async_session import AsyncRunner, NullNotifier
+from laptop_agents.session.async_session import AsyncRunner
 from laptop_agents.session.daemon import serve
+from laptop_agents.session.ports import NullNotifier
 from tests.engine.helpers import AlwaysEnter, engine_settings, wait_until
 from tests.engine.test_engine_sim import running
 
@@ -37,12 +38,13 @@ async def test_a_crashing_task_cancels_its_siblings_and_propagates(
         # The heartbeat's first beat raises: a plain error, not an ExceptionGroup, comes out.
         with pytest.raises(RuntimeError, match="notifier bug"):
             await asyncio.wait_for(runner.run(asyncio.Event()), 10)
-    tasks = runner._tasks
+    tasks = runner.supervisor.tasks
     assert tasks["heartbeat"].done() and not tasks["heartbeat"].cancelled()
     for name in ("market_data", "strategy", "watchdog", "position_sync", "loop_lag"):
         assert tasks[name].cancelled(), name
     assert runner.stopped.is_set()
-    assert runner.trades(1, None) == []  # the journal is closed, the controller still answers
+    # the journal is closed, the controller still answers
+    assert runner.controller.trades(1, None) == []
 
 
 async def test_a_refused_feed_ends_the_run_with_its_exit_code(
@@ -56,7 +58,7 @@ async def test_a_refused_feed_ends_the_run_with_its_exit_code(
         with pytest.raises(FeedRefusedError) as error:
             await asyncio.wait_for(runner.run(asyncio.Event()), 10)
     assert error.value.exit_code == EXIT_FEED_REFUSED
-    assert all(task.done() for task in runner._tasks.values())
+    assert all(task.done() for task in runner.supervisor.tasks.values())
     assert runner.stopped.is_set()
 
 
@@ -67,16 +69,19 @@ async def test_the_candle_queue_is_bounded_and_keeps_the_newest(
         runner = await AsyncRunner.create(settings, session=session,
                                           strategy=AlwaysEnter())
         try:
-            await runner.warm_up()
-            last = runner.history[-1]
+            await runner.engine.warm_up()
+            last = runner.engine.history[-1]
             # Nobody consumes the queue (the strategy task is not running): 15 closed candles.
             for i in range(1, 16):
-                runner.on_candle(dataclasses.replace(last, open_time=last.open_time + i * 60_000))
-            queued = [runner._candles_q.get_nowait() for _ in range(runner._candles_q.qsize())]
+                runner.engine.on_candle(
+                    dataclasses.replace(last, open_time=last.open_time + i * 60_000))
+            queue = runner.engine.candles
+            queued = [queue.get_nowait() for _ in range(queue.qsize())]
             assert [c.open_time for c in queued] == [last.open_time + i * 60_000
                                                      for i in range(6, 16)]
-            assert runner.status()["strategy"]["candles_dropped"] == 5
-            assert len(runner.history) == settings.history_candles  # the deque is bounded too
+            assert runner.controller.status()["strategy"]["candles_dropped"] == 5
+            # the deque is bounded too
+            assert len(runner.engine.history) == settings.history_candles
         finally:
             await runner.aclose()
 
@@ -89,14 +94,14 @@ async def test_daily_loss_cap_pauses_entries_but_not_the_engine(
     async with running(sim, tmp_path, strategy, daily_loss_cap_pct="0.00001") as runner:
         await wait_until(lambda: runner.journal.trades(1, None), 8, "the cap's flatten")
         assert runner.journal.trades(1, None)[0].exit_reason == "daily_loss_cap"
-        status = runner.status()
+        status = runner.controller.status()
         assert "daily_loss_cap" in status["gate"]["reasons"]
         assert "daily loss cap" in status["gate"]["details"]["daily_loss_cap"]
         calls = strategy.calls
         await wait_until(lambda: strategy.calls >= calls + 2, 5, "decisions while capped")
         assert runner.broker.position is None  # the always-entering strategy stays out
         assert len(runner.journal.trades(10, None)) == 1
-        assert all(t["state"] == "running" for t in runner.status()["tasks"].values()
+        assert all(t["state"] == "running" for t in runner.controller.status()["tasks"].values()
                    if t["state"] != "finished")
 
 
@@ -123,19 +128,20 @@ async def test_short_warm_up_keeps_entries_paused_until_enough_live_candles(
     async with aiohttp.ClientSession() as session:
         runner = await AsyncRunner.create(settings, session=session,
                                           strategy=strategy)
-        runner.rest = ShortHistory(runner.rest, short_by=2)
+        runner.engine.rest = ShortHistory(runner.rest, short_by=2)
         runner.api_ready.set()
         task = asyncio.create_task(runner.run(stop))
         try:
-            await wait_until(runner.first_tick.is_set, 10, "first tick")
-            assert len(runner.history) == 98
-            assert runner.status()["gate"]["details"]["warmup"] == "98/100 closed candles"
-            assert "warm-up 98/100" in runner.readiness()[1]
+            await wait_until(runner.engine.first_tick.is_set, 10, "first tick")
+            assert len(runner.engine.history) == 98
+            details = runner.controller.status()["gate"]["details"]
+            assert details["warmup"] == "98/100 closed candles"
+            assert "warm-up 98/100" in runner.controller.readiness()[1]
             await wait_until(lambda: runner.broker.position is not None, 8, "entry")
             # The first live candle's intent was held back (99/100); the second one traded.
             assert strategy.calls >= 2
-            assert len(runner.history) >= 100
-            assert "warmup" not in runner.status()["gate"]["reasons"]
+            assert len(runner.engine.history) >= 100
+            assert "warmup" not in runner.controller.status()["gate"]["reasons"]
         finally:
             stop.set()
             await asyncio.wait_for(task, 5)
@@ -162,12 +168,12 @@ async def test_stop_during_a_hanging_warm_up_ends_the_run_at_once(
         runner = await AsyncRunner.create(settings, session=session,
                                           strategy=AlwaysEnter())
         rest = HangingKlines(runner.rest)
-        runner.rest = rest
+        runner.engine.rest = rest
         task = asyncio.create_task(runner.run(stop))
         await asyncio.wait_for(rest.entered.wait(), 5)
         stop.set()
         await asyncio.wait_for(task, 1.0)
-    assert runner._tasks == {}  # no task was started
+    assert runner.supervisor.tasks == {}  # no task was started
     assert runner.stopped.is_set()
 
 

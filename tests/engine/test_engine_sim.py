@@ -68,7 +68,8 @@ async def running(sim: Any, tmp_path: Path, strategy: Any = None,
         runner.api_ready.set()
         task = asyncio.create_task(runner.run(stop))
         try:
-            await wait_until(lambda: runner.first_tick.is_set() or task.done(), 10, "first tick")
+            await wait_until(lambda: runner.engine.first_tick.is_set() or task.done(), 10,
+                             "first tick")
             if task.done():
                 await task
             yield runner
@@ -102,9 +103,9 @@ async def test_entry_on_closed_candle_then_stop_and_target_exits(
     notifier = RecordingNotifier()
     publisher = Publisher()
     async with running(sim, tmp_path, strategy, notifier) as runner:
-        runner.attach_feed(publisher)
-        assert len(runner.history) == 150  # warm-up over REST, so the first candle trades
-        assert "warmup" not in runner.status()["gate"]["reasons"]
+        runner.controller.attach_feed(publisher)
+        assert len(runner.engine.history) == 150  # warm-up over REST, so the first candle trades
+        assert "warmup" not in runner.controller.status()["gate"]["reasons"]
         assert runner.gate.entries_allowed() or await wait_until(
             runner.gate.entries_allowed, 5, "gate open")
         candles_before = runner.metrics.candles._value.get()
@@ -128,7 +129,7 @@ async def test_entry_on_closed_candle_then_stop_and_target_exits(
         target = runner.broker.position.target
         sim.script_price(target + Decimal("5"), target + Decimal("5.1"), pushes=1)
         await wait_until(lambda: runner.broker.position is None, 5, "target exit")
-        status = runner.status()
+        status = runner.controller.status()
         assert status["position"] is None
         trades = journal_trades(runner)
         assert [t.exit_reason for t in trades] == ["stop", "target"]
@@ -147,13 +148,13 @@ async def test_entry_on_closed_candle_then_stop_and_target_exits(
 async def test_real_supervisor_runs_over_warmup_and_live_candles(
         sim: Any, tmp_path: Path) -> None:
     async with running(sim, tmp_path) as runner:
-        await wait_until(lambda: runner._decisions >= 3, 10, "three strategy decisions")
-        status = runner.status()
+        await wait_until(lambda: runner.engine.decisions >= 3, 10, "three strategy decisions")
+        status = runner.controller.status()
         assert status["strategy"]["last_reason"]
         assert all(t["state"] == "running" for name, t in status["tasks"].items()
                    if name != "readiness")
         assert runner.gate.snapshot()["trading_allowed"] in (True, False)
-    assert type(runner.strategy).__name__ == "Supervisor"
+    assert type(runner.engine.strategy).__name__ == "Supervisor"
 
 
 @pytest.mark.parametrize("sim_options", [{"speed": 60.0, "kline_push_ms": 100,
@@ -183,7 +184,7 @@ async def test_slow_strategy_does_not_delay_watchdog_or_heartbeat(
     print(f"slow strategy: lag p99 {lag_p99 * 1000:.1f} ms over {samples} samples, "
           f"reaction {reaction * 1000:.2f} ms, max heartbeat gap "
           f"{max(b - a for a, b in itertools.pairwise(beats)) * 1000:.0f} ms")
-    assert runner.strategy_runtime_max >= 0.5
+    assert runner.engine.strategy_runtime_max >= 0.5
     assert samples > 20
     assert lag_p99 < 0.05, f"loop lag p99 {lag_p99 * 1000:.1f} ms"
     assert reaction < 0.05, f"watchdog reaction {reaction * 1000:.1f} ms"
@@ -199,27 +200,29 @@ async def test_feed_drop_pauses_entries_until_reconnect_and_backfill(
     publisher = Publisher()
     async with running(sim, tmp_path, strategy, ws_refused_limit=1000,
                        ws_backoff_initial=0.05, ws_backoff_max=0.1) as runner:
-        runner.attach_feed(publisher)
+        runner.controller.attach_feed(publisher)
         await wait_until(runner.gate.entries_allowed, 5, "gate open")
-        last_before = runner.history[-1].open_time
+        last_before = runner.engine.history[-1].open_time
         # An outage long enough to miss candles: refuse reconnects, then drop the socket.
         await sim.refuse_connections()
         sim.drop_all()
-        await wait_until(lambda: "feed_disconnected" in runner.status()["gate"]["reasons"],
-                         5, "feed reason")
+        await wait_until(
+            lambda: "feed_disconnected" in runner.controller.status()["gate"]["reasons"],
+            5, "feed reason")
         assert not runner.gate.entries_allowed()
-        assert runner.readiness()[0] is False
+        assert runner.controller.readiness()[0] is False
         start_wall = time.monotonic()
         # 2.5 wall s = 150 simulated s at 60x: at least two candles close during the outage.
         await wait_until(lambda: time.monotonic() - start_wall > 2.5, 4, "outage")
-        assert "feed_disconnected" in runner.status()["gate"]["reasons"]
-        assert runner.status()["feed"]["reconnects"] == 0
+        assert "feed_disconnected" in runner.controller.status()["gate"]["reasons"]
+        assert runner.controller.status()["feed"]["reconnects"] == 0
         await sim.accept_connections()
-        await wait_until(lambda: runner.status()["feed"]["reconnects"] >= 1, 10, "reconnect")
+        await wait_until(lambda: runner.controller.status()["feed"]["reconnects"] >= 1, 10,
+                         "reconnect")
         await wait_until(runner.gate.entries_allowed, 5, "gate reopens")
         # The missed candles were backfilled before the gate reopened: no gap in history.
-        assert runner.history[-1].open_time >= last_before + 2 * 60_000
-        times = [c.open_time for c in runner.history]
+        assert runner.engine.history[-1].open_time >= last_before + 2 * 60_000
+        times = [c.open_time for c in runner.engine.history]
         assert all(b - a == 60_000 for a, b in itertools.pairwise(times))
         feed_states = [p["feed"]["state"] for kind, p in publisher.messages if kind == "status"]
         assert "lost" in feed_states
@@ -248,7 +251,7 @@ async def test_controller_pause_resume_and_kill_file(sim: Any, tmp_path: Path) -
     kill = tmp_path / "KILL"
     async with running(sim, tmp_path, strategy, kill_file=kill) as runner:
         await wait_until(runner.gate.entries_allowed, 5, "gate open")
-        paused = await runner.pause("operator")
+        paused = await runner.controller.pause("operator")
         assert paused["gate"]["reasons"] == ["manual"]
         assert runner.journal.pause_state() == (True, "operator")
         strategy.armed.set()
@@ -257,25 +260,25 @@ async def test_controller_pause_resume_and_kill_file(sim: Any, tmp_path: Path) -
         assert runner.broker.position is None  # intents are not applied while paused
         strategy.armed.clear()
         kill.touch()
-        resumed = await runner.resume()
+        resumed = await runner.controller.resume()
         assert resumed["gate"]["reasons"] == ["kill_switch"]
         assert runner.journal.pause_state() == (False, None)
         kill.unlink()
         strategy.armed.set()
         await wait_until(lambda: runner.broker.position is not None, 5, "entry after resume")
         strategy.armed.clear()
-        assert runner.positions()[0]["side"] == "long"
+        assert runner.controller.positions()[0]["side"] == "long"
         # position_sync: in step with the journal, then a deliberate drift is seen and counted.
-        assert runner.position_sync() is True
+        assert runner.health.position_sync() is True
         drifted = dataclasses.replace(runner.broker.position, stop=Decimal("1"))
         runner.journal.update_position(drifted)
-        assert runner.position_sync() is False
-        assert runner.status()["position_drift_count"] == 1
-        result = await runner.flatten()
+        assert runner.health.position_sync() is False
+        assert runner.controller.status()["position_drift_count"] == 1
+        result = await runner.controller.flatten()
         assert result["closed"] is True and result["trade"]["exit_reason"] == "manual"
-        assert runner.trades(10, None)[0]["exit_reason"] == "manual"
-        assert len(runner.candles(5)) == 5
-        assert runner.readiness() == (True, [])
+        assert runner.controller.trades(10, None)[0]["exit_reason"] == "manual"
+        assert len(runner.controller.candles(5)) == 5
+        assert runner.controller.readiness() == (True, [])
 
 
 class Exploding:
@@ -301,7 +304,7 @@ async def test_a_failing_strategy_ends_the_run_after_three_tries(
             await asyncio.wait_for(runner.run(asyncio.Event()), 15)
     assert strategy.calls == 3
     assert runner.stopped.is_set()
-    assert all(task.done() for task in runner._tasks.values())
+    assert all(task.done() for task in runner.supervisor.tasks.values())
 
 
 async def test_silent_feed_marks_prices_stale_then_recovers(sim: Any, tmp_path: Path) -> None:
@@ -312,7 +315,7 @@ async def test_silent_feed_marks_prices_stale_then_recovers(sim: Any, tmp_path: 
                        ws_silence_timeout=2.5, ws_ping_interval=1.0,
                        ws_pong_timeout=2.0) as runner:
         await wait_until(runner.gate.entries_allowed, 5, "gate open")
-        runner.beat()
+        runner.health.beat()
         assert notifier.kinds()[-1] == "watchdog"  # healthy: systemd's watchdog is petted
         # The health line: feed state, tick age, position, equity, loop lag, reconnects, gate.
         line = notifier.events[-2][2]
@@ -320,17 +323,18 @@ async def test_silent_feed_marks_prices_stale_then_recovers(sim: Any, tmp_path: 
                             r"equity=10000(\.0+)? loop_lag_ms=\d+\.\d reconnects=0 gate=open",
                             line), line
         sim.stall()
-        await wait_until(lambda: "stale_prices" in runner.status()["gate"]["reasons"], 3,
+        await wait_until(lambda: "stale_prices" in runner.controller.status()["gate"]["reasons"], 3,
                          "stale reason")
         assert not runner.gate.exits_allowed()
-        assert "prices stale" in runner.readiness()[1]
-        runner.beat()
+        assert "prices stale" in runner.controller.readiness()[1]
+        runner.health.beat()
         assert notifier.kinds()[-1] == "status"  # stale: no WATCHDOG=1 this beat
         assert "gate=stale_prices" in notifier.events[-1][2]
         # The provider notices the silence, reconnects (the stall only hits old sockets).
-        await wait_until(lambda: runner.status()["feed"]["reconnects"] >= 1, 10, "reconnect")
+        await wait_until(lambda: runner.controller.status()["feed"]["reconnects"] >= 1, 10,
+                         "reconnect")
         await wait_until(runner.gate.entries_allowed, 5, "gate reopens")
-        runner.beat()
+        runner.health.beat()
         assert notifier.kinds()[-1] == "watchdog"
         assert "feed=connected" in notifier.events[-2][2]
         assert re.search(r" reconnects=[1-9]", notifier.events[-2][2])
@@ -349,15 +353,15 @@ async def test_watchdog_timer_exits_without_a_new_tick(sim: Any, tmp_path: Path)
         await wait_until(runner.gate.entries_allowed, 5, "gate open")
         sim.stall()  # no more ticks on this socket
         loop = asyncio.get_running_loop()
-        seen = [runner.last_tick, loop.time()]
+        seen = [runner.engine.last_tick, loop.time()]
 
         def ticks_stopped() -> bool:  # no new tick for 0.2 s: in-flight pushes have landed
-            if runner.last_tick is not seen[0]:
-                seen[:] = [runner.last_tick, loop.time()]
+            if runner.engine.last_tick is not seen[0]:
+                seen[:] = [runner.engine.last_tick, loop.time()]
             return loop.time() - float(seen[1]) > 0.2  # type: ignore[arg-type]
 
         await wait_until(ticks_stopped, 3, "ticks to stop")
-        tick = runner.last_tick
+        tick = runner.engine.last_tick
         assert tick is not None
         intent = OrderIntent(side=Side.LONG, order_type="market", qty=QTY, entry=tick.ask,
                              stop=tick.bid, target=tick.ask + 1000, setup="test",
@@ -366,6 +370,6 @@ async def test_watchdog_timer_exits_without_a_new_tick(sim: Any, tmp_path: Path)
         result = runner.broker.submit(intent, tick, sim.clock.now_ms())
         assert result.accepted and runner.broker.position is not None
         await wait_until(lambda: runner.broker.position is None, 1.0, "timer exit")
-        assert runner.last_tick is tick  # no new price arrived: the timer did it
+        assert runner.engine.last_tick is tick  # no new price arrived: the timer did it
         assert runner.journal.trades(1, None)[0].exit_reason == "stop"
         assert runner.metrics.watchdog_reaction._sum.get() > before

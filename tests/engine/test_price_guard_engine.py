@@ -25,7 +25,7 @@ def inject_bbo(sim: Any, bid: str, ask: str) -> int:
 
 
 def open_long(runner: Any, sim: Any, stop_pct: str = "0.02") -> None:
-    tick = runner.last_tick
+    tick = runner.engine.last_tick
     assert tick is not None
     stop = (tick.bid * (1 - D(stop_pct))).quantize(D("0.1"))
     target = (tick.ask * (1 + D(stop_pct))).quantize(D("0.1"))
@@ -37,7 +37,7 @@ def open_long(runner: Any, sim: Any, stop_pct: str = "0.02") -> None:
 
 
 async def rejected(runner: Any, n: int) -> None:
-    await wait_until(lambda: sum(runner.guard.stats.rejected.values()) >= n, 5,
+    await wait_until(lambda: sum(runner.engine.guard.stats.rejected.values()) >= n, 5,
                      f"{n} quarantined quote(s)")
 
 
@@ -48,7 +48,7 @@ async def test_one_crafted_frame_neither_stops_out_nor_takes_profit(
     async with running(sim, tmp_path, strategy) as runner:
         await wait_until(runner.gate.entries_allowed, 10, "gate open")
         open_long(runner, sim)
-        equity = runner.broker.equity(runner.last_tick)
+        equity = runner.broker.equity(runner.engine.last_tick)
         assert inject_bbo(sim, "1", "1.1") >= 1  # far below the stop
         await rejected(runner, 1)
         assert inject_bbo(sim, "99999999", "100000000") >= 1  # far above the target
@@ -56,9 +56,9 @@ async def test_one_crafted_frame_neither_stops_out_nor_takes_profit(
         await asyncio.sleep(0.3)  # real ticks flow on meanwhile
         assert runner.broker.position is not None
         assert runner.journal.trades(10, None) == []
-        assert abs(runner.broker.equity(runner.last_tick) - equity) < equity * D("0.01")
-        assert runner.guard.stats.rejected == {"outside_band": 2}
-        assert runner.status()["data_health"]["quotes_rejected"] == {"outside_band": 2}
+        assert abs(runner.broker.equity(runner.engine.last_tick) - equity) < equity * D("0.01")
+        assert runner.engine.guard.stats.rejected == {"outside_band": 2}
+        assert runner.controller.status()["data_health"]["quotes_rejected"] == {"outside_band": 2}
         metrics = runner.metrics.render().decode()
         assert 'la_quotes_rejected_total{reason="outside_band"} 2.0' in metrics
 
@@ -68,7 +68,7 @@ async def test_a_crafted_frame_does_not_fill_a_resting_limit(sim: Any, tmp_path:
     strategy.armed.clear()
     async with running(sim, tmp_path, strategy) as runner:
         await wait_until(runner.gate.entries_allowed, 10, "gate open")
-        tick = runner.last_tick
+        tick = runner.engine.last_tick
         assert tick is not None
         price = (tick.bid * D("0.99")).quantize(D("0.1"))
         intent = OrderIntent(side=Side.LONG, order_type="limit", qty=QTY, entry=price,
@@ -129,5 +129,5 @@ async def test_an_item_whose_handling_raises_is_counted_and_market_data_goes_on(
 
         runner.broker.on_tick = on_tick_failing_once  # type: ignore[method-assign]
         await wait_until(lambda: calls[0] >= 5, 5, "ticks after the failing one")
-        assert runner.status()["data_health"]["frame_errors"] == 1
-        assert runner.status()["tasks"]["market_data"]["state"] == "running"
+        assert runner.controller.status()["data_health"]["frame_errors"] == 1
+        assert runner.controller.status()["tasks"]["market_data"]["state"] == "running"

@@ -1,0 +1,51 @@
+"""What happens after the broker acts: metrics, log lines and live messages, in one place."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from loguru import logger
+
+from laptop_agents.metrics import Metrics
+from laptop_agents.paper.models import BrokerEvent, TradeClosed
+from laptop_agents.session.controller import FeedPublisher
+from laptop_agents.session.describe import describe_event, describe_trade
+from laptop_agents.session.render import jsonable
+
+
+class NullPublisher:
+    def publish(self, kind: str, payload: dict[str, Any]) -> None:
+        pass
+
+
+class Outcomes:
+    """Reports broker events; ``publisher`` is the API's feed hub once it is attached."""
+
+    def __init__(self, metrics: Metrics, after: Callable[[], None]) -> None:
+        self.metrics = metrics
+        self.publisher: FeedPublisher = NullPublisher()
+        self._after = after  # refresh the gauges once the events are reported
+
+    @property
+    def attached(self) -> bool:
+        return not isinstance(self.publisher, NullPublisher)
+
+    def report(self, events: Iterable[BrokerEvent], arrived: float | None) -> None:
+        """``arrived``: perf_counter of the tick that caused them (times the watchdog)."""
+        for event in events:
+            if isinstance(event, TradeClosed):
+                trade = event.trade
+                self.metrics.trades.inc()
+                if arrived is not None:
+                    self.metrics.watchdog_reaction.observe(time.perf_counter() - arrived)
+                logger.info("trade closed pnl={} ({})", trade.realized_pnl, describe_trade(trade))
+                self.publisher.publish("trade", jsonable(trade))
+                continue
+            logger.info("{}", describe_event(event))
+            self.publisher.publish("order", {"kind": event.type, **jsonable(event)})
+        self._after()
+
+
+__all__ = ["NullPublisher", "Outcomes"]

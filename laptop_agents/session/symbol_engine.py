@@ -1,0 +1,262 @@
+"""SymbolEngine: everything the loop owns about one symbol.
+
+Its candle history, its last accepted quote (and when it arrived), the price guard that judges
+every quote, the gate's market inputs (fresh prices, warm-up), the strategy that decides on its
+closed candles and the queue that feeds it. Running a second symbol means a second SymbolEngine
+over the same account, not edits to every method (docs/architecture.md).
+
+Every method runs on the event loop; the strategy runs in a thread on an immutable
+:class:`StrategyContext` and hands back a :class:`Decision` that is applied here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor
+from decimal import Decimal
+
+from loguru import logger
+
+from laptop_agents.config import Settings
+from laptop_agents.data.exchange_clock import ExchangeClock
+from laptop_agents.data.price_guard import PriceGuard
+from laptop_agents.data.providers.neterrors import describe_connect_error
+from laptop_agents.errors import LaptopAgentsError
+from laptop_agents.metrics import Metrics
+from laptop_agents.models import Candle, Instrument, Tick
+from laptop_agents.paper.broker import PaperBroker
+from laptop_agents.session.describe import describe_intent
+from laptop_agents.session.gate import TradingGate
+from laptop_agents.session.outcomes import Outcomes
+from laptop_agents.session.ports import MarketRest
+from laptop_agents.session.render import candle_payload, tick_payload
+from laptop_agents.strategy.base import Decision, Strategy, StrategyContext
+
+STRATEGY_FAILURE_LIMIT = 3  # consecutive strategy exceptions before the engine gives up
+QUOTE_CHECK_MIN_INTERVAL_S = 2.0  # REST depth reads asked for by the price guard, at most
+
+
+def strategy_context(candles: tuple[Candle, ...], broker: PaperBroker, tick: Tick | None,
+                     instrument: Instrument) -> StrategyContext:
+    """The strategy's whole view: closed candles, the position, equity and the rules."""
+    last_exit = broker.last_exit_ms
+    since_exit = None if last_exit is None else sum(
+        1 for c in candles if c.close_time > last_exit)
+    return StrategyContext(
+        candles=candles, position=broker.position_view(), equity=broker.equity(tick),
+        instrument=instrument, candles_since_exit=since_exit,
+        has_working_order=bool(broker.working_orders),
+    )
+
+
+def _fmt_ms(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
+
+
+class SymbolEngine:
+    def __init__(self, settings: Settings, *, instrument: Instrument, broker: PaperBroker,
+                 strategy: Strategy, gate: TradingGate, guard: PriceGuard, rest: MarketRest,
+                 clock: ExchangeClock, metrics: Metrics, outcomes: Outcomes,
+                 on_change: Callable[[], None] = lambda: None) -> None:
+        self.settings = settings
+        self.symbol = instrument.symbol
+        self.interval = settings.interval
+        self.instrument = instrument
+        self.broker = broker
+        self.strategy = strategy
+        self.gate = gate
+        self.guard = guard
+        self.rest = rest
+        self.clock = clock
+        self.metrics = metrics
+        self.outcomes = outcomes
+        self._on_change = on_change  # the controller republishes status after an order
+        self.history: deque[Candle] = deque(maxlen=settings.history_candles)
+        self.last_tick: Tick | None = None
+        self.last_tick_arrival: float | None = None  # perf_counter of the latest tick
+        self.first_tick = asyncio.Event()
+        self.candles: asyncio.Queue[Candle] = asyncio.Queue(maxsize=settings.queue_size)
+        self.candles_dropped = 0
+        self.decisions = 0
+        self.last_decision = ""
+        self.strategy_runtime_max = 0.0
+        self._quote_check: asyncio.Task[None] | None = None
+        self._quote_check_at = float("-inf")
+
+    # --- warm-up --------------------------------------------------------------------------
+    async def warm_up(self) -> None:
+        """Closed candles over REST before any task starts; live ones join without a gap."""
+        s = self.settings
+        try:
+            candles = await self.rest.klines(self.symbol, self.interval,
+                                             limit=s.history_candles)
+        except LaptopAgentsError:
+            raise
+        except Exception as error:  # warm-up over live candles still works, just later
+            logger.warning("warm-up history over REST failed ({}); warming up live",
+                           describe_connect_error(self.settings.bitunix_rest_url, error))
+            candles = []
+        self.history.extend(c for c in candles if c.closed)
+        self.update_warm()
+        if self.history:
+            last = self.history[-1]
+            self.broker.observe(candle=last)  # a mark price before the first tick
+            self.guard.observe_close(last.close)
+            logger.info("warm-up: {} closed candles loaded, last open_time={}",
+                        len(self.history), last.open_time)
+
+    def update_warm(self) -> None:
+        have, need = len(self.history), self.settings.warmup_candles
+        if have >= need:
+            self.gate.set_warm(True)
+        else:
+            self.gate.set_warm(False, f"{have}/{need} closed candles")
+
+    # --- market events --------------------------------------------------------------------
+    def on_tick(self, tick: Tick, arrived: float) -> None:
+        if tick.symbol != self.symbol:
+            return
+        rejected = self.guard.check(tick)
+        if rejected is not None:
+            # Quarantined: no fill, exit, equity, strategy or chart ever sees this price.
+            self.metrics.quotes_rejected.labels(reason=rejected.value).inc()
+            if self.guard.external_wanted:
+                self._check_quote_over_rest()
+            return
+        self.last_tick = tick
+        self.last_tick_arrival = arrived
+        self.gate.tick_arrived()
+        # The event-driven watchdog: exits are checked on the very tick that crosses.
+        events = self.broker.on_tick(tick)
+        if events:
+            self.outcomes.report(events, arrived)
+        self.outcomes.publisher.publish("tick", tick_payload(tick))
+        if not self.first_tick.is_set():
+            logger.info("first tick: bid={} ask={}", tick.bid, tick.ask)
+            self.first_tick.set()
+
+    def on_candle(self, candle: Candle) -> None:
+        if candle.symbol != self.symbol or candle.interval != self.interval:
+            return
+        if not candle.closed:
+            self.outcomes.publisher.publish("candle", candle_payload(candle))
+            return
+        if self.history and candle.open_time <= self.history[-1].open_time:
+            logger.debug("duplicate closed candle {} ignored", candle.open_time)
+            return
+        self.history.append(candle)
+        self.update_warm()
+        self.guard.observe_close(candle.close)
+        logger.info("candle closed {} o={} h={} l={} c={} v={}", _fmt_ms(candle.open_time),
+                    candle.open, candle.high, candle.low, candle.close, candle.volume)
+        events = self.broker.on_candle(candle)
+        if events:
+            self.outcomes.report(events, None)
+        self.outcomes.publisher.publish("candle", candle_payload(candle))
+        try:
+            self.candles.put_nowait(candle)
+        except asyncio.QueueFull:
+            # The strategy only ever needs the latest snapshot; count what it skipped.
+            self.candles_dropped += 1
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.candles.get_nowait()
+            self.candles.put_nowait(candle)
+
+    def watchdog_check(self) -> None:
+        """The 100 ms safety net: re-check exits against the latest price if it is fresh."""
+        if self.last_tick is None or self.broker.position is None:
+            return
+        if not self.gate.prices_fresh():
+            return
+        events = self.broker.on_tick(self.last_tick)
+        if events:
+            self.outcomes.report(events, self.last_tick_arrival)
+
+    def equity(self) -> Decimal:
+        """Before the first tick the broker marks the position at the last candle close."""
+        return self.broker.equity(self.last_tick)
+
+    # --- the price guard's REST check -----------------------------------------------------
+    def _check_quote_over_rest(self) -> None:
+        """Ask REST for the book when the guard holds a candidate move (one read at a time,
+        at most every QUOTE_CHECK_MIN_INTERVAL_S): a real move is then accepted at once."""
+        now = time.monotonic()
+        if self._quote_check is not None and not self._quote_check.done():
+            return
+        if now - self._quote_check_at < QUOTE_CHECK_MIN_INTERVAL_S:
+            return
+        self._quote_check_at = now
+        self._quote_check = asyncio.create_task(self._read_book(), name="quote-check")
+
+    async def _read_book(self) -> None:
+        try:
+            book = await self.rest.depth(self.symbol, 1)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            logger.warning("price guard: REST depth read failed ({}); waiting for the feed "
+                           "to confirm", describe_connect_error(self.settings.bitunix_rest_url,
+                                                                 error))
+            self.guard.external_failed()
+            return
+        if book.bids and book.asks:
+            self.guard.external(book.bids[0][0], book.asks[0][0])
+
+    # --- the strategy ---------------------------------------------------------------------
+    async def decide_forever(self, executor: Executor,
+                             on_decision: Callable[[], None] = lambda: None) -> None:
+        """Take closed candles, run the strategy off the loop, apply its decisions."""
+        loop = asyncio.get_running_loop()
+        failures = 0
+        while True:
+            candle = await self.candles.get()
+            while not self.candles.empty():  # coalesce: decide on the latest history only
+                candle = self.candles.get_nowait()
+            context = strategy_context(tuple(self.history), self.broker, self.last_tick,
+                                       self.instrument)
+            started = time.perf_counter()
+            try:
+                decision = await loop.run_in_executor(executor, self.strategy.decide, context)
+            except Exception:
+                # One bad candle must not stop the exits; a strategy that keeps failing is a bug
+                # that ends the daemon (exit 70) rather than trading blind.
+                failures += 1
+                logger.exception("strategy failed on candle {} ({} in a row)",
+                                 candle.open_time, failures)
+                if failures >= STRATEGY_FAILURE_LIMIT:
+                    raise
+                continue
+            failures = 0
+            self.strategy_runtime_max = max(self.strategy_runtime_max,
+                                            time.perf_counter() - started)
+            self.decisions += 1
+            self.apply_decision(decision)
+            on_decision()
+
+    def apply_decision(self, decision: Decision) -> None:
+        intent = decision.intent
+        self.last_decision = decision.reason
+        if intent is None:
+            logger.debug("strategy: no entry ({})", decision.reason)
+            return
+        if self.broker.position is not None:
+            logger.info("strategy intent ignored: a position is already open")
+            return
+        if not self.gate.entries_allowed():
+            logger.info("strategy intent not sent: entries paused ({})",
+                        ", ".join(r.value for r in self.gate.reasons()))
+            return
+        if self.last_tick is None:
+            return
+        result = self.broker.submit(intent, self.last_tick, self.clock.now_ms())
+        self.metrics.orders.inc()
+        logger.info("order submitted: {} -> {}", describe_intent(intent), result.reason)
+        self.outcomes.report(result.events, None)
+        self._on_change()
+
+
+__all__ = ["STRATEGY_FAILURE_LIMIT", "SymbolEngine", "strategy_context"]

@@ -1,0 +1,123 @@
+"""Wiring: build every part of the engine from settings, on one aiohttp session.
+
+The live daemon, the tests and (later) replays and backtests assemble through here, so there
+is one assembly path. ``run_async_session`` (session/async_session.py) is the entry point the
+CLI and the daemon use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+from loguru import logger
+
+from laptop_agents.config import Settings
+from laptop_agents.data.exchange_clock import ExchangeClock
+from laptop_agents.data.instruments import tradable_instrument
+from laptop_agents.data.providers.bitunix_rest import BitunixRestClient
+from laptop_agents.data.providers.bitunix_ws import BitunixWSProvider
+from laptop_agents.data.providers.neterrors import describe_connect_error
+from laptop_agents.errors import ConfigError, LaptopAgentsError
+from laptop_agents.metrics import Metrics
+from laptop_agents.models import DEFAULT_BTCUSDT, Instrument
+from laptop_agents.paper.broker import PaperBroker
+from laptop_agents.session.describe import describe_position
+from laptop_agents.session.ports import MarketData, MarketRest, Notifier, NullNotifier
+from laptop_agents.storage.journal import Journal, JournalError
+from laptop_agents.strategy.base import Strategy
+
+# One journal per market source: the simulator's paper account must never leak into the
+# account traded on real Bitunix prices.
+JOURNAL_FILES = {"bitunix": "journal.sqlite3", "sim": "journal-sim.sqlite3"}
+
+
+@dataclass(frozen=True)
+class EngineParts:
+    """Everything one engine runs on; the runner owns none of their construction."""
+
+    rest: MarketRest
+    provider: MarketData
+    instrument: Instrument
+    journal: Journal
+    broker: PaperBroker
+    strategy: Strategy
+    clock: ExchangeClock
+    metrics: Metrics
+    notifier: Notifier
+
+
+def journal_path(settings: Settings) -> Path:
+    return settings.data_dir.expanduser() / JOURNAL_FILES[settings.source]
+
+
+def open_journal(settings: Settings) -> Journal:
+    """Open (or create) the journal; one that cannot be opened is a ConfigError (78).
+
+    A read-only or foreign data directory, or a corrupt file, will not heal by restarting, so
+    the service manager must not restart in a loop; the message names the path.
+    """
+    try:
+        return Journal(journal_path(settings))
+    except (JournalError, OSError) as error:
+        raise ConfigError(f"invalid setting LA_DATA_DIR: cannot open the journal: {error}"
+                          ) from None
+
+
+async def fetch_instrument(rest: BitunixRestClient, symbol: str, rest_url: str = "") -> Instrument:
+    """The contract's rules over REST; BTCUSDT's well-known rules when REST is unreachable.
+
+    Falling back lets the WebSocket connect decide the outcome: a refused feed then exits
+    with its own code (69) instead of a generic REST error. An unknown or untradable symbol
+    is a ConfigError (exit 78), raised as is.
+    """
+    try:
+        return await tradable_instrument(rest, symbol)
+    except LaptopAgentsError:
+        raise
+    except (aiohttp.ClientError, TimeoutError) as error:
+        if symbol != DEFAULT_BTCUSDT.symbol:
+            raise
+        logger.warning("trading rules over REST unavailable ({}); using BTCUSDT defaults",
+                       describe_connect_error(rest_url, error))
+        return DEFAULT_BTCUSDT
+
+
+async def build_parts(
+    settings: Settings,
+    *,
+    session: aiohttp.ClientSession,
+    clock: ExchangeClock | None = None,
+    metrics: Metrics | None = None,
+    notifier: Notifier | None = None,
+    strategy: Strategy | None = None,
+) -> EngineParts:
+    """The REST client and trading rules, the journal and the broker rebuilt from it, the
+    strategy and the WebSocket provider. ``clock`` estimates exchange time from the
+    exchange's own timestamps; it is never the simulator's clock (tests inject one over a
+    skewed laptop clock)."""
+    metrics = metrics or Metrics()
+    exchange_clock = clock or ExchangeClock()
+    rest = BitunixRestClient(session, settings, exchange_clock)
+    instrument = await fetch_instrument(rest, settings.symbol, settings.bitunix_rest_url)
+    journal = open_journal(settings)
+    # The broker judges quote freshness in exchange ms, which run faster on an accelerated
+    # exchange than the wall seconds of LA_STALE_AFTER: it asks the clock for the speed.
+    broker = PaperBroker(settings, instrument, journal, clock_speed=lambda: exchange_clock.speed)
+    if broker.position is not None:
+        logger.info("restored open position from the journal: {}",
+                    describe_position(broker.position))
+    if strategy is None:
+        from laptop_agents.strategy import Supervisor
+
+        strategy = Supervisor(settings)
+    provider = BitunixWSProvider(session, settings, rest=rest, clock=exchange_clock,
+                                 metrics=metrics)
+    return EngineParts(rest=rest, provider=provider, instrument=instrument, journal=journal,
+                       broker=broker, strategy=strategy, clock=exchange_clock, metrics=metrics,
+                       notifier=notifier or NullNotifier())
+
+
+__all__ = ["JOURNAL_FILES", "EngineParts", "build_parts", "fetch_instrument", "journal_path",
+           "open_journal"]

@@ -49,7 +49,7 @@ class EngineController:
         engine, gate, tick = self.engine, self.engine.gate, self.engine.last_tick
         age = gate.last_tick_age()
         clock = self.health.clock
-        return jsonable({
+        view: dict[str, Any] = jsonable({
             "mode": "paper",
             "source": self.settings.source,
             "symbol": engine.symbol,
@@ -77,6 +77,7 @@ class EngineController:
             "position_drift_count": self.feed.drift_count,
             "tasks": self._tasks(),
         })
+        return view
 
     def _position(self) -> dict[str, Any] | None:
         broker, tick = self.engine.broker, self.engine.last_tick

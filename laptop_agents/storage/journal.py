@@ -20,128 +20,32 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from laptop_agents.models import Side
 from laptop_agents.paper.models import Fill, Order, OrderStatus, Position, Trade
-
-EQUITY_RETENTION_MS = 30 * 86_400_000  # equity snapshots older than 30 days are pruned
-
-# Each entry upgrades the schema by one version; never edit a released entry, append one.
-MIGRATIONS: list[str] = [
-    # version 1
-    """
-    CREATE TABLE orders (
-        order_id TEXT PRIMARY KEY, symbol TEXT NOT NULL, side TEXT NOT NULL,
-        order_type TEXT NOT NULL, qty TEXT NOT NULL, price TEXT NOT NULL, stop TEXT NOT NULL,
-        target TEXT NOT NULL, atr TEXT NOT NULL, setup TEXT NOT NULL, reason TEXT NOT NULL,
-        created_ms INTEGER NOT NULL, status TEXT NOT NULL, status_reason TEXT,
-        updated_ms INTEGER
-    );
-    CREATE INDEX orders_status ON orders(symbol, status);
-    CREATE INDEX orders_created ON orders(created_ms);
-    CREATE TABLE fills (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT, fill_id TEXT NOT NULL UNIQUE,
-        order_id TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL, kind TEXT NOT NULL,
-        qty TEXT NOT NULL, price TEXT NOT NULL, intended_price TEXT NOT NULL,
-        slippage TEXT NOT NULL, fee TEXT NOT NULL, liquidity TEXT NOT NULL,
-        realized_pnl TEXT NOT NULL, reason TEXT NOT NULL, ts INTEGER NOT NULL
-    );
-    CREATE TABLE trades (
-        trade_id TEXT PRIMARY KEY, symbol TEXT NOT NULL, side TEXT NOT NULL, qty TEXT NOT NULL,
-        entry_price TEXT NOT NULL, exit_price TEXT NOT NULL, opened_ms INTEGER NOT NULL,
-        closed_ms INTEGER NOT NULL, gross_pnl TEXT NOT NULL, fees TEXT NOT NULL,
-        realized_pnl TEXT NOT NULL, exit_reason TEXT NOT NULL, setup TEXT NOT NULL
-    );
-    CREATE INDEX trades_closed ON trades(closed_ms);
-    CREATE TABLE positions (
-        symbol TEXT PRIMARY KEY, side TEXT NOT NULL, qty TEXT NOT NULL,
-        entry_price TEXT NOT NULL, stop TEXT, target TEXT, trailing_stop TEXT,
-        opened_ms INTEGER NOT NULL, entry_order_id TEXT NOT NULL, entry_fee TEXT NOT NULL,
-        atr TEXT NOT NULL, setup TEXT NOT NULL
-    );
-    CREATE TABLE account (
-        id INTEGER PRIMARY KEY CHECK (id = 1), starting_equity TEXT NOT NULL,
-        realized_total TEXT NOT NULL, fees_total TEXT NOT NULL, last_exit_ms INTEGER,
-        risk_day TEXT, day_start_equity TEXT, day_start_balance TEXT, risk_pause_reason TEXT
-    );
-    CREATE TABLE equity (ts_ms INTEGER PRIMARY KEY, equity TEXT NOT NULL);
-    CREATE TABLE pause (
-        id INTEGER PRIMARY KEY CHECK (id = 1), paused INTEGER NOT NULL, reason TEXT
-    );
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    """,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
+from laptop_agents.storage.rows import (
+    INSERT_FILL,
+    INSERT_TRADE,
+    REPLACE_POSITION,
+    UPSERT_FILLED_ORDER,
+    AccountRow,
+    decimal_or_none,
+    fill_from_row,
+    fill_params,
+    order_from_row,
+    order_params,
+    position_from_row,
+    position_params,
+    trade_from_row,
+    trade_params,
+)
+from laptop_agents.storage.schema import EQUITY_RETENTION_MS, MIGRATIONS, SCHEMA_VERSION
 
 
 class JournalError(Exception):
     """A journal read or write failed (disk full, read-only file, corrupt database)."""
-
-
-@dataclass(frozen=True, slots=True)
-class AccountRow:
-    starting_equity: Decimal
-    realized_total: Decimal  # gross realised PnL of every exit fill
-    fees_total: Decimal
-    last_exit_ms: int | None
-    risk_day: str | None  # UTC date (YYYY-MM-DD) the daily-loss figures belong to
-    day_start_equity: Decimal | None
-    day_start_balance: Decimal | None
-    risk_pause_reason: str | None
-
-
-def _d(value: str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
-
-
-def _s(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def _order(row: sqlite3.Row) -> Order:
-    return Order(
-        order_id=row["order_id"], symbol=row["symbol"], side=Side(row["side"]),
-        order_type=row["order_type"], qty=Decimal(row["qty"]), price=Decimal(row["price"]),
-        stop=Decimal(row["stop"]), target=Decimal(row["target"]), atr=Decimal(row["atr"]),
-        setup=row["setup"], reason=row["reason"], created_ms=row["created_ms"],
-        status=OrderStatus(row["status"]),
-    )
-
-
-def _fill(row: sqlite3.Row) -> Fill:
-    return Fill(
-        fill_id=row["fill_id"], order_id=row["order_id"], symbol=row["symbol"],
-        side=row["side"], kind=row["kind"], qty=Decimal(row["qty"]),
-        price=Decimal(row["price"]), intended_price=Decimal(row["intended_price"]),
-        slippage=Decimal(row["slippage"]), fee=Decimal(row["fee"]),
-        liquidity=row["liquidity"], realized_pnl=Decimal(row["realized_pnl"]),
-        reason=row["reason"], ts=row["ts"],
-    )
-
-
-def _trade(row: sqlite3.Row) -> Trade:
-    return Trade(
-        trade_id=row["trade_id"], symbol=row["symbol"], side=Side(row["side"]),
-        qty=Decimal(row["qty"]), entry_price=Decimal(row["entry_price"]),
-        exit_price=Decimal(row["exit_price"]), opened_ms=row["opened_ms"],
-        closed_ms=row["closed_ms"], gross_pnl=Decimal(row["gross_pnl"]),
-        fees=Decimal(row["fees"]), realized_pnl=Decimal(row["realized_pnl"]),
-        exit_reason=row["exit_reason"], setup=row["setup"],
-    )
-
-
-def _position(row: sqlite3.Row) -> Position:
-    return Position(
-        symbol=row["symbol"], side=Side(row["side"]), qty=Decimal(row["qty"]),
-        entry_price=Decimal(row["entry_price"]), stop=_d(row["stop"]), target=_d(row["target"]),
-        trailing_stop=_d(row["trailing_stop"]), opened_ms=row["opened_ms"],
-        entry_order_id=row["entry_order_id"], entry_fee=Decimal(row["entry_fee"]),
-        atr=Decimal(row["atr"]), setup=row["setup"],
-    )
 
 
 class Journal:
@@ -229,8 +133,8 @@ class Journal:
             fees_total=Decimal(row["fees_total"]),
             last_exit_ms=row["last_exit_ms"],
             risk_day=row["risk_day"],
-            day_start_equity=_d(row["day_start_equity"]),
-            day_start_balance=_d(row["day_start_balance"]),
+            day_start_equity=decimal_or_none(row["day_start_equity"]),
+            day_start_balance=decimal_or_none(row["day_start_balance"]),
             risk_pause_reason=row["risk_pause_reason"],
         )
 
@@ -256,28 +160,20 @@ class Journal:
                 "INSERT OR IGNORE INTO orders (order_id, symbol, side, order_type, qty, price,"
                 " stop, target, atr, setup, reason, created_ms, status, updated_ms)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                self._order_params(order),
+                order_params(order),
             )
             return cursor.rowcount == 1
 
-    @staticmethod
-    def _order_params(order: Order) -> tuple[Any, ...]:
-        return (
-            order.order_id, order.symbol, order.side.value, order.order_type, str(order.qty),
-            str(order.price), str(order.stop), str(order.target), str(order.atr), order.setup,
-            order.reason, order.created_ms, order.status.value, order.created_ms,
-        )
-
     def get_order(self, order_id: str) -> Order | None:
         rows = self._read("SELECT * FROM orders WHERE order_id = ?", (order_id,))
-        return _order(rows[0]) if rows else None
+        return order_from_row(rows[0]) if rows else None
 
     def working_orders(self, symbol: str) -> list[Order]:
         rows = self._read(
             "SELECT * FROM orders WHERE symbol = ? AND status = ? ORDER BY created_ms",
             (symbol, OrderStatus.WORKING.value),
         )
-        return [_order(r) for r in rows]
+        return [order_from_row(r) for r in rows]
 
     def order_times_since(self, since_ms: int) -> list[int]:
         rows = self._read(
@@ -323,42 +219,15 @@ class Journal:
         with self._tx() as conn:
             if conn.execute("SELECT 1 FROM fills WHERE fill_id = ?", (fill.fill_id,)).fetchone():
                 return False
-            conn.execute(
-                "INSERT INTO fills (fill_id, order_id, symbol, side, kind, qty, price,"
-                " intended_price, slippage, fee, liquidity, realized_pnl, reason, ts)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    fill.fill_id, fill.order_id, fill.symbol, fill.side, fill.kind,
-                    str(fill.qty), str(fill.price), str(fill.intended_price),
-                    str(fill.slippage), str(fill.fee), fill.liquidity, str(fill.realized_pnl),
-                    fill.reason, fill.ts,
-                ),
-            )
+            conn.execute(INSERT_FILL, fill_params(fill))
             if order is not None:
-                conn.execute(
-                    "INSERT INTO orders (order_id, symbol, side, order_type, qty, price, stop,"
-                    " target, atr, setup, reason, created_ms, status, updated_ms)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT(order_id) DO UPDATE SET status = excluded.status,"
-                    " status_reason = 'filled', updated_ms = ?",
-                    (*self._order_params(order), fill.ts),
-                )
+                conn.execute(UPSERT_FILLED_ORDER, (*order_params(order), fill.ts))
             if position is None:
                 conn.execute("DELETE FROM positions WHERE symbol = ?", (fill.symbol,))
             else:
                 self._write_position(conn, position)
             if trade is not None:
-                conn.execute(
-                    "INSERT INTO trades (trade_id, symbol, side, qty, entry_price, exit_price,"
-                    " opened_ms, closed_ms, gross_pnl, fees, realized_pnl, exit_reason, setup)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        trade.trade_id, trade.symbol, trade.side.value, str(trade.qty),
-                        str(trade.entry_price), str(trade.exit_price), trade.opened_ms,
-                        trade.closed_ms, str(trade.gross_pnl), str(trade.fees),
-                        str(trade.realized_pnl), trade.exit_reason, trade.setup,
-                    ),
-                )
+                conn.execute(INSERT_TRADE, trade_params(trade))
             conn.execute(
                 "UPDATE account SET realized_total = ?, fees_total = ?, last_exit_ms = ?"
                 " WHERE id = 1",
@@ -368,16 +237,7 @@ class Journal:
 
     @staticmethod
     def _write_position(conn: sqlite3.Connection, p: Position) -> None:
-        conn.execute(
-            "INSERT OR REPLACE INTO positions (symbol, side, qty, entry_price, stop, target,"
-            " trailing_stop, opened_ms, entry_order_id, entry_fee, atr, setup)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                p.symbol, p.side.value, str(p.qty), str(p.entry_price), _s(p.stop),
-                _s(p.target), _s(p.trailing_stop), p.opened_ms, p.entry_order_id,
-                str(p.entry_fee), str(p.atr), p.setup,
-            ),
-        )
+        conn.execute(REPLACE_POSITION, position_params(p))
 
     def update_position(self, position: Position) -> None:
         """Persist a changed stop, target or trailing stop of the open position."""
@@ -386,7 +246,7 @@ class Journal:
 
     def load_position(self, symbol: str) -> Position | None:
         rows = self._read("SELECT * FROM positions WHERE symbol = ?", (symbol,))
-        return _position(rows[0]) if rows else None
+        return position_from_row(rows[0]) if rows else None
 
     def fills(self, symbol: str | None = None) -> list[Fill]:
         """Every fill in execution order (for audits, tests and reconciliation)."""
@@ -394,11 +254,11 @@ class Journal:
             rows = self._read("SELECT * FROM fills ORDER BY seq")
         else:
             rows = self._read("SELECT * FROM fills WHERE symbol = ? ORDER BY seq", (symbol,))
-        return [_fill(r) for r in rows]
+        return [fill_from_row(r) for r in rows]
 
     def fills_since(self, since_ms: int) -> list[Fill]:
         rows = self._read("SELECT * FROM fills WHERE ts >= ? ORDER BY seq", (since_ms,))
-        return [_fill(r) for r in rows]
+        return [fill_from_row(r) for r in rows]
 
     def trades(self, limit: int = 100, since_ms: int | None = None) -> list[Trade]:
         """Closed trades, newest first; ``since_ms`` keeps those closed at or after it."""
@@ -413,7 +273,7 @@ class Journal:
                 " LIMIT ?",
                 (since_ms, limit),
             )
-        return [_trade(r) for r in rows]
+        return [trade_from_row(r) for r in rows]
 
     # --- equity snapshots, pause state, metadata -------------------------------------------
     def record_equity(self, ts_ms: int, equity: Decimal) -> None:
@@ -451,3 +311,6 @@ class Journal:
     def get_meta(self, key: str) -> str | None:
         rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0][0] if rows else None
+
+
+__all__ = ["SCHEMA_VERSION", "AccountRow", "Journal", "JournalError"]

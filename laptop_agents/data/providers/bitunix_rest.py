@@ -162,8 +162,7 @@ class BitunixRestClient:
         """
         symbol = symbol.upper()
         step = WS_INTERVAL_MS[interval]
-        rest_interval = WS_TO_REST_INTERVAL.get(interval)
-        if rest_interval is None:
+        if interval not in WS_TO_REST_INTERVAL:
             raise ValueError(f"interval {interval!r} has no REST kline equivalent")
         if limit is not None and limit <= 0:
             return []
@@ -185,34 +184,41 @@ class BitunixRestClient:
         window_end = end
         while window_end > start:
             window_start = max(start, window_end - span)
-            params = {
-                "symbol": symbol,
-                "interval": rest_interval,
-                # "k-lines after this time": one ms earlier includes window_start whether the
-                # server reads startTime as inclusive or exclusive.
-                "startTime": str(window_start - 1),
-                "endTime": str(window_end),
-                "limit": str(REST_KLINE_PAGE),
-            }
-            rows = await self.get(KLINE_PATH, params)
-            if not isinstance(rows, list):
-                raise BitunixApiError(-1, "kline data is not a list")
-            for row in rows:
-                try:
-                    candle = parse_kline_row(row, symbol, interval)
-                except MalformedFrame as error:
-                    logger.debug("skipping bad kline row: {}", error)
-                    continue
-                if not window_start <= candle.open_time < window_end:
-                    continue
-                if candle.open_time + step > self.clock.settled_ms():
-                    continue  # still in progress at the exchange (its clock, not ours)
-                found[candle.open_time] = candle
+            rows = await self._kline_window(symbol, interval, window_start, window_end, found)
             if not rows or (limit is not None and len(found) >= limit):
                 break
             window_end = window_start
         candles = [found[t] for t in sorted(found)]
         return candles[-limit:] if limit is not None else candles
+
+    async def _kline_window(self, symbol: str, interval: str, window_start: int,
+                            window_end: int, found: dict[int, Candle]) -> int:
+        """Fetch one window into ``found`` (closed rows only); the number of rows returned."""
+        step = WS_INTERVAL_MS[interval]
+        params = {
+            "symbol": symbol,
+            "interval": WS_TO_REST_INTERVAL[interval],
+            # "k-lines after this time": one ms earlier includes window_start whether the
+            # server reads startTime as inclusive or exclusive.
+            "startTime": str(window_start - 1),
+            "endTime": str(window_end),
+            "limit": str(REST_KLINE_PAGE),
+        }
+        rows = await self.get(KLINE_PATH, params)
+        if not isinstance(rows, list):
+            raise BitunixApiError(-1, "kline data is not a list")
+        for row in rows:
+            try:
+                candle = parse_kline_row(row, symbol, interval)
+            except MalformedFrame as error:
+                logger.debug("skipping bad kline row: {}", error)
+                continue
+            if not window_start <= candle.open_time < window_end:
+                continue
+            if candle.open_time + step > self.clock.settled_ms():
+                continue  # still in progress at the exchange (its clock, not ours)
+            found[candle.open_time] = candle
+        return len(rows)
 
     # ------------------------------------------------------------------ instruments, depth
 

@@ -1,0 +1,135 @@
+"""Rows of the journal as engine values and back: Decimals stored as TEXT, read back exactly.
+
+SQL never does arithmetic on money; these functions are the only place that turns a row into a
+value (or a value into the parameters of its INSERT).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from decimal import Decimal
+
+from laptop_agents.models import Side
+from laptop_agents.paper.models import Fill, Order, OrderStatus, Position, Trade
+
+INSERT_FILL = (
+    "INSERT INTO fills (fill_id, order_id, symbol, side, kind, qty, price,"
+    " intended_price, slippage, fee, liquidity, realized_pnl, reason, ts)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+UPSERT_FILLED_ORDER = (
+    "INSERT INTO orders (order_id, symbol, side, order_type, qty, price, stop,"
+    " target, atr, setup, reason, created_ms, status, updated_ms)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT(order_id) DO UPDATE SET status = excluded.status,"
+    " status_reason = 'filled', updated_ms = ?"
+)
+INSERT_TRADE = (
+    "INSERT INTO trades (trade_id, symbol, side, qty, entry_price, exit_price,"
+    " opened_ms, closed_ms, gross_pnl, fees, realized_pnl, exit_reason, setup)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+REPLACE_POSITION = (
+    "INSERT OR REPLACE INTO positions (symbol, side, qty, entry_price, stop, target,"
+    " trailing_stop, opened_ms, entry_order_id, entry_fee, atr, setup)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+Param = str | int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    starting_equity: Decimal
+    realized_total: Decimal  # gross realised PnL of every exit fill
+    fees_total: Decimal
+    last_exit_ms: int | None
+    risk_day: str | None  # UTC date (YYYY-MM-DD) the daily-loss figures belong to
+    day_start_equity: Decimal | None
+    day_start_balance: Decimal | None
+    risk_pause_reason: str | None
+
+
+def decimal_or_none(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def text_or_none(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def order_from_row(row: sqlite3.Row) -> Order:
+    return Order(
+        order_id=row["order_id"], symbol=row["symbol"], side=Side(row["side"]),
+        order_type=row["order_type"], qty=Decimal(row["qty"]), price=Decimal(row["price"]),
+        stop=Decimal(row["stop"]), target=Decimal(row["target"]), atr=Decimal(row["atr"]),
+        setup=row["setup"], reason=row["reason"], created_ms=row["created_ms"],
+        status=OrderStatus(row["status"]),
+    )
+
+
+def fill_from_row(row: sqlite3.Row) -> Fill:
+    return Fill(
+        fill_id=row["fill_id"], order_id=row["order_id"], symbol=row["symbol"],
+        side=row["side"], kind=row["kind"], qty=Decimal(row["qty"]),
+        price=Decimal(row["price"]), intended_price=Decimal(row["intended_price"]),
+        slippage=Decimal(row["slippage"]), fee=Decimal(row["fee"]),
+        liquidity=row["liquidity"], realized_pnl=Decimal(row["realized_pnl"]),
+        reason=row["reason"], ts=row["ts"],
+    )
+
+
+def trade_from_row(row: sqlite3.Row) -> Trade:
+    return Trade(
+        trade_id=row["trade_id"], symbol=row["symbol"], side=Side(row["side"]),
+        qty=Decimal(row["qty"]), entry_price=Decimal(row["entry_price"]),
+        exit_price=Decimal(row["exit_price"]), opened_ms=row["opened_ms"],
+        closed_ms=row["closed_ms"], gross_pnl=Decimal(row["gross_pnl"]),
+        fees=Decimal(row["fees"]), realized_pnl=Decimal(row["realized_pnl"]),
+        exit_reason=row["exit_reason"], setup=row["setup"],
+    )
+
+
+def position_from_row(row: sqlite3.Row) -> Position:
+    return Position(
+        symbol=row["symbol"], side=Side(row["side"]), qty=Decimal(row["qty"]),
+        entry_price=Decimal(row["entry_price"]), stop=decimal_or_none(row["stop"]),
+        target=decimal_or_none(row["target"]),
+        trailing_stop=decimal_or_none(row["trailing_stop"]), opened_ms=row["opened_ms"],
+        entry_order_id=row["entry_order_id"], entry_fee=Decimal(row["entry_fee"]),
+        atr=Decimal(row["atr"]), setup=row["setup"],
+    )
+
+
+def order_params(order: Order) -> tuple[Param, ...]:
+    return (
+        order.order_id, order.symbol, order.side.value, order.order_type, str(order.qty),
+        str(order.price), str(order.stop), str(order.target), str(order.atr), order.setup,
+        order.reason, order.created_ms, order.status.value, order.created_ms,
+    )
+
+
+def fill_params(fill: Fill) -> tuple[Param, ...]:
+    return (
+        fill.fill_id, fill.order_id, fill.symbol, fill.side, fill.kind,
+        str(fill.qty), str(fill.price), str(fill.intended_price),
+        str(fill.slippage), str(fill.fee), fill.liquidity, str(fill.realized_pnl),
+        fill.reason, fill.ts,
+    )
+
+
+def trade_params(trade: Trade) -> tuple[Param, ...]:
+    return (
+        trade.trade_id, trade.symbol, trade.side.value, str(trade.qty),
+        str(trade.entry_price), str(trade.exit_price), trade.opened_ms,
+        trade.closed_ms, str(trade.gross_pnl), str(trade.fees),
+        str(trade.realized_pnl), trade.exit_reason, trade.setup,
+    )
+
+
+def position_params(p: Position) -> tuple[Param, ...]:
+    return (
+        p.symbol, p.side.value, str(p.qty), str(p.entry_price), text_or_none(p.stop),
+        text_or_none(p.target), text_or_none(p.trailing_stop), p.opened_ms, p.entry_order_id,
+        str(p.entry_fee), str(p.atr), p.setup,
+    )

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+import laptop_agents.strategy.indicators as ind
 from laptop_agents.config import Settings
 from laptop_agents.models import Candle, Side
-from laptop_agents.strategy import indicators as ind
 from laptop_agents.strategy.base import Decision, OrderIntent, OrderType, StrategyContext
 from laptop_agents.strategy.sizing import check_fraction, position_size, round_to_tick
 

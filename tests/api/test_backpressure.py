@@ -13,10 +13,10 @@ import aiohttp
 from aiohttp.test_utils import TestClient
 
 from laptop_agents.api.keys import HUB
+from tests.support.waiting import wait_until
 
 from .conftest import ClientFactory
 from .memory_controller import MemoryController
-from .waiting import until
 
 
 async def open_raw_ws(host: str, port: int) -> socket.socket:
@@ -50,7 +50,7 @@ async def test_non_reading_client_is_dropped_and_loop_lag_stays_low(
     assert client.port is not None
     raw = await open_raw_ws(client.host, client.port)
     good = await client.ws_connect("/ws?types=tick")  # a healthy reader, served meanwhile
-    await until(lambda: len(hub.clients) == 2)
+    await wait_until(lambda: len(hub.clients) == 2)
     slow = next(c for c in hub.clients if "tick" not in c.types or len(c.types) > 1)
 
     stop = asyncio.Event()
@@ -87,7 +87,7 @@ async def test_non_reading_client_is_dropped_and_loop_lag_stays_low(
         for i in range(5):
             hub.publish("tick", controller.tick(Decimal(51_000 + i), published + i))
             await asyncio.sleep(0.01)
-        await until(lambda: good_ticks > 0)
+        await wait_until(lambda: good_ticks > 0)
     finally:
         stop.set()
         await sampling

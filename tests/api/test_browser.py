@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.daemon import DaemonProcess
+
 from .conftest import TOKEN, make_settings
-from .daemon_process import DaemonProcess
 from .memory_controller import START_MS, MemoryController
 from .server_thread import ServerThread
 

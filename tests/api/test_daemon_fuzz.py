@@ -9,11 +9,8 @@ ticks and strategy decisions must go on, and afterwards the journal must add up.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sqlite3
-import time
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from .daemon_process import DaemonProcess
+from tests.support.daemon import DaemonProcess
+from tests.support.waiting import wait_until_async
 
 TOKEN = "fuzz-test-token-0123"
 BATCHES = 10
@@ -33,18 +31,6 @@ def metric(text: str, name: str) -> float:
     match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
     assert match, f"{name} missing from /metrics"
     return float(match.group(1))
-
-
-async def poll(check: Callable[[], Awaitable[Any]], limit: float, what: str) -> Any:
-    """Ask ``check`` (an HTTP read of the daemon) until it answers truthy; fail after limit."""
-    deadline = time.monotonic() + limit
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {limit}s waiting for {what}")
-        await asyncio.sleep(0.1)  # another process: polling is the only way to observe it
 
 
 def journal_is_consistent(path: Path) -> int:
@@ -101,7 +87,7 @@ async def test_a_fuzzed_feed_never_stops_the_daemon(tmp_path: Path) -> None:
                 now = await status()
                 return now if now["strategy"]["decisions"] > 0 else None
 
-            before = await poll(deciding, 30, "the first strategy decision")
+            before = await wait_until_async(deciding, 30, "the first strategy decision")
             text = await metrics()
             seen_before = (metric(text, "la_malformed_frames_total")
                            + metric(text, "la_frame_errors_total"))
@@ -127,7 +113,8 @@ async def test_a_fuzzed_feed_never_stops_the_daemon(tmp_path: Path) -> None:
                         + metric(text, "la_frame_errors_total"))
                 return seen - seen_before >= sent and seen - seen_before
             # Every frame counted once: none slipped through as data, none counted twice.
-            assert await poll(all_counted, 30, "every fuzzed frame to be counted") == sent
+            counted = await wait_until_async(all_counted, 30, "every fuzzed frame to be counted")
+            assert counted == sent
             text = await metrics()
             assert metric(text, "la_frame_errors_total") == 0  # the parser caught them all
 
@@ -137,7 +124,7 @@ async def test_a_fuzzed_feed_never_stops_the_daemon(tmp_path: Path) -> None:
                                and now["strategy"]["decisions"]
                                >= before["strategy"]["decisions"] + 3) else None
 
-            after = await poll(trading_on, 15, "ticks and decisions after the fuzz")
+            after = await wait_until_async(trading_on, 15, "ticks and decisions after the fuzz")
             assert after["feed"]["state"] == "connected" and after["feed"]["reconnects"] == 0
             assert after["feed"]["last_tick_age_s"] is not None
             assert after["feed"]["last_tick_age_s"] < 2

@@ -12,10 +12,10 @@ import pytest
 
 from laptop_agents.api.app import create_app
 from laptop_agents.api.server import ApiServer
+from tests.support.waiting import wait_until
 
 from .conftest import make_settings
 from .memory_controller import MemoryController
-from .waiting import until
 
 StartServer = Callable[..., Awaitable[ApiServer]]
 Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -120,7 +120,7 @@ async def test_at_the_cap_the_oldest_connection_without_a_request_makes_room(
     assert guard is not None
     conns = await half_sent(server, 20)  # beyond the cap: each new one evicts the oldest
     try:
-        await until(lambda: guard.stats.evicted == 12)
+        await wait_until(lambda: guard.stats.evicted == 12)
         assert guard.open_connections == 8
         assert await closed_by_server(conns[0][0]) == b""  # the oldest went first
         assert await get(server) == (200, {"status": "ok"})
@@ -145,7 +145,7 @@ async def test_at_the_cap_with_every_connection_busy_a_new_one_gets_503(
             assert "LA_API_MAX_CONNECTIONS" in body["error"]
             assert guard.stats.refused == 1 and guard.stats.evicted == 0
             await sockets.pop().close()
-            await until(lambda: guard.open_connections < 8)
+            await wait_until(lambda: guard.open_connections < 8)
             assert await get(server) == (200, {"status": "ok"})
         finally:
             for ws in sockets:

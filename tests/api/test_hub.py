@@ -8,8 +8,7 @@ from typing import Any
 import orjson
 
 from laptop_agents.api.hub import FeedClient, FeedHub
-
-from .waiting import until
+from tests.support.waiting import wait_until
 
 
 class GatedSocket:
@@ -48,7 +47,7 @@ async def test_ticks_coalesce_latest_wins() -> None:
     hub.publish("trade", {"id": 1})
     assert client.buffered == 2  # one pending tick + the trade
     sock.gate.set()
-    await until(lambda: len(sock.sent) == 3)
+    await wait_until(lambda: len(sock.sent) == 3)
     assert sock.sent == [{"type": "tick", "data": {"bid": 1}},
                          {"type": "tick", "data": {"bid": 100}},
                          {"type": "trade", "data": {"id": 1}}]
@@ -66,7 +65,7 @@ async def test_full_buffer_drops_and_reports_overflow() -> None:
     hub.publish("tick", {"bid": 7})  # a fresh price still gets a slot
     assert client.buffered == 4 and client.dropped == 2
     sock.gate.set()
-    await until(lambda: len(sock.sent) == 6)
+    await wait_until(lambda: len(sock.sent) == 6)
     assert [m["type"] for m in sock.sent] == ["trade", "trade", "trade", "trade", "tick",
                                               "overflow"]
     assert [m["data"].get("id") for m in sock.sent[:4]] == [0, 1, 2, 3]
@@ -86,7 +85,7 @@ async def test_client_stuck_in_a_send_is_dropped_without_blocking_publish() -> N
     assert client.closed.is_set() and sock.aborted
     assert "behind" in (client.close_reason or "")
     assert hub.clients == [] and hub.dropped_clients == 1
-    await until(lambda: client._task is not None and client._task.done())
+    await wait_until(lambda: client._task is not None and client._task.done())
 
 
 async def test_client_with_full_buffer_is_dropped_after_the_stall_timeout() -> None:
@@ -112,7 +111,7 @@ async def test_subscription_and_control_messages() -> None:
     hub.publish("tick", {"bid": 1})
     hub.publish("status", {"ok": True})
     client.offer("subscribed", b'{"type":"subscribed","data":{}}', 0.0, control=True)
-    await until(lambda: len(sock.sent) == 2)
+    await wait_until(lambda: len(sock.sent) == 2)
     assert [m["type"] for m in sock.sent] == ["status", "subscribed"]
     await client.stop()
     assert hub.clients == []
@@ -126,7 +125,7 @@ async def test_publish_without_clients_and_with_bad_payload_never_raises() -> No
     client = connect(hub, sock)
     hub.publish("tick", {"bid": object()})  # unserialisable: logged, skipped
     hub.publish("tick", {"bid": 3})
-    await until(lambda: len(sock.sent) == 1)
+    await wait_until(lambda: len(sock.sent) == 1)
     assert sock.sent == [{"type": "tick", "data": {"bid": 3}}]
     assert hub.published == 3
     await client.stop()
@@ -142,6 +141,6 @@ async def test_writer_failure_drops_the_client() -> None:
     client = hub.add_client(broken, lambda: aborted.append(True))
     client.start()
     hub.publish("tick", {"bid": 1})
-    await until(client.closed.is_set)
+    await wait_until(client.closed.is_set)
     assert "send failed" in (client.close_reason or "") and aborted == [True]
     assert hub.clients == []

@@ -27,7 +27,8 @@ from schemathesis.core.transport import Response as SchemaResponse
 from laptop_agents.api.app import create_app
 from laptop_agents.api.openapi import build_openapi
 from laptop_agents.session.async_session import AsyncRunner
-from tests.engine.helpers import AlwaysEnter, engine_settings, wait_until
+from tests.session.helpers import AlwaysEnter, engine_settings
+from tests.support.waiting import wait_until
 
 from .conftest import AUTH, TOKEN
 

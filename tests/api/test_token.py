@@ -15,7 +15,7 @@ import pytest
 
 from laptop_agents.api.token import client_token, ensure_api_token, token_file
 from laptop_agents.config import load_settings
-from tests.api.daemon_process import ROOT, DaemonProcess
+from tests.support.daemon import ROOT, DaemonProcess
 
 
 def test_generated_once_kept_private_and_reused(tmp_path: Path) -> None:

@@ -10,10 +10,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from laptop_agents.api.keys import HUB
+from tests.support.waiting import wait_until
 
 from .conftest import AUTH, TOKEN, ClientFactory
 from .memory_controller import MemoryController
-from .waiting import until
 
 Client = TestClient[Any, Any]
 
@@ -159,4 +159,4 @@ async def test_client_disconnect_unregisters(client: Client) -> None:
     async with client.ws_connect("/ws") as ws:
         await receive(ws)
         assert len(hub.clients) == 1
-    await until(lambda: not hub.clients)
+    await wait_until(lambda: not hub.clients)

@@ -15,8 +15,8 @@ from laptop_agents.config import load_settings
 from laptop_agents.data.providers.bitunix_rest import TRADING_PAIRS_PATH, BitunixRestClient
 from laptop_agents.data.providers.bitunix_ws import BitunixWSProvider
 from laptop_agents.data.providers.neterrors import describe_connect_error
-from tests.api.daemon_process import DaemonProcess
-from tests.api.waiting import until
+from tests.support.daemon import DaemonProcess
+from tests.support.waiting import wait_until
 
 from .conftest import FAST, captured_logs
 
@@ -89,7 +89,7 @@ async def test_ws_client_with_no_dns_warns_plainly_on_every_retry() -> None:
             provider = BitunixWSProvider(session, settings)
             task = asyncio.create_task(provider.connect())
             try:
-                await until(lambda: len(_retry_lines(records, "connect failed")) >= 3, 60)
+                await wait_until(lambda: len(_retry_lines(records, "connect failed")) >= 3, 60)
             finally:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)

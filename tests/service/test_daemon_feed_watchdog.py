@@ -23,12 +23,13 @@ import os
 import signal
 import socket
 import sys
-import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.daemon import drain_lines
 
 pytestmark = pytest.mark.slow
 
@@ -75,20 +76,6 @@ class Inbox:
         return [m for m in self.messages[start:] if m.startswith("STATUS=")]
 
 
-@pytest.fixture
-def notify_socket() -> Iterator[tuple[socket.socket, str]]:
-    # A short directory: sun_path is limited to 108 bytes and pytest's tmp_path can be long.
-    with tempfile.TemporaryDirectory(prefix="la-notify-", dir="/tmp") as directory:
-        path = str(Path(directory) / "notify.sock")
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.bind(path)
-        sock.setblocking(False)
-        try:
-            yield sock, path
-        finally:
-            sock.close()
-
-
 @contextlib.asynccontextmanager
 async def _background(coroutine: Any) -> AsyncIterator[None]:
     task = asyncio.create_task(coroutine)
@@ -100,15 +87,11 @@ async def _background(coroutine: Any) -> AsyncIterator[None]:
             await task
 
 
-async def _drain(stream: asyncio.StreamReader, log: list[str]) -> None:
-    while line := await stream.readline():
-        log.append(line.decode(errors="replace"))
-
-
 async def test_no_ready_and_no_watchdog_while_the_feed_is_down(
     sim: Any, tmp_path: Path, notify_socket: tuple[socket.socket, str]
 ) -> None:
     sock, path = notify_socket
+    sock.setblocking(False)
     inbox = Inbox(sock)
     sim.reject_handshakes(REJECT_ALL, 503)  # the feed is down before the daemon starts
     env = {k: v for k, v in os.environ.items()
@@ -136,7 +119,7 @@ async def test_no_ready_and_no_watchdog_while_the_feed_is_down(
         stderr=asyncio.subprocess.PIPE)
     assert process.stderr is not None
     log: list[str] = []
-    drain = asyncio.create_task(_drain(process.stderr, log))
+    drain = asyncio.create_task(drain_lines(process.stderr, log))
     try:
         async with _background(inbox.pump()):
             # 1. Handshakes rejected: heartbeats (STATUS=) flow, the daemon keeps trying.

@@ -15,10 +15,8 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,18 +24,6 @@ import pytest
 pytestmark = pytest.mark.slow
 
 LISTENING = re.compile(r"control API listening on http://127\.0\.0\.1:(\d+)/")
-
-
-@pytest.fixture
-def notify_socket() -> Iterator[tuple[socket.socket, str]]:
-    with tempfile.TemporaryDirectory(prefix="la-notify-", dir="/tmp") as directory:
-        path = str(Path(directory) / "notify.sock")
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.bind(path)
-        try:
-            yield sock, path
-        finally:
-            sock.close()
 
 
 def _start(tmp_path: Path, notify_path: str) -> subprocess.Popen[str]:

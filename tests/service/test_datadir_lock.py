@@ -12,7 +12,7 @@ import pytest
 
 from laptop_agents.datadir import LOCK_FILE_NAME, ensure_data_dir, holder_pid, lock_data_dir
 from laptop_agents.errors import EXIT_LOCKED, DataDirLockedError
-from tests.api.daemon_process import ROOT, DaemonProcess
+from tests.support.daemon import ROOT, DaemonProcess
 
 
 def test_lock_records_the_pid_refuses_a_second_holder_and_is_released(tmp_path: Path) -> None:

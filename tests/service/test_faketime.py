@@ -14,7 +14,8 @@ import aiohttp
 import pytest
 
 from laptop_agents.sim.server import SimExchange
-from tests.api.daemon_process import DaemonProcess
+from tests.support.daemon import DaemonProcess
+from tests.support.waiting import wait_until_async
 
 TOKEN = "faketime-test-token-0123"
 MINUTE = 60_000
@@ -27,15 +28,6 @@ async def status(http: aiohttp.ClientSession, base: str) -> dict[str, Any]:
     async with http.get(f"{base}/status") as response:
         result: dict[str, Any] = await response.json()
         return result
-
-
-async def until(check: Any, limit: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {limit}s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 @pytest.mark.parametrize("skew", ["-5m", "+5m"])
@@ -62,13 +54,13 @@ async def test_skewed_laptop_against_a_20x_exchange(skew: str, tmp_path: Path) -
                     age = (await status(http, base))["feed"]["last_tick_age_s"]
                     return age is not None and age < 1
 
-                await until(ticking, 20, "first ticks")
+                await wait_until_async(ticking, 20, "first ticks")
                 offset = (await status(http, base))["feed"]["clock_offset_ms"]
                 assert offset is None or abs(offset) > 60_000  # the laptop is minutes off
                 sim.drop_all()
-                await until(lambda: reconnects(1), 10, "reconnect after a drop")
+                await wait_until_async(lambda: reconnects(1), 10, "reconnect after a drop")
                 sim.stall()  # silent: 1 s of it is 20 s at the exchange
-                await until(lambda: reconnects(2), 10, "reconnect after a stall")
+                await wait_until_async(lambda: reconnects(2), 10, "reconnect after a stall")
                 async def last_open() -> int:
                     async with http.get(f"{base}/candles?limit=1") as response:
                         return int((await response.json())["candles"][-1]["open_time"])
@@ -78,7 +70,7 @@ async def test_skewed_laptop_against_a_20x_exchange(skew: str, tmp_path: Path) -
                 async def more_candles() -> bool:
                     return await last_open() >= first + 2 * MINUTE
 
-                await until(more_candles, 15, "live candles after the stall")
+                await wait_until_async(more_candles, 15, "live candles after the stall")
                 async with http.get(f"{base}/candles?limit=40") as response:
                     candles = (await response.json())["candles"]
         finally:

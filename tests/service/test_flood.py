@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import pytest
 
 from tests.api.conftest import TOKEN
-from tests.api.daemon_process import DaemonProcess
+from tests.support.daemon import DaemonProcess
 
 FLOOD = 1100
 LIMITS = "--nofile=1024:4096"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from laptop_agents.resources import Throttle
-from tests.api.daemon_process import ROOT
+from tests.support.daemon import ROOT
 
 
 def test_throttle_admits_once_per_interval_and_counts_the_rest() -> None:

@@ -7,6 +7,8 @@ and the log is at hand when an assertion fails.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import queue
 import re
@@ -15,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +26,9 @@ SIM_ADMIN = re.compile(r"sim exchange listening on .*, admin (http://127\.0\.0\.
 
 
 class DaemonProcess:
+    """The real daemon as a child process: ``with DaemonProcess(...) as daemon:`` starts it,
+    ``stop()`` sends SIGTERM and waits, leaving the block kills it if it still runs."""
+
     def __init__(self, data_dir: Path, token: str | None, port: int = 0, *,
                  env: dict[str, str] | None = None, prefix: Sequence[str] = ()) -> None:
         """``token=None`` starts it without LA_API_TOKEN (it then generates one).
@@ -98,6 +103,20 @@ class DaemonProcess:
     def log(self, last: int = 40) -> str:
         return "".join(self.lines[-last:])
 
+    def __enter__(self) -> DaemonProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.proc.poll() is None:
+            self.kill()
+
+    def kill(self) -> int:
+        """SIGKILL (a crash, as far as the daemon can tell) and wait."""
+        self.proc.kill()
+        code = self.proc.wait()
+        self._reader.join(timeout=5)
+        return code
+
     def stop(self, timeout: float = 10.0) -> int:
         """SIGTERM and wait; the exit code (the daemon promises to be gone within 5 s)."""
         if self.proc.poll() is None:
@@ -110,3 +129,55 @@ class DaemonProcess:
             raise AssertionError("the daemon ignored SIGTERM:\n" + self.log()) from None
         self._reader.join(timeout=5)
         return code
+
+
+# --- a daemon started with asyncio.create_subprocess_exec (stderr piped) ------------------
+@contextlib.asynccontextmanager
+async def daemon_subprocess(*args: str, env: dict[str, str], cwd: Path
+                            ) -> AsyncIterator[tuple[asyncio.subprocess.Process, list[str]]]:
+    """``python -m laptop_agents *args``; yields it and the list its log lines go to (read
+    them with read_lines_until / drain_lines). Killed on the way out if it still runs."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "laptop_agents", *args, cwd=cwd, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    try:
+        yield proc, []
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def read_lines_until(stream: asyncio.StreamReader, pattern: str, seen: list[str],
+                           limit: float) -> re.Match[str]:
+    regex = re.compile(pattern)
+    async with asyncio.timeout(limit):
+        while True:
+            raw = await stream.readline()
+            if not raw:
+                raise AssertionError("daemon exited early:\n" + "".join(seen[-40:]))
+            line = raw.decode(errors="replace")
+            seen.append(line)
+            match = regex.search(line)
+            if match:
+                return match
+
+
+async def drain_lines(stream: asyncio.StreamReader, seen: list[str]) -> None:
+    with contextlib.suppress(Exception):
+        while line := await stream.readline():
+            seen.append(line.decode(errors="replace"))
+
+
+async def signal_and_wait(proc: asyncio.subprocess.Process, sig: int,
+                          drain: asyncio.Task[None]) -> tuple[int, float]:
+    """Send ``sig``; wait for the exit (the daemon promises 5 s) and the log drain.
+
+    Returns (exit code, seconds from the signal to the exit).
+    """
+    started = time.monotonic()
+    proc.send_signal(sig)
+    code = await asyncio.wait_for(proc.wait(), 5)
+    elapsed = time.monotonic() - started
+    await drain
+    return code, elapsed

@@ -11,8 +11,9 @@ from typing import Any
 from laptop_agents.models import Side
 from laptop_agents.session.gate import PauseReason
 from laptop_agents.strategy.base import OrderIntent
-from tests.engine.helpers import QTY, AlwaysEnter, wait_until
-from tests.engine.test_engine_sim import running
+from tests.session.helpers import QTY, AlwaysEnter
+from tests.session.test_engine_sim import running
+from tests.support.waiting import wait_until
 
 D = Decimal
 

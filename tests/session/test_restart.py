@@ -9,11 +9,9 @@ closes it: exits work while entries are paused.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import signal
-import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,8 +23,10 @@ from laptop_agents.paper.broker import PaperBroker
 from laptop_agents.session.wiring import journal_path
 from laptop_agents.storage.journal import Journal
 from laptop_agents.strategy.base import OrderIntent
-from tests.engine.helpers import engine_settings, signal_and_wait, wait_until
-from tests.engine.test_engine_sim import running
+from tests.session.helpers import engine_settings
+from tests.session.test_engine_sim import running
+from tests.support.daemon import daemon_subprocess, drain_lines, read_lines_until, signal_and_wait
+from tests.support.waiting import wait_until
 
 TOKEN = "engine-test-token"
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,21 +51,6 @@ def seed_open_position(sim: Any, data_dir: Path) -> Decimal:
     return stop
 
 
-async def read_lines_until(stream: asyncio.StreamReader, pattern: str, seen: list[str],
-                           limit: float) -> re.Match[str]:
-    regex = re.compile(pattern)
-    async with asyncio.timeout(limit):
-        while True:
-            raw = await stream.readline()
-            if not raw:
-                raise AssertionError("daemon exited early:\n" + "".join(seen[-40:]))
-            line = raw.decode(errors="replace")
-            seen.append(line)
-            match = regex.search(line)
-            if match:
-                return match
-
-
 async def test_sigterm_keeps_position_and_pause_then_restart_closes_at_stop(
         sim: Any, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
@@ -77,16 +62,12 @@ async def test_sigterm_keeps_position_and_pause_then_restart_closes_at_stop(
         "LA_SIM_DEPTH_PUSH_MS": "50", "LA_SIM_KLINE_PUSH_MS": "100", "LA_LOG_JSON": "false",
         "PYTHONPATH": str(ROOT),
     })
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "laptop_agents", "run", cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    seen: list[str] = []
-    try:
+    async with daemon_subprocess("run", env=env, cwd=tmp_path) as (proc, seen):
         assert proc.stderr is not None
         port = int((await read_lines_until(
             proc.stderr, r"control API listening on http://127\.0\.0\.1:(\d+)/", seen, 30))[1])
         await read_lines_until(proc.stderr, r"ready: API listening", seen, 20)
-        drain = asyncio.create_task(_drain(proc.stderr, seen))
+        drain = asyncio.create_task(drain_lines(proc.stderr, seen))
         base = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{base}/status") as response:
@@ -100,10 +81,6 @@ async def test_sigterm_keeps_position_and_pause_then_restart_closes_at_stop(
                 paused = await response.json()
             assert "manual" in paused["gate"]["reasons"]
         code, elapsed = await signal_and_wait(proc, signal.SIGTERM, drain)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
     log = "".join(seen)
     assert code == 0, log[-3000:]
     assert elapsed < 5
@@ -132,7 +109,3 @@ async def test_sigterm_keeps_position_and_pause_then_restart_closes_at_stop(
     assert trades[0].exit_price < stop_price
 
 
-async def _drain(stream: asyncio.StreamReader, seen: list[str]) -> None:
-    with contextlib.suppress(Exception):
-        while line := await stream.readline():
-            seen.append(line.decode(errors="replace"))

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -80,30 +78,3 @@ def _burn_cpu(seconds: float) -> None:
     while time.perf_counter() < end:
         for i in range(1000):
             x += i * i
-
-
-async def wait_until(predicate: Callable[[], Any], limit: float, what: str,
-                     interval: float = 0.02) -> Any:
-    """Poll ``predicate`` until truthy (returned) or fail after ``limit`` seconds."""
-    deadline = asyncio.get_running_loop().time() + limit
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {limit}s waiting for {what}")
-        await asyncio.sleep(interval)
-
-
-async def signal_and_wait(proc: asyncio.subprocess.Process, sig: int,
-                          drain: asyncio.Task[None]) -> tuple[int, float]:
-    """Send ``sig``; wait for the exit (the daemon promises 5 s) and the log drain.
-
-    Returns (exit code, seconds from the signal to the exit).
-    """
-    started = time.monotonic()
-    proc.send_signal(sig)
-    code = await asyncio.wait_for(proc.wait(), 5)
-    elapsed = time.monotonic() - started
-    await drain
-    return code, elapsed

@@ -18,7 +18,8 @@ import pytest
 
 from laptop_agents.paper.models import Trade
 from laptop_agents.session.async_session import AsyncRunner
-from tests.engine.helpers import QTY, AlwaysEnter, engine_settings, wait_until
+from tests.session.helpers import QTY, AlwaysEnter, engine_settings
+from tests.support.waiting import wait_until
 
 FEE_QUANTUM = Decimal("0.00000001")
 

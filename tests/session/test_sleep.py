@@ -13,8 +13,9 @@ import aiohttp
 
 from laptop_agents.data.exchange_clock import ExchangeClock
 from laptop_agents.session.async_session import AsyncRunner
-from tests.engine.helpers import AlwaysEnter, engine_settings, wait_until
 from tests.provider.conftest import captured_logs
+from tests.session.helpers import AlwaysEnter, engine_settings
+from tests.support.waiting import wait_until
 
 
 class SleepyLaptop:

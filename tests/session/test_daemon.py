@@ -17,7 +17,7 @@ from laptop_agents.config import Settings
 from laptop_agents.errors import EXIT_CONFIG, ConfigError
 from laptop_agents.session.signals import FORCED_EXIT_CODE, SignalHandler
 from laptop_agents.session.wiring import journal_path, open_journal
-from tests.engine.helpers import signal_and_wait
+from tests.support.daemon import daemon_subprocess, drain_lines, read_lines_until, signal_and_wait
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,26 +82,17 @@ async def test_original_cli_form_runs_on_bitunix_and_sigint_exits_0(
         sim: Any, tmp_path: Path) -> None:
     """`python -m laptop_agents --mode live-session --async --source bitunix`, with the Bitunix
     URLs pointed at the loopback simulator; Ctrl-C (SIGINT) ends it with 0 within 5 s."""
-    from tests.engine.test_restart import _drain, read_lines_until
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("LA_")}
     env.update(LA_BITUNIX_WS_URL=sim.ws_url, LA_BITUNIX_REST_URL=sim.rest_url,
                LA_DATA_DIR=str(tmp_path / "data"), LA_API_ENABLED="false",
                LA_LOG_JSON="false", LA_HISTORY_CANDLES="100", PYTHONPATH=str(ROOT))
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "laptop_agents", "--mode", "live-session", "--async",
-        "--source", "bitunix", cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    seen: list[str] = []
-    try:
+    async with daemon_subprocess("--mode", "live-session", "--async", "--source", "bitunix",
+                                 env=env, cwd=tmp_path) as (proc, seen):
         assert proc.stderr is not None
         await read_lines_until(proc.stderr, r"ready: ", seen, 30)
-        drain = asyncio.create_task(_drain(proc.stderr, seen))
+        drain = asyncio.create_task(drain_lines(proc.stderr, seen))
         code, elapsed = await signal_and_wait(proc, signal.SIGINT, drain)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
     log = "".join(seen)
     assert code == 0, log[-3000:]
     assert elapsed < 5

@@ -28,9 +28,9 @@ class _Conn:
     ping_sent_at: float | None = 1.0
 
 
-async def _subscribed(session: aiohttp.ClientSession, metrics: Metrics | None = None,
-                      cls: type[BitunixWSProvider] = BitunixWSProvider) -> BitunixWSProvider:
-    provider = cls(session, Settings(), metrics=metrics)
+async def _subscribed(session: aiohttp.ClientSession,
+                      metrics: Metrics | None = None) -> BitunixWSProvider:
+    provider = BitunixWSProvider(session, Settings(), metrics=metrics)
     await provider.subscribe_kline("BTCUSDT")
     await provider.subscribe_ticker("BTCUSDT")
     return provider
@@ -70,17 +70,18 @@ async def test_the_frame_handler_lets_nothing_escape() -> None:
         await provider.close()
 
 
-class _BrokenDepth(BitunixWSProvider):
+def _broken_depth(push: p.DepthPush) -> None:
     """A handler bug (raised after parsing) that the guard around one frame must contain."""
-
-    def _on_depth(self, push: p.DepthPush) -> None:
-        raise RuntimeError("bug in the depth handler")
+    raise RuntimeError("bug in the depth handler")
 
 
-async def test_a_failing_handler_is_counted_logged_once_per_burst_and_contained() -> None:
+async def test_a_failing_handler_is_counted_logged_once_per_burst_and_contained(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     async with aiohttp.ClientSession() as session:
         metrics = Metrics()
-        provider = await _subscribed(session, metrics, _BrokenDepth)
+        provider = await _subscribed(session, metrics)
+        monkeypatch.setattr(provider._frames, "on_depth", _broken_depth)
         conn: Any = _Conn()
         secret = "7403.89"
         with captured_logs("WARNING") as logs:

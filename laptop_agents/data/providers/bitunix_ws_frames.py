@@ -1,0 +1,121 @@
+"""FrameHandler: what the reader task does with one text frame, synchronously.
+
+Parse (the pure ``parse_frame``), check a push's ``ts`` against the exchange clock and its
+stream against the subscriptions, then route it:
+
+* ``depth_book1`` → a Tick, into the outbox at once (ticks never wait behind a REST call);
+* kline → the candle worker's inbox (closing candles is the worker's job);
+* ticker → the last price, carried by the next Tick;
+* a heartbeat reply → clears the outstanding ping.
+
+Anything malformed is counted and skipped; anything that raises while handling one frame is
+counted, logged once per burst and contained, so no frame can end the reader.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Container, Set
+from decimal import Decimal
+from typing import Protocol
+
+from loguru import logger
+
+from laptop_agents.data.exchange_clock import ExchangeClock
+from laptop_agents.data.providers.bitunix_protocol import (
+    DepthPush,
+    HeartbeatReply,
+    KlinePush,
+    MalformedFrame,
+    OpReply,
+    TickerPush,
+    frame_label,
+    parse_frame,
+)
+from laptop_agents.data.providers.bitunix_ws_outbox import FeedCounters, Outbox
+from laptop_agents.models import Tick
+
+FRAME_ERROR_LOG_EVERY = 10.0  # seconds: a burst of failing frames logs one warning
+
+
+class PingState(Protocol):
+    """The one piece of a socket's state a frame changes: the outstanding ping."""
+
+    ping_sent_at: float | None
+
+
+class FrameHandler:
+    def __init__(
+        self,
+        clock: ExchangeClock,
+        counters: FeedCounters,
+        outbox: Outbox,
+        tick_symbols: Set[str],
+        kline_streams: Container[tuple[str, str]],
+        on_kline: Callable[[KlinePush], None],
+    ) -> None:
+        self._clock = clock
+        self._counters = counters
+        self._stats = counters.stats
+        self._outbox = outbox
+        self._tick_symbols = tick_symbols  # live views of what is subscribed
+        self._kline_streams = kline_streams
+        self._on_kline = on_kline
+        self.last_price: dict[str, Decimal] = {}  # the latest ticker price per symbol
+        self._error_logged = -FRAME_ERROR_LOG_EVERY  # monotonic time of the last warning
+
+    def on_text(self, conn: PingState, text: str) -> None:
+        try:
+            self.handle_text(conn, text)
+        except Exception as error:  # one bad frame must never end the reader (or the daemon)
+            self._frame_error(text, error)
+
+    def _frame_error(self, text: str, error: Exception) -> None:
+        self._counters.frame_error()
+        now = time.monotonic()
+        if now - self._error_logged >= FRAME_ERROR_LOG_EVERY:
+            self._error_logged = now
+            logger.opt(exception=error).warning(
+                "handling {} failed; frame skipped ({} so far): {!r}",
+                frame_label(text), self._stats.frame_errors, error)
+
+    def handle_text(self, conn: PingState, text: str) -> None:
+        try:
+            frame = parse_frame(text)
+        except MalformedFrame as error:
+            self._counters.malformed(text, error)
+            return
+        if isinstance(frame, DepthPush | KlinePush | TickerPush) and not self._clock.observe(
+            frame.ts
+        ):
+            self._stats.implausible_ts += 1
+            self._counters.malformed(
+                text, MalformedFrame("ts outside the window around exchange time"))
+            return
+        if isinstance(frame, DepthPush):
+            if frame.symbol in self._tick_symbols:
+                self.on_depth(frame)
+            else:
+                self._counters.malformed(text, MalformedFrame("push for an unsubscribed symbol"))
+        elif isinstance(frame, KlinePush):
+            if (frame.symbol, frame.interval) in self._kline_streams:
+                self._on_kline(frame)
+            else:
+                self._counters.malformed(text, MalformedFrame("push for an unsubscribed kline"))
+        elif isinstance(frame, TickerPush):
+            if frame.symbol in self._tick_symbols:
+                self.last_price[frame.symbol] = frame.last
+            else:  # else any symbol a server names would grow last_price without bound
+                self._counters.malformed(text, MalformedFrame("push for an unsubscribed symbol"))
+        elif isinstance(frame, HeartbeatReply):
+            conn.ping_sent_at = None
+        elif isinstance(frame, OpReply) and frame.result is False:
+            logger.warning("{} refused by the server: {}", frame.op, frame.msg)
+        # connect/login repeats and unsubscribe echoes need nothing.
+
+    def on_depth(self, push: DepthPush) -> None:
+        """Emit the Tick of a best bid/offer push (dropped when the consumer is far behind)."""
+        tick = Tick(symbol=push.symbol, bid=push.bid, ask=push.ask, bid_size=push.bid_size,
+                    ask_size=push.ask_size, last=self.last_price.get(push.symbol), ts=push.ts)
+        if self._outbox.offer(tick):
+            self._counters.tick(time.time())

@@ -1,0 +1,248 @@
+"""Ledger: what the paper broker holds, and the only two transitions that move money.
+
+The ledger owns the open position, the working limit orders, the cash totals (realised PnL and
+fees), the orders seen (idempotency without a journal) and the last market data. Its rule is
+the broker's invariant: every change is written to the journal first, in one transaction, and
+only then applied in memory; when the journal refuses (a fill already recorded), memory is
+left as it was.
+
+* :meth:`Ledger.open` fills an entry order and opens the position;
+* :meth:`Ledger.close` closes the position at a price and books the trade.
+
+Everything else here moves no money: resting or ending an order, moving a stop, flattening
+(cancel, then :meth:`close`). Deciding *when* to fill or exit is not the ledger's job (see
+``intake.py`` and ``market.py``).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from dataclasses import replace
+from decimal import Decimal
+from typing import Literal
+
+from loguru import logger
+
+from laptop_agents.config import Settings
+from laptop_agents.models import Instrument, Side, Tick
+from laptop_agents.paper.models import (
+    BrokerEvent,
+    Fill,
+    Order,
+    OrderCanceled,
+    OrderExpired,
+    OrderStatus,
+    Position,
+    Trade,
+    TradeClosed,
+)
+from laptop_agents.paper.pricing import closing_side, exit_touch, fee_of, market_price
+from laptop_agents.storage.journal import AccountRow, Journal
+
+MEMORY_TRADES = 1000  # trades (and orders, for idempotency) kept in memory without a journal
+
+
+class Ledger:
+    def __init__(self, settings: Settings, instrument: Instrument,
+                 journal: Journal | None) -> None:
+        self.settings = settings
+        self.instrument = instrument
+        self.symbol = instrument.symbol
+        self.journal = journal
+        self.position: Position | None = None
+        self.orders: dict[str, Order] = {}  # working limit orders
+        self._known_orders: OrderedDict[str, Order] = OrderedDict()  # memory-only idempotency
+        self._trades: deque[Trade] = deque(maxlen=MEMORY_TRADES)
+        # Memory-only market data: the engine supplies it again after a restart.
+        self.last_tick: Tick | None = None
+        self.last_close: Decimal | None = None
+        self.starting = settings.starting_equity
+        self.realized = Decimal(0)
+        self.fees = Decimal(0)
+        self.last_exit_ms: int | None = None
+
+    def restore(self, account: AccountRow, journal: Journal) -> None:
+        """The totals from the account row, then the position and working orders."""
+        self.starting = account.starting_equity
+        self.realized = account.realized_total
+        self.fees = account.fees_total
+        self.last_exit_ms = account.last_exit_ms
+        self.position = journal.load_position(self.symbol)
+        self.orders = {o.order_id: o for o in journal.working_orders(self.symbol)}
+
+    # --- read side -------------------------------------------------------------------------
+    @property
+    def balance(self) -> Decimal:
+        """Cash: starting equity + realised PnL - fees."""
+        return self.starting + self.realized - self.fees
+
+    def _exit_price_now(self, tick: Tick | None) -> Decimal | None:
+        """The executable closing price of the position: bid for a long, ask for a short."""
+        if self.position is None:
+            return None
+        tick = tick or self.last_tick
+        if tick is not None:
+            return exit_touch(self.position.side, tick)
+        return self.last_close if self.last_close is not None else self.position.entry_price
+
+    def unrealized_pnl(self, tick: Tick | None = None) -> Decimal:
+        """Mark-to-market of the position at the executable side (no exit fee, no slippage).
+        Without ``tick``: the last tick seen, else the last candle close, else 0."""
+        price = self._exit_price_now(tick)
+        if self.position is None or price is None:
+            return Decimal(0)
+        return self.position.unrealized_pnl(price)
+
+    def equity(self, tick: Tick | None = None) -> Decimal:
+        return self.balance + self.unrealized_pnl(tick)
+
+    def trades(self, limit: int = 100, since_ms: int | None = None) -> list[Trade]:
+        """Closed trades, newest first (from the journal when there is one)."""
+        if self.journal is not None:
+            return self.journal.trades(limit, since_ms)
+        found = [t for t in reversed(self._trades) if since_ms is None or t.closed_ms >= since_ms]
+        return found[: max(0, limit)]
+
+    def find_order(self, order_id: str) -> Order | None:
+        """Any order recorded under ``order_id``: working, or in the journal / memory."""
+        if order_id in self.orders:
+            return self.orders[order_id]
+        if self.journal is not None:
+            return self.journal.get_order(order_id)
+        return self._known_orders.get(order_id)
+
+    def exit_market_price(self, tick: Tick) -> Decimal:
+        """The market price that closes the position now (slippage included)."""
+        assert self.position is not None
+        return market_price(closing_side(self.position.side), tick,
+                            self.settings.slippage_bps, self.instrument.tick_size)
+
+    # --- changes that move no money --------------------------------------------------------
+    def _remember(self, order: Order) -> None:
+        if self.journal is None:
+            self._known_orders[order.order_id] = order
+            while len(self._known_orders) > MEMORY_TRADES:
+                self._known_orders.popitem(last=False)
+
+    def rest(self, order: Order) -> None:
+        """A limit order that did not fill on arrival starts working."""
+        if self.journal is not None:
+            self.journal.insert_order(order)
+        self._remember(order)
+        self.orders[order.order_id] = order
+        logger.info("limit order working: {} {} {} @ {}", order.order_id, order.side.value,
+                    order.qty, order.price)
+
+    def end_order(
+        self, order: Order, status: OrderStatus, reason: str, ts: int | None
+    ) -> list[BrokerEvent]:
+        """A working order expires or is canceled."""
+        if self.journal is not None:
+            self.journal.set_order_status(order.order_id, status, reason, ts)
+        self.orders.pop(order.order_id, None)
+        self._remember(replace(order, status=status))
+        logger.info("order {} {}: {}", order.order_id, status.value, reason)
+        if status is OrderStatus.EXPIRED:
+            return [OrderExpired(order.order_id, reason, ts or 0)]
+        return [OrderCanceled(order.order_id, reason, ts)]
+
+    def move_position(self, moved: Position) -> None:
+        """The same position with another (trailing) stop."""
+        if self.journal is not None:
+            self.journal.update_position(moved)
+        self.position = moved
+
+    def cancel_working_orders(self, reason: str) -> list[BrokerEvent]:
+        ts = self.last_tick.ts if self.last_tick else None
+        events: list[BrokerEvent] = []
+        for order in list(self.orders.values()):
+            events += self.end_order(order, OrderStatus.CANCELED, reason, ts)
+        return events
+
+    def flatten(self, tick: Tick, reason: str) -> list[BrokerEvent]:
+        """Cancel working orders and close the position at market."""
+        if tick.symbol == self.symbol:
+            self.last_tick = tick
+        events = self.cancel_working_orders(reason)
+        if self.position is not None:
+            price = self.exit_market_price(tick)
+            events += self.close(price, exit_touch(self.position.side, tick), reason, tick.ts)
+        return events
+
+    # --- the two money-moving transitions --------------------------------------------------
+    def open(
+        self,
+        order: Order,
+        price: Decimal,
+        intended: Decimal,
+        liquidity: Literal["maker", "taker"],
+        ts: int,
+        reason: str,
+    ) -> list[BrokerEvent]:
+        s = self.settings
+        rate = s.maker_fee if liquidity == "maker" else s.taker_fee
+        fee = fee_of(price, order.qty, rate)
+        long = order.side is Side.LONG
+        fill = Fill(
+            fill_id=f"{order.order_id}:entry", order_id=order.order_id, symbol=self.symbol,
+            side="buy" if long else "sell", kind="entry", qty=order.qty, price=price,
+            intended_price=intended, slippage=(price - intended) if long else (intended - price),
+            fee=fee, liquidity=liquidity, realized_pnl=Decimal(0), reason=reason, ts=ts,
+        )
+        position = Position(
+            symbol=self.symbol, side=order.side, qty=order.qty, entry_price=price,
+            stop=order.stop, target=order.target, trailing_stop=None, opened_ms=ts,
+            entry_order_id=order.order_id, entry_fee=fee, atr=order.atr, setup=order.setup,
+        )
+        filled = replace(order, status=OrderStatus.FILLED)
+        fees = self.fees + fee
+        if self.journal is not None and not self.journal.apply_fill(
+            fill, order=filled, position=position, trade=None, realized_total=self.realized,
+            fees_total=fees, last_exit_ms=self.last_exit_ms,
+        ):
+            logger.warning("fill {} already journaled; not applied twice", fill.fill_id)
+            return []
+        self._remember(filled)
+        self.orders.pop(order.order_id, None)
+        self.fees = fees
+        self.position = position
+        logger.info("entry fill {} {} {} @ {} fee {}", fill.fill_id, fill.side, fill.qty,
+                    price, fee)
+        return [fill]
+
+    def close(
+        self, price: Decimal, intended: Decimal, reason: str, ts: int
+    ) -> list[BrokerEvent]:
+        p = self.position
+        assert p is not None
+        long = p.side is Side.LONG
+        fee = fee_of(price, p.qty, self.settings.taker_fee)
+        gross = p.unrealized_pnl(price)
+        fill = Fill(
+            fill_id=f"{p.entry_order_id}:exit", order_id=f"{p.entry_order_id}:exit",
+            symbol=self.symbol, side="sell" if long else "buy", kind="exit", qty=p.qty,
+            price=price, intended_price=intended,
+            slippage=(intended - price) if long else (price - intended), fee=fee,
+            liquidity="taker", realized_pnl=gross, reason=reason, ts=ts,
+        )
+        trade = Trade(
+            trade_id=p.entry_order_id, symbol=self.symbol, side=p.side, qty=p.qty,
+            entry_price=p.entry_price, exit_price=price, opened_ms=p.opened_ms, closed_ms=ts,
+            gross_pnl=gross, fees=p.entry_fee + fee, realized_pnl=gross - p.entry_fee - fee,
+            exit_reason=reason, setup=p.setup,
+        )
+        realized, fees = self.realized + gross, self.fees + fee
+        if self.journal is not None and not self.journal.apply_fill(
+            fill, order=None, position=None, trade=trade, realized_total=realized,
+            fees_total=fees, last_exit_ms=ts,
+        ):
+            logger.warning("fill {} already journaled; not applied twice", fill.fill_id)
+            return []
+        self.realized, self.fees = realized, fees
+        self.position = None
+        self.last_exit_ms = ts
+        if self.journal is None:
+            self._trades.append(trade)
+        logger.info("exit fill ({}) {} {} @ {} pnl {} fee {}", reason, fill.side, fill.qty,
+                    price, gross, fee)
+        return [fill, TradeClosed(trade)]

@@ -7,8 +7,9 @@ import dataclasses
 import enum
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
+from laptop_agents.jsontypes import JSON, JSONObject
 from laptop_agents.models import Side
 from laptop_agents.strategy.base import OrderType
 
@@ -20,19 +21,21 @@ class OrderStatus(enum.StrEnum):
     CANCELED = "canceled"
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> JSON:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, enum.Enum):
-        return value.value
+        return _plain(value.value)
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    return value
+    return str(value)
 
 
-def to_plain_dict(obj: Any) -> dict[str, Any]:
+def to_plain_dict(obj: object) -> JSONObject:
     """A dataclass as a JSON-ready dict (Decimals as strings, enums as values)."""
     result = _plain(obj)
     assert isinstance(result, dict)
@@ -57,7 +60,7 @@ class Order:
     created_ms: int
     status: OrderStatus = OrderStatus.WORKING
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return to_plain_dict(self)
 
 
@@ -87,7 +90,7 @@ class Position:
         direction = 1 if self.side is Side.LONG else -1
         return (exit_price - self.entry_price) * self.qty * direction
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return to_plain_dict(self)
 
 
@@ -112,7 +115,7 @@ class Fill:
     ts: int
     type: Literal["fill"] = "fill"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return to_plain_dict(self)
 
 
@@ -134,7 +137,7 @@ class Trade:
     exit_reason: str
     setup: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return to_plain_dict(self)
 
 
@@ -143,7 +146,7 @@ class TradeClosed:
     trade: Trade
     type: Literal["trade_closed"] = "trade_closed"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"type": self.type, **self.trade.to_dict()}
 
 
@@ -155,7 +158,7 @@ class OrderRejected:
     ts: int
     type: Literal["order_rejected"] = "order_rejected"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return to_plain_dict(self)
 
 
@@ -166,7 +169,7 @@ class OrderExpired:
     ts: int
     type: Literal["order_expired"] = "order_expired"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return to_plain_dict(self)
 
 
@@ -177,7 +180,7 @@ class OrderCanceled:
     ts: int | None
     type: Literal["order_canceled"] = "order_canceled"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return to_plain_dict(self)
 
 
@@ -189,7 +192,7 @@ class EntriesPaused:
     ts: int
     type: Literal["entries_paused"] = "entries_paused"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return to_plain_dict(self)
 
 
@@ -205,7 +208,7 @@ class OrderResult:
     code: str = "accepted"  # "accepted" | "duplicate" | a rejection code
     events: list[BrokerEvent] = field(default_factory=list)  # everything that happened
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "accepted": self.accepted,
             "reason": self.reason,

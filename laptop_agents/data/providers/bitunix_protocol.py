@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import TypeVar
 
 import orjson
 
@@ -43,6 +43,7 @@ from laptop_agents.data.providers.bitunix_values import (
 )
 from laptop_agents.models import WS_INTERVAL_MS, Candle
 
+Item = TypeVar("Item")
 KLINE_PREFIX = "market_kline_"
 DEPTH_BBO_CHANNEL = "depth_book1"
 TICKER_CHANNEL = "ticker"
@@ -54,7 +55,7 @@ DEPTH_LIMITS = ("1", "5", "15", "50", "max")
 # ------------------------------------------------------------------ frames (client -> server)
 
 
-def dumps(payload: Mapping[str, Any]) -> str:
+def dumps(payload: Mapping[str, object]) -> str:
     return orjson.dumps(payload).decode()
 
 
@@ -77,7 +78,7 @@ def build_unsubscribe(args: Iterable[tuple[str, str]]) -> str:
     return dumps({"op": "unsubscribe", "args": [{"symbol": s, "ch": ch} for ch, s in args]})
 
 
-def chunk(items: Sequence[Any], size: int) -> list[list[Any]]:
+def chunk(items: Sequence[Item], size: int) -> list[list[Item]]:
     """Split ``items`` into lists of at most ``size`` (fewest frames for a batch)."""
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
@@ -168,21 +169,21 @@ class TickerPush:
 Frame = ConnectFrame | HeartbeatReply | LoginReply | OpReply | KlinePush | DepthPush | TickerPush
 
 
-def _dict(value: Any, what: str) -> dict[str, Any]:
+def _dict(value: object, what: str) -> dict[str, object]:
     if not isinstance(value, dict):
         raise MalformedFrame(f"{what}: expected an object")
     return value
 
 
-def _symbol(frame: dict[str, Any]) -> str:
+def _symbol(frame: dict[str, object]) -> str:
     return symbol_name(frame.get("symbol"), "push symbol")
 
 
-def _ts(frame: dict[str, Any]) -> int:
+def _ts(frame: dict[str, object]) -> int:
     return timestamp_ms(frame.get("ts"), "ts")
 
 
-def _best_level(levels: Any, side: str) -> tuple[Decimal, Decimal]:
+def _best_level(levels: object, side: str) -> tuple[Decimal, Decimal]:
     if not isinstance(levels, list) or not levels:
         raise MalformedFrame(f"depth {side}: no levels")
     level = levels[0]
@@ -194,7 +195,7 @@ def _best_level(levels: Any, side: str) -> tuple[Decimal, Decimal]:
     return price(level[0], f"{side} price"), amount(level[1], f"{side} size")
 
 
-def _parse_push(frame: dict[str, Any], channel: str) -> Frame:
+def _parse_push(frame: dict[str, object], channel: str) -> Frame:
     if channel.startswith(KLINE_PREFIX):
         interval = channel[len(KLINE_PREFIX) :]
         if interval not in WS_INTERVAL_MS:
@@ -224,7 +225,7 @@ def _parse_push(frame: dict[str, Any], channel: str) -> Frame:
     raise MalformedFrame(f"unknown channel {sample(channel, 40)!r}")
 
 
-def _parse_control(frame: dict[str, Any], op: str) -> Frame:
+def _parse_control(frame: dict[str, object], op: str) -> Frame:
     data = frame.get("data")
     if op in ("ping", "pong"):
         echoed = frame.get("pong", frame.get("ts"))

@@ -13,7 +13,6 @@ import contextlib
 import errno
 import math
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 import aiohttp
 import orjson
@@ -85,7 +84,7 @@ class BitunixRestClient:
 
     # ------------------------------------------------------------------ transport
 
-    async def _get_once(self, path: str, params: dict[str, str]) -> Any:
+    async def _get_once(self, path: str, params: dict[str, str]) -> object:
         await self._limiter.acquire()
         self.requests += 1
         async with self._session.get(
@@ -116,7 +115,7 @@ class BitunixRestClient:
                        state.attempt_number, state.next_action.sleep if state.next_action else 0,
                        describe_connect_error(self._base, error) if error else "?")
 
-    async def get(self, path: str, params: dict[str, str]) -> Any:
+    async def get(self, path: str, params: dict[str, str]) -> object:
         """GET a public endpoint; retried with backoff when rate limited or on network errors."""
         retrying = AsyncRetrying(
             retry=retry_if_exception(_worth_retrying),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from laptop_agents.data.providers.bitunix_values import (
     MAX_LEVERAGE,
@@ -42,13 +41,13 @@ class RateLimitedError(BitunixApiError):
     """Codes 10005 ("Too many requests") and 10006 ("Request too frequently")."""
 
 
-def _dict(value: Any, what: str) -> dict[str, Any]:
+def _dict(value: object, what: str) -> dict[str, object]:
     if not isinstance(value, dict):
         raise MalformedFrame(f"{what}: expected an object")
     return value
 
 
-def parse_rest_envelope(payload: Any) -> Any:
+def parse_rest_envelope(payload: object) -> object:
     """The ``data`` of a ``{"code","data","msg"}`` reply; typed errors for ``code != 0``."""
     if not isinstance(payload, dict) or "code" not in payload:
         raise BitunixApiError(-1, "reply is not a {code, data, msg} envelope")
@@ -79,7 +78,7 @@ def split_volumes(close: Decimal, first: Decimal, second: Decimal) -> tuple[Deci
     return second, first
 
 
-def parse_kline_row(row: Any, symbol: str, interval: str) -> Candle:
+def parse_kline_row(row: object, symbol: str, interval: str) -> Candle:
     data = _dict(row, "kline row")
     close = price(data.get("close"), "close")
     base, quote = split_volumes(close, amount(data.get("quoteVol"), "quoteVol"),
@@ -95,7 +94,7 @@ def parse_kline_row(row: Any, symbol: str, interval: str) -> Candle:
     )
 
 
-def _status(value: Any) -> str:
+def _status(value: object) -> str:
     if value is None:
         return UNKNOWN_STATUS
     if not isinstance(value, str) or not _STATUS.fullmatch(value):
@@ -103,7 +102,7 @@ def _status(value: Any) -> str:
     return value.upper()
 
 
-def _api_supported(value: Any) -> bool:
+def _api_supported(value: object) -> bool:
     # Missing: rows of the older documented shape lack the field; nothing says "disabled".
     if value is None:
         return True
@@ -114,7 +113,7 @@ def _api_supported(value: Any) -> bool:
     raise MalformedFrame("isApiSupported: expected a boolean")
 
 
-def parse_trading_pair(row: Any) -> Instrument:
+def parse_trading_pair(row: object) -> Instrument:
     data = _dict(row, "trading pair")
     quote_precision = bounded_int(data.get("quotePrecision"), "quotePrecision", 0, MAX_PRECISION)
     base_precision = bounded_int(data.get("basePrecision"), "basePrecision", 0, MAX_PRECISION)
@@ -137,10 +136,10 @@ class DepthSnapshot:
     asks: list[tuple[Decimal, Decimal]]
 
 
-def parse_depth(data: Any) -> DepthSnapshot:
+def parse_depth(data: object) -> DepthSnapshot:
     book = _dict(data, "depth")
 
-    def levels(raw: Any, side: str) -> list[tuple[Decimal, Decimal]]:
+    def levels(raw: object, side: str) -> list[tuple[Decimal, Decimal]]:
         if not isinstance(raw, list):
             raise MalformedFrame(f"depth {side} is not a list")
         out = []

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 # A number string longer than this is not something an exchange prints (BTC turnover with
 # ten decimals is ~25 characters); it bounds the work Decimal() does on hostile input.
@@ -59,7 +58,7 @@ def sample(text: str | bytes, limit: int = 120) -> str:
     return shown if len(shown) <= limit else shown[:limit] + "…"
 
 
-def to_decimal(value: Any, what: str) -> Decimal:
+def to_decimal(value: object, what: str) -> Decimal:
     """A finite Decimal from a JSON number string (or number), not yet range-checked.
 
     Floats (REST documentation examples use JSON numbers) go through their shortest repr.
@@ -91,7 +90,7 @@ def to_decimal(value: Any, what: str) -> Decimal:
     return number
 
 
-def price(value: Any, what: str) -> Decimal:
+def price(value: object, what: str) -> Decimal:
     """A price: PRICE_MIN <= price <= PRICE_MAX."""
     number = to_decimal(value, what)
     if not PRICE_MIN <= number <= PRICE_MAX:
@@ -99,7 +98,7 @@ def price(value: Any, what: str) -> Decimal:
     return number
 
 
-def amount(value: Any, what: str) -> Decimal:
+def amount(value: object, what: str) -> Decimal:
     """A size or volume: 0, or AMOUNT_MIN <= amount <= AMOUNT_MAX (never negative, not -0)."""
     number = to_decimal(value, what)
     if number.is_signed():
@@ -109,7 +108,7 @@ def amount(value: Any, what: str) -> Decimal:
     return number
 
 
-def bounded_int(value: Any, what: str, low: int, high: int, *, strings: bool = True) -> int:
+def bounded_int(value: object, what: str, low: int, high: int, *, strings: bool = True) -> int:
     """An integer (or, with ``strings``, a string of ASCII digits) with ``low <= n <= high``."""
     if isinstance(value, bool):
         raise MalformedFrame(f"{what}: expected an integer, got bool")
@@ -125,7 +124,7 @@ def bounded_int(value: Any, what: str, low: int, high: int, *, strings: bool = T
     return number
 
 
-def timestamp_ms(value: Any, what: str = "ts", *, strings: bool = False) -> int:
+def timestamp_ms(value: object, what: str = "ts", *, strings: bool = False) -> int:
     """Exchange milliseconds between TS_MIN_MS and TS_MAX_MS.
 
     WebSocket ``ts`` must be a JSON integer; REST kline ``time`` arrives as a string live
@@ -134,7 +133,7 @@ def timestamp_ms(value: Any, what: str = "ts", *, strings: bool = False) -> int:
     return bounded_int(value, what, TS_MIN_MS, TS_MAX_MS, strings=strings)
 
 
-def symbol_name(value: Any, what: str = "symbol") -> str:
+def symbol_name(value: object, what: str = "symbol") -> str:
     """An upper-cased ASCII alphanumeric symbol of 1 to 32 characters."""
     if not isinstance(value, str) or not _SYMBOL.fullmatch(value):
         raise MalformedFrame(f"{what}: not a valid symbol")

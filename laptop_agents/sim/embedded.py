@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from laptop_agents.config import Settings
-from laptop_agents.sim.market import SPECS
+from laptop_agents.sim.contracts import SPECS
 from laptop_agents.sim.server import SimExchange
 
 

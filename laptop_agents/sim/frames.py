@@ -6,18 +6,27 @@ Shapes follow /work/shared/bitunix-protocol.md sections 1-4 as observed live: pu
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import orjson
 
-from laptop_agents.sim.market import Agg, SymbolMarket, Trade, book_levels, fmt_scaled, iso_ns
+from laptop_agents.sim.contracts import fmt_scaled
+from laptop_agents.sim.market import SymbolMarket, book_levels
+from laptop_agents.sim.records import Agg, Trade
 
 CONNECT = {"op": "connect", "data": {"result": True}}
 CAP_ERROR = {"op": "subscribe", "data": {"msg": "subscribe channel > 300", "nonce": "",
                                          "result": False}}
 MALFORMED_KINDS = ("invalid_json", "binary", "missing_fields", "empty_prices", "oversized",
                    "wrong_types")
+
+
+def iso_ns(ms: int) -> str:
+    """Trade time as Bitunix sends it: ISO-8601 UTC with nanoseconds."""
+    moment = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{(ms % 1000) * 1_000_000:09d}Z"
 
 
 def dumps(obj: Any) -> str:

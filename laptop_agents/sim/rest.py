@@ -9,7 +9,8 @@ from aiohttp import web
 
 from laptop_agents.models import REST_TO_WS_INTERVAL, WS_INTERVAL_MS
 from laptop_agents.sim import frames
-from laptop_agents.sim.market import book_levels, fmt_scaled
+from laptop_agents.sim.contracts import fmt_scaled
+from laptop_agents.sim.market import book_levels
 
 if TYPE_CHECKING:
     from laptop_agents.sim.server import SimExchange

@@ -32,13 +32,9 @@ from laptop_agents.models import (
 )
 from laptop_agents.sim import frames
 from laptop_agents.sim.clock import SimClock
-from laptop_agents.sim.market import (
-    MINUTE_MS,
-    SPECS,
-    SymbolMarket,
-    fmt_scaled,
-    origin_for,
-)
+from laptop_agents.sim.contracts import SPECS, fmt_scaled
+from laptop_agents.sim.market import SymbolMarket, origin_for
+from laptop_agents.sim.records import MINUTE_MS
 from laptop_agents.sim.rest import add_rest_routes
 from laptop_agents.sim.ws import Connection, Subscription
 

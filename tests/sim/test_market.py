@@ -12,7 +12,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from laptop_agents.sim.market import MINUTE_MS, SPECS, SymbolMarket, fmt_scaled, origin_for
+from laptop_agents.sim.contracts import SPECS, fmt_scaled
+from laptop_agents.sim.market import SymbolMarket, origin_for
+from laptop_agents.sim.records import MINUTE_MS
 from laptop_agents.sim.server import SimExchange
 
 from .helpers import connect, is_ch, next_json, subscribe

@@ -56,7 +56,7 @@ async def fuzz(ex: SimExchange, seed: int, count: int, symbol: str | None = None
     def counted() -> Iterator[str | bytes]:
         for kind, frame in fuzz_frames(seed, count, target, now_ms=ex.now_ms(),
                                        oversized_every=oversized_every,
-                                       oversized_bytes=ex.oversized_bytes):
+                                       oversized_bytes=ex.options.oversized_bytes):
             kinds[kind] += 1
             yield frame
 

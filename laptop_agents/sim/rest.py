@@ -93,7 +93,7 @@ def add_rest_routes(app: web.Application, ex: SimExchange) -> None:
         # Newest first; endTime exclusive by open time; the running candle is included.
         top = now if end is None else min(now, end - 1)
         lowest = market.origin_ms if start is None else max(market.origin_ms, start)
-        swap = ex.swapped_rest_volume and ws_interval == "1min"
+        swap = ex.options.swapped_rest_volume and ws_interval == "1min"
         pd, sd = market.spec.price_decimals, market.spec.size_decimals
         rows: list[dict[str, str]] = []
         bucket = top // iv * iv

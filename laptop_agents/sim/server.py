@@ -13,16 +13,15 @@ import contextlib
 import signal
 import socket
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
 from loguru import logger
 
-from laptop_agents.config import is_loopback_host
 from laptop_agents.models import (
     REST_TO_WS_INTERVAL,
     WS_INTERVAL_MS,
@@ -34,6 +33,7 @@ from laptop_agents.sim import frames
 from laptop_agents.sim.clock import SimClock
 from laptop_agents.sim.contracts import SPECS, fmt_scaled
 from laptop_agents.sim.market import SymbolMarket, origin_for
+from laptop_agents.sim.options import SimOptions
 from laptop_agents.sim.records import MINUTE_MS
 from laptop_agents.sim.rest import add_rest_routes
 from laptop_agents.sim.ws import Connection, Subscription
@@ -66,71 +66,24 @@ class SimStats:
 
 
 class SimExchange:
-    """The simulated exchange. Use ``async with SimExchange(...) as sim`` or start()/stop()."""
+    """The simulated exchange: ``async with SimExchange(SimOptions(...)) as sim`` (or
+    start()/stop())."""
 
-    def __init__(
-        self,
-        *,
-        seed: int = 42,
-        speed: float = 1.0,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        symbols: Sequence[str] = ("BTCUSDT",),
-        start_ms: int | None = None,
-        kline_push_ms: int = 500,
-        depth_push_ms: int = 310,
-        ticker_push_ms: int = 1000,
-        trade_push_ms: int = 500,
-        idle_timeout: float = 60.0,
-        max_frames_per_second: int = 5,
-        max_subscriptions: int = 300,
-        history_minutes: int = 1000,
-        swapped_rest_volume: bool = True,
-        subscribe_ack: bool = False,
-        ping_reply: Literal["open_second", "now"] = "open_second",
-        admin: bool = False,
-        admin_host: str = "127.0.0.1",
-        admin_port: int = 0,
-        api_key: str = "sim-key",
-        api_secret: str = "sim-secret",
-        oversized_bytes: int = 4 * 1024 * 1024 + 1024,
-        kline_final_push: bool = False,
-    ) -> None:
-        unknown = [s for s in symbols if s.upper() not in SPECS]
-        if unknown:
-            raise ValueError(f"unsupported symbols {unknown}; known: {', '.join(SPECS)}")
-        if admin and not is_loopback_host(admin_host):
-            raise ValueError(f"the admin API binds loopback only, not {admin_host!r}")
-        if ping_reply not in ("open_second", "now"):
-            raise ValueError("ping_reply must be 'open_second' or 'now'")
-        self.seed = seed
-        self.host = host
-        self.port = port
-        self.kline_push_ms = kline_push_ms
-        self.depth_push_ms = depth_push_ms
-        self.ticker_push_ms = ticker_push_ms
-        self.trade_push_ms = trade_push_ms
-        self.idle_timeout = idle_timeout
-        self.max_frames_per_second = max_frames_per_second
-        self.max_subscriptions = max_subscriptions
-        self.swapped_rest_volume = swapped_rest_volume
-        self.subscribe_ack = subscribe_ack
-        self.ping_reply = ping_reply
-        self.admin = admin
-        self.admin_host = admin_host
-        self.admin_port = admin_port
-        self.api_key = api_key
-        self.api_secret = api_secret
-        self.oversized_bytes = oversized_bytes
-        self.kline_final_push = kline_final_push
+    def __init__(self, options: SimOptions | None = None) -> None:
+        self.options = SimOptions() if options is None else options
+        # The ports actually bound (an option of 0 means any free port); set by start().
+        self.port = self.options.port
+        self.admin_port = self.options.admin_port
+        start_ms = self.options.start_ms
         if start_ms is None:
             start_ms = time.time_ns() // 1_000_000 // MINUTE_MS * MINUTE_MS
         self.start_ms = start_ms
-        self.origin_ms = origin_for(start_ms, history_minutes)
+        self.origin_ms = origin_for(start_ms, self.options.history_minutes)
         self.markets: dict[str, SymbolMarket] = {
-            s.upper(): SymbolMarket(SPECS[s.upper()], seed, self.origin_ms) for s in symbols
+            s.upper(): SymbolMarket(SPECS[s.upper()], self.options.seed, self.origin_ms)
+            for s in self.options.symbols
         }
-        self.clock = SimClock(start_ms, speed)
+        self.clock = SimClock(start_ms, self.options.speed)
         self.stats = SimStats()
         self.connections: set[Connection] = set()
         self._runner: web.AppRunner | None = None
@@ -160,29 +113,30 @@ class SimExchange:
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         await self._listen()
-        if self.admin:
+        if self.options.admin:
             from laptop_agents.sim.admin import create_admin_app
 
             self._admin_runner = web.AppRunner(create_admin_app(self), access_log=None)
             await self._admin_runner.setup()
-            site = web.TCPSite(self._admin_runner, self.admin_host, self.admin_port)
+            site = web.TCPSite(self._admin_runner, self.options.admin_host,
+                               self.admin_port)
             await site.start()
             self.admin_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.clock.restart(self.start_ms)
-        for period, push in ((self.kline_push_ms, self._push_klines),
-                             (self.depth_push_ms, self._push_depth),
-                             (self.ticker_push_ms, self._push_tickers),
-                             (self.trade_push_ms, self._push_trades)):
+        for period, push in ((self.options.kline_push_ms, self._push_klines),
+                             (self.options.depth_push_ms, self._push_depth),
+                             (self.options.ticker_push_ms, self._push_tickers),
+                             (self.options.trade_push_ms, self._push_trades)):
             self._tasks.append(loop.create_task(self._timer(period, push)))
         self._started = True
         logger.info("sim exchange listening on {} (rest {}), speed {}x, seed {}{}",
-                    self.ws_url, self.rest_url, self.clock.speed, self.seed,
+                    self.ws_url, self.rest_url, self.clock.speed, self.options.seed,
                     f", admin {self.admin_url}" if self.admin_url else "")
 
     async def _listen(self) -> None:
         assert self._runner is not None and self._runner.server is not None
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(self._runner.server, self.host, self.port,
+        server = await loop.create_server(self._runner.server, self.options.host, self.port,
                                           reuse_address=True, family=socket.AF_INET)
         self._servers.append(server)
         self.port = server.sockets[0].getsockname()[1]
@@ -230,21 +184,21 @@ class SimExchange:
     # --- addresses and time ---------------------------------------------------------------
     @property
     def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}/public/"
+        return f"ws://{self.options.host}:{self.port}/public/"
 
     @property
     def private_ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}/private/"
+        return f"ws://{self.options.host}:{self.port}/private/"
 
     @property
     def rest_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"http://{self.options.host}:{self.port}"
 
     @property
     def admin_url(self) -> str | None:
-        if not self.admin or not self._admin_runner:
+        if not self.options.admin or not self._admin_runner:
             return None
-        return f"http://{self.admin_host}:{self.admin_port}"
+        return f"http://{self.options.admin_host}:{self.admin_port}"
 
     def now_ms(self) -> int:
         """Current simulated time; also generates the market up to it."""
@@ -384,7 +338,7 @@ class SimExchange:
             sub = next((s for s in conn.subs.values() if s.known), None)
             ch, symbol = (sub.ch, sub.symbol or "BTCUSDT") if sub else ("market_kline_1min",
                                                                         "BTCUSDT")
-            if conn.send(frames.malformed(kind, ch, symbol, now, self.oversized_bytes),
+            if conn.send(frames.malformed(kind, ch, symbol, now, self.options.oversized_bytes),
                          force=True):
                 sent += 1
         self.stats.malformed_sent += sent
@@ -419,7 +373,7 @@ class SimExchange:
         bid_t = int((Decimal(bid) / tick).to_integral_value(ROUND_HALF_UP))
         ask_t = bid_t + 1 if ask is None else int(
             (Decimal(ask) / tick).to_integral_value(ROUND_HALF_UP))
-        push_sim_ms = int(self.depth_push_ms * self.clock.speed)
+        push_sim_ms = int(self.options.depth_push_ms * self.clock.speed)
         now = self.now_ms()
         market.script(now, bid_t, ask_t, pushes, push_sim_ms)
         logger.info("sim script: {} bid {} ask {} over {} pushes", symbol, bid, ask, pushes)
@@ -495,7 +449,7 @@ class SimExchange:
 
         for conn, sub in self._subs("kline"):
             iv = sub.channel.interval_ms
-            if self.kline_final_push and sub.kline_ts is not None \
+            if self.options.kline_final_push and sub.kline_ts is not None \
                     and sub.kline_ts // iv < now // iv:
                 # The bucket of this stream's previous push closed since the last timer tick:
                 # push its final state (ts = its last ms) first, so the last push a client saw
@@ -544,11 +498,11 @@ class SimExchange:
                 conn.send(frames.trade_push(market, trades, now))
 
 
-def run_standalone(host: str, port: int, speed: float, seed: int, admin: bool) -> int:
+def run_standalone(options: SimOptions) -> int:
     """`laptop-agents sim`: serve until SIGINT/SIGTERM, then return 0."""
 
     async def main() -> None:
-        sim = SimExchange(host=host, port=port, speed=speed, seed=seed, admin=admin)
+        sim = SimExchange(options)
         await sim.start()
         logger.info("public WS {}  private WS {}  REST {}", sim.ws_url, sim.private_ws_url,
                     sim.rest_url)

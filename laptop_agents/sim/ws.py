@@ -148,18 +148,19 @@ class Connection:
         self._frames.append(now)
         while self._frames and self._frames[0] <= now - 1.0:
             self._frames.popleft()
-        return len(self._frames) <= self.exchange.max_frames_per_second
+        return len(self._frames) <= self.exchange.options.max_frames_per_second
 
     async def run(self) -> None:
         ex = self.exchange
         self.send(CONNECT)
         while True:
             try:
-                msg = await self.ws.receive(timeout=ex.idle_timeout)
+                msg = await self.ws.receive(timeout=ex.options.idle_timeout)
             except TimeoutError:
                 if not self.dropped:
                     ex.stats.dropped_idle += 1
-                    logger.debug("sim conn {} idle for {} s: dropped", self.id, ex.idle_timeout)
+                    logger.debug("sim conn {} idle for {} s: dropped", self.id,
+                                 ex.options.idle_timeout)
                     self.abort()
                 return
             if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
@@ -168,7 +169,7 @@ class Connection:
             if not self.count_frame():
                 ex.stats.dropped_rate += 1
                 logger.debug("sim conn {} exceeded {} frames/s: dropped", self.id,
-                             ex.max_frames_per_second)
+                             ex.options.max_frames_per_second)
                 self.abort()
                 return
             if msg.type == WSMsgType.PING:
@@ -201,7 +202,10 @@ class Connection:
             return
         ex = self.exchange
         echo = obj.get("ping", obj.get("ts"))
-        second = self.open_second if ex.ping_reply == "open_second" else ex.now_ms() // 1000
+        if ex.options.ping_reply == "open_second":
+            second = self.open_second
+        else:
+            second = ex.now_ms() // 1000
         if self.send({"op": "ping", "pong": echo, "ping": second}):
             ex.stats.pings_answered += 1
 
@@ -224,14 +228,14 @@ class Connection:
             key = (str(arg["ch"]), symbol)
             if key in self.subs:
                 continue  # the same stream twice is still one stream
-            if len(self.subs) >= ex.max_subscriptions:
+            if len(self.subs) >= ex.options.max_subscriptions:
                 capped = True
                 continue
             known = symbol is not None and symbol in ex.markets
             now = ex.now_ms()
             self.subs[key] = Subscription(key[0], symbol, channel, known, trade_cursor=now)
             ex.stats.subscriptions += 1
-            if ex.subscribe_ack:
+            if ex.options.subscribe_ack:
                 self.send({"op": "subscribe", "ch": key[0], "symbol": symbol,
                            "data": {"result": True}})
             if not known and channel.kind == "depth":
@@ -266,14 +270,14 @@ class Connection:
         arg = args[0]
         api_key, nonce, sign, ts = (arg.get("apiKey"), arg.get("nonce"), arg.get("sign"),
                                     arg.get("timestamp"))
-        if not isinstance(api_key, str) or api_key != ex.api_key:
+        if not isinstance(api_key, str) or api_key != ex.options.api_key:
             return "api-key is invalid"
         if isinstance(ts, bool) or not isinstance(ts, int | str) or not str(ts).isdigit() \
                 or len(str(ts)) not in (10, 13):
             return "timestamp is invalid"
         if not isinstance(nonce, str) or not nonce:
             return "nonce is invalid"
-        expected = login_sign(api_key, ex.api_secret, nonce, str(ts))
+        expected = login_sign(api_key, ex.options.api_secret, nonce, str(ts))
         if not isinstance(sign, str) or sign.lower() != expected:
             return "Signature Error"
         return None

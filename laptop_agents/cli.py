@@ -37,11 +37,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
-    from laptop_agents.sim.server import run_standalone
+    from laptop_agents.sim.options import SimOptions
+    from laptop_agents.sim.standalone import run_standalone
 
-    return run_standalone(
+    return run_standalone(SimOptions(
         host=args.host, port=args.port, speed=args.speed, seed=args.seed, admin=args.admin
-    )
+    ))
 
 
 def _cmd_probe(args: argparse.Namespace) -> int:

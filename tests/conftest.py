@@ -28,19 +28,20 @@ def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
 
 @pytest.fixture
 def sim_options() -> dict[str, Any]:
-    """Override in a test module to start the simulator differently."""
+    """Override in a test module to start the simulator differently (SimOptions fields)."""
     return {}
 
 
 @pytest.fixture
 async def sim(sim_options: dict[str, Any]) -> AsyncIterator[Any]:
     """A seeded, accelerated simulator on 127.0.0.1 (one 1-minute candle per wall second)."""
+    from laptop_agents.sim.options import SimOptions
     from laptop_agents.sim.server import SimExchange
 
     options: dict[str, Any] = {"seed": 7, "speed": 60.0, "kline_push_ms": 100,
                                "depth_push_ms": 50}
     options.update(sim_options)
-    exchange = SimExchange(**options)
+    exchange = SimExchange(SimOptions(**options))
     await exchange.start()
     try:
         yield exchange

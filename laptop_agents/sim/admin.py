@@ -9,24 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from laptop_agents.sim.frames import dumps
+from laptop_agents.sim.frames import JsonObject, dumps
+from laptop_agents.sim.venue import AdminVenue
 
-if TYPE_CHECKING:
-    from laptop_agents.sim.server import SimExchange
-
-Handler = Callable[["SimExchange", dict[str, Any]], Awaitable[dict[str, Any]]]
+# Request parameters in, the answer's fields out (both JSON objects).
+Handler = Callable[[AdminVenue, JsonObject], Awaitable[JsonObject]]
 
 
-def _reply(payload: dict[str, Any], status: int = 200) -> web.Response:
+def _reply(payload: JsonObject, status: int = 200) -> web.Response:
     return web.Response(text=dumps(payload), status=status, content_type="application/json")
 
 
-async def _params(request: web.Request) -> dict[str, Any]:
-    params: dict[str, Any] = dict(request.query)
+async def _params(request: web.Request) -> JsonObject:
+    params: JsonObject = dict(request.query)
     if request.can_read_body:
         body = await request.json()
         if not isinstance(body, dict):
@@ -35,47 +33,47 @@ async def _params(request: web.Request) -> dict[str, Any]:
     return params
 
 
-async def _state(ex: SimExchange, p: dict[str, Any]) -> dict[str, Any]:
-    tick = ex.current_tick(next(iter(ex.markets)))
-    return {"now_ms": ex.now_ms(), "speed": ex.clock.speed, "port": ex.port,
-            "refusing": ex.refusing, "stats": ex.stats.as_dict(),
+async def _state(venue: AdminVenue, p: JsonObject) -> JsonObject:
+    tick = venue.current_tick(next(iter(venue.markets)))
+    return {"now_ms": venue.now_ms(), "speed": venue.speed, "port": venue.port,
+            "refusing": venue.refusing, "stats": venue.stats.as_dict(),
             "bid": str(tick.bid), "ask": str(tick.ask), "last": str(tick.last)}
 
 
-async def _drop_all(ex: SimExchange, p: dict[str, Any]) -> dict[str, Any]:
-    return {"dropped": ex.drop_all()}
+async def _drop_all(venue: AdminVenue, p: JsonObject) -> JsonObject:
+    return {"dropped": venue.drop_all()}
 
 
-async def _stall(ex: SimExchange, p: dict[str, Any]) -> dict[str, Any]:
-    ex.stall()
+async def _stall(venue: AdminVenue, p: JsonObject) -> JsonObject:
+    venue.stall()
     return {}
 
 
-async def _unstall(ex: SimExchange, p: dict[str, Any]) -> dict[str, Any]:
-    ex.unstall()
+async def _unstall(venue: AdminVenue, p: JsonObject) -> JsonObject:
+    venue.unstall()
     return {}
 
 
-async def _refuse(ex: SimExchange, p: dict[str, Any]) -> dict[str, Any]:
-    await ex.refuse_connections()
+async def _refuse(venue: AdminVenue, p: JsonObject) -> JsonObject:
+    await venue.refuse_connections()
     return {}
 
 
-async def _accept(ex: SimExchange, p: dict[str, Any]) -> dict[str, Any]:
-    await ex.accept_connections()
-    return {"port": ex.port}
+async def _accept(venue: AdminVenue, p: JsonObject) -> JsonObject:
+    await venue.accept_connections()
+    return {"port": venue.port}
 
 
-async def _reject(ex: SimExchange, p: dict[str, Any]) -> dict[str, Any]:
-    ex.reject_handshakes(int(p.get("n", 1)), int(p.get("status", 403)))
+async def _reject(venue: AdminVenue, p: JsonObject) -> JsonObject:
+    venue.reject_handshakes(int(p.get("n", 1)), int(p.get("status", 403)))
     return {}
 
 
-async def _malformed(ex: SimExchange, p: dict[str, Any]) -> dict[str, Any]:
-    return {"sent": ex.send_malformed(str(p.get("kind", "")))}
+async def _malformed(venue: AdminVenue, p: JsonObject) -> JsonObject:
+    return {"sent": venue.send_malformed(str(p.get("kind", "")))}
 
 
-async def _inject(ex: SimExchange, p: dict[str, Any]) -> dict[str, Any]:
+async def _inject(venue: AdminVenue, p: JsonObject) -> JsonObject:
     # JSON cannot carry bytes: a binary frame is written {"hex": "00ff..."}.
     raw = p.get("frames")
     if not isinstance(raw, list):
@@ -88,29 +86,29 @@ async def _inject(ex: SimExchange, p: dict[str, Any]) -> dict[str, Any]:
             frames.append(bytes.fromhex(item["hex"]))
         else:
             raise ValueError("each frame must be a string or {\"hex\": ...}")
-    return {"sent": await ex.inject_frames(frames)}
+    return {"sent": await venue.inject_frames(frames)}
 
 
-async def _fuzz(ex: SimExchange, p: dict[str, Any]) -> dict[str, Any]:
+async def _fuzz(venue: AdminVenue, p: JsonObject) -> JsonObject:
     symbol = p.get("symbol")
-    return await ex.fuzz(int(p.get("seed", 0)), int(p.get("count", 1000)),
+    return await venue.fuzz(int(p.get("seed", 0)), int(p.get("count", 1000)),
                          None if symbol is None else str(symbol),
                          int(p.get("oversized_every", 0)))
 
 
-async def _skip(ex: SimExchange, p: dict[str, Any]) -> dict[str, Any]:
-    ex.skip_pushes(float(p["sim_seconds"]))
+async def _skip(venue: AdminVenue, p: JsonObject) -> JsonObject:
+    venue.skip_pushes(float(p["sim_seconds"]))
     return {}
 
 
-async def _speed(ex: SimExchange, p: dict[str, Any]) -> dict[str, Any]:
-    ex.set_speed(float(p["speed"]))
-    return {"speed": ex.clock.speed}
+async def _speed(venue: AdminVenue, p: JsonObject) -> JsonObject:
+    venue.set_speed(float(p["speed"]))
+    return {"speed": venue.speed}
 
 
-async def _script(ex: SimExchange, p: dict[str, Any]) -> dict[str, Any]:
+async def _script(venue: AdminVenue, p: JsonObject) -> JsonObject:
     ask = p.get("ask")
-    ex.script_price(Decimal(str(p["bid"])), None if ask is None else Decimal(str(ask)),
+    venue.script_price(Decimal(str(p["bid"])), None if ask is None else Decimal(str(ask)),
                     int(p.get("pushes", 1)), symbol=str(p.get("symbol", "BTCUSDT")))
     return {}
 
@@ -131,11 +129,11 @@ ROUTES: dict[str, Handler] = {
 }
 
 
-def create_admin_app(ex: SimExchange) -> web.Application:
+def create_admin_app(venue: AdminVenue) -> web.Application:
     def wrap(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def view(request: web.Request) -> web.Response:
             try:
-                result = await handler(ex, await _params(request))
+                result = await handler(venue, await _params(request))
             except (KeyError, ValueError, TypeError, InvalidOperation) as error:
                 return _reply({"ok": False, "error": f"{type(error).__name__}: {error}"}, 400)
             return _reply({"ok": True, **result})

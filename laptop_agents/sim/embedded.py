@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from laptop_agents.config import Settings
-from laptop_agents.sim.market import SPECS
+from laptop_agents.sim.contracts import SPECS
+from laptop_agents.sim.options import SimOptions
 from laptop_agents.sim.server import SimExchange
 
 
@@ -12,7 +13,7 @@ async def start_embedded(settings: Settings) -> tuple[SimExchange, Settings]:
 
     The caller owns the simulator and must ``await sim.stop()``.
     """
-    sim = SimExchange(
+    sim = SimExchange(SimOptions(
         host=settings.sim_host,
         port=settings.sim_port,
         speed=settings.sim_speed,
@@ -25,7 +26,7 @@ async def start_embedded(settings: Settings) -> tuple[SimExchange, Settings]:
         # can), so the start-up check asks its trading_pairs like the real exchange's and
         # refuses the symbol with one line (exit 78) instead of a ValueError here.
         symbols=(settings.symbol,) if settings.symbol in SPECS else tuple(SPECS),
-    )
+    ))
     await sim.start()
     pointed = settings.model_copy(update={
         "bitunix_ws_url": sim.ws_url,

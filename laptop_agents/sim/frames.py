@@ -6,18 +6,30 @@ Shapes follow /work/shared/bitunix-protocol.md sections 1-4 as observed live: pu
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import orjson
 
-from laptop_agents.sim.market import Agg, SymbolMarket, Trade, book_levels, fmt_scaled, iso_ns
+from laptop_agents.sim.contracts import fmt_scaled
+from laptop_agents.sim.market import SymbolMarket, book_levels
+from laptop_agents.sim.records import Agg, Trade
+
+# A JSON object as the wire carries it: values of any JSON type.
+JsonObject = dict[str, Any]
 
 CONNECT = {"op": "connect", "data": {"result": True}}
 CAP_ERROR = {"op": "subscribe", "data": {"msg": "subscribe channel > 300", "nonce": "",
                                          "result": False}}
 MALFORMED_KINDS = ("invalid_json", "binary", "missing_fields", "empty_prices", "oversized",
                    "wrong_types")
+
+
+def iso_ns(ms: int) -> str:
+    """Trade time as Bitunix sends it: ISO-8601 UTC with nanoseconds."""
+    moment = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{(ms % 1000) * 1_000_000:09d}Z"
 
 
 def dumps(obj: Any) -> str:
@@ -36,11 +48,11 @@ def agg_fields(market: SymbolMarket, agg: Agg) -> dict[str, str]:
     }
 
 
-def kline_push(ch: str, market: SymbolMarket, agg: Agg, ts: int) -> dict[str, Any]:
+def kline_push(ch: str, market: SymbolMarket, agg: Agg, ts: int) -> JsonObject:
     return {"ch": ch, "symbol": market.spec.symbol, "ts": ts, "data": agg_fields(market, agg)}
 
 
-def depth_push(ch: str, market: SymbolMarket, levels: int, ts: int) -> dict[str, Any]:
+def depth_push(ch: str, market: SymbolMarket, levels: int, ts: int) -> JsonObject:
     bids, asks = book_levels(market, ts, levels)
     pd, sd = market.spec.price_decimals, market.spec.size_decimals
     return {"ch": ch, "symbol": market.spec.symbol, "ts": ts, "data": {
@@ -49,9 +61,9 @@ def depth_push(ch: str, market: SymbolMarket, levels: int, ts: int) -> dict[str,
     }}
 
 
-def empty_depth_push(ch: str, symbol: str | None, levels: int, ts: int) -> dict[str, Any]:
+def empty_depth_push(ch: str, symbol: str | None, levels: int, ts: int) -> JsonObject:
     """What live sends once for an unknown symbol: every level ``["",""]``."""
-    frame: dict[str, Any] = {"ch": ch, "ts": ts,
+    frame: JsonObject = {"ch": ch, "ts": ts,
                              "data": {"b": [["", ""]] * levels, "a": [["", ""]] * levels}}
     if symbol is not None:
         frame["symbol"] = symbol
@@ -59,7 +71,7 @@ def empty_depth_push(ch: str, symbol: str | None, levels: int, ts: int) -> dict[
 
 
 def ticker_push(market: SymbolMarket, agg: Agg, open_price: int, last: int,
-                ts: int) -> dict[str, Any]:
+                ts: int) -> JsonObject:
     pd = market.spec.price_decimals
     change = (Decimal(last - open_price) * 100 / Decimal(open_price)).quantize(
         Decimal("1e-10"), rounding=ROUND_HALF_EVEN)
@@ -76,7 +88,7 @@ def ticker_push(market: SymbolMarket, agg: Agg, open_price: int, last: int,
     }}
 
 
-def trade_push(market: SymbolMarket, trades: list[Trade], ts: int) -> dict[str, Any]:
+def trade_push(market: SymbolMarket, trades: list[Trade], ts: int) -> JsonObject:
     pd, sd = market.spec.price_decimals, market.spec.size_decimals
     return {"ch": "trade", "symbol": market.spec.symbol, "ts": ts, "data": [
         {"t": iso_ns(t.ms), "p": fmt_scaled(t.price, pd), "v": fmt_scaled(t.qty, sd),

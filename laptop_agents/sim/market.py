@@ -7,8 +7,8 @@ instants asked about — never on wall timing, push timing or who is connected. 
 (:meth:`SymbolMarket.script`) are the one deliberate exception; they change the future from the
 moment they are applied, deterministically for the same script at the same simulated time.
 
-All prices are integers in ticks and all sizes integers in lot steps, so aggregates are exact;
-:func:`fmt_scaled` turns them into the exchange's decimal strings.
+All prices are integers in ticks and all sizes integers in lot steps (the records are in
+:mod:`.records`, the contracts and their number formats in :mod:`.contracts`).
 
 Per step (one simulated second):
 
@@ -25,125 +25,14 @@ from __future__ import annotations
 import math
 import random
 import statistics
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
-MINUTE_MS = 60_000
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
+from laptop_agents.sim.contracts import SymbolSpec
+from laptop_agents.sim.records import HOUR_MS, MINUTE_MS, Agg, Segment, Step, Trade, aggregate
+
 _TABLE = 1024  # quantiles per size table (a table lookup is far cheaper than a gauss draw)
 # Steps kept in detail (for trade pushes and the running minute); older ones survive only as
 # per-minute aggregates, which is all REST and candles need.
 _DETAIL_SECONDS = 900
-
-
-@dataclass(frozen=True, slots=True)
-class SymbolSpec:
-    """Static facts about one simulated contract."""
-
-    symbol: str
-    base: str
-    quote: str
-    price_decimals: int  # quotePrecision: tick = 10**-price_decimals
-    size_decimals: int  # basePrecision: lot step = 10**-size_decimals
-    start_price: float  # centre of the seeded starting price
-    min_trade_volume: str
-    max_leverage: int = 125
-
-
-SPECS: dict[str, SymbolSpec] = {
-    "BTCUSDT": SymbolSpec("BTCUSDT", "BTC", "USDT", 1, 4, 65_000.0, "0.0001"),
-    "ETHUSDT": SymbolSpec("ETHUSDT", "ETH", "USDT", 2, 3, 3_200.0, "0.001", 100),
-}
-
-
-def fmt_scaled(value: int, decimals: int) -> str:
-    """``value * 10**-decimals`` as the exchange prints it: no exponent, no trailing zeros."""
-    sign = "-" if value < 0 else ""
-    value = abs(value)
-    if decimals <= 0:
-        return f"{sign}{value}"
-    whole, frac = divmod(value, 10**decimals)
-    frac_text = f"{frac:0{decimals}d}".rstrip("0")
-    return f"{sign}{whole}.{frac_text}" if frac_text else f"{sign}{whole}"
-
-
-def iso_ns(ms: int) -> str:
-    """Trade time as Bitunix sends it: ISO-8601 UTC with nanoseconds."""
-    moment = datetime.fromtimestamp(ms // 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{(ms % 1000) * 1_000_000:09d}Z"
-
-
-@dataclass(slots=True)
-class Agg:
-    """OHLCV of a span of trades: prices in ticks, volume in lots, quote in ticks*lots."""
-
-    open: int
-    high: int
-    low: int
-    close: int
-    volume: int
-    quote: int
-
-    def merge(self, other: Agg) -> None:
-        self.high = max(self.high, other.high)
-        self.low = min(self.low, other.low)
-        self.close = other.close
-        self.volume += other.volume
-        self.quote += other.quote
-
-    def copy(self) -> Agg:
-        return Agg(self.open, self.high, self.low, self.close, self.volume, self.quote)
-
-
-@dataclass(slots=True)
-class Trade:
-    ms: int
-    price: int  # ticks
-    qty: int  # lots
-    buy: bool  # taker side
-
-
-@dataclass(slots=True)
-class Segment:
-    """Best bid/offer in force from ``ms`` on (within one step)."""
-
-    ms: int
-    bid: int
-    ask: int
-    bid_size: int
-    ask_size: int
-
-
-@dataclass(slots=True)
-class Step:
-    second: int  # epoch second
-    segments: list[Segment]
-    trades: list[Trade] = field(default_factory=list)
-
-    def bbo_at(self, ms: int) -> Segment:
-        current = self.segments[0]
-        for seg in self.segments:
-            if seg.ms <= ms:
-                current = seg
-        return current
-
-
-def _agg_trades(trades: Iterable[Trade]) -> Agg | None:
-    agg: Agg | None = None
-    for t in trades:
-        if agg is None:
-            agg = Agg(t.price, t.price, t.price, t.price, t.qty, t.price * t.qty)
-        else:
-            if t.price > agg.high:
-                agg.high = t.price
-            if t.price < agg.low:
-                agg.low = t.price
-            agg.close = t.price
-            agg.volume += t.qty
-            agg.quote += t.price * t.qty
-    return agg
 
 
 class SymbolMarket:
@@ -282,7 +171,7 @@ class SymbolMarket:
 
     def _finish_minute(self, minute_start: int) -> None:
         first = minute_start // 1000
-        agg = _agg_trades(t for s in range(first, first + 60) for t in self._steps[s].trades)
+        agg = aggregate(t for s in range(first, first + 60) for t in self._steps[s].trades)
         assert agg is not None  # every step has a trade at its start
         self._minutes.append(agg)
 
@@ -380,7 +269,7 @@ class SymbolMarket:
             m += MINUTE_MS
         if m < end:
             first, last = m // 1000, (end - 1) // 1000
-            part = _agg_trades(
+            part = aggregate(
                 t for s in range(first, last + 1) for t in self._steps[s].trades if t.ms < end
             )
             if part is not None:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from laptop_agents.models import REST_TO_WS_INTERVAL, WS_INTERVAL_MS
 from laptop_agents.sim import frames
-from laptop_agents.sim.market import book_levels, fmt_scaled
-
-if TYPE_CHECKING:
-    from laptop_agents.sim.server import SimExchange
+from laptop_agents.sim.contracts import fmt_scaled
+from laptop_agents.sim.market import book_levels
+from laptop_agents.sim.venue import MarketVenue
 
 KLINE_DEFAULT_LIMIT = 100
 KLINE_MAX_LIMIT = 200
@@ -43,6 +42,17 @@ def _int_param(request: web.Request, name: str) -> int | None:
     return int(raw)  # ValueError -> parameter error
 
 
+def _kline_limit(raw: str | None) -> int | None:
+    """The kline ``limit`` asked for (default 100); None when it breaks the 1-200 rule."""
+    if raw is None:
+        return KLINE_DEFAULT_LIMIT
+    try:
+        limit = int(raw)
+    except ValueError:
+        return None
+    return limit if 1 <= limit <= KLINE_MAX_LIMIT else None
+
+
 def _pair_row(symbol: str, base: str, min_volume: str, base_precision: int,
               quote_precision: int, max_leverage: int, status: str,
               api_supported: bool) -> dict[str, Any]:
@@ -58,14 +68,32 @@ def _pair_row(symbol: str, base: str, min_volume: str, base_precision: int,
     }
 
 
-def add_rest_routes(app: web.Application, ex: SimExchange) -> None:
-    async def kline(request: web.Request) -> web.Response:
-        ex.stats.rest_requests += 1
+def add_rest_routes(app: web.Application, venue: MarketVenue) -> None:
+    endpoints = RestEndpoints(venue)
+    app.on_response_prepare.append(endpoints.exchange_date)
+    app.router.add_get("/api/v1/futures/market/kline", endpoints.kline)
+    app.router.add_get("/api/v1/futures/market/trading_pairs", endpoints.trading_pairs)
+    app.router.add_get("/api/v1/futures/market/depth", endpoints.depth)
+    app.router.add_route("*", "/{tail:.*}", endpoints.not_found)
+
+
+_UNTRADABLE = {symbol: (status, api) for symbol, status, api in UNTRADABLE_PAIRS}
+
+
+class RestEndpoints:
+    """The market endpoints of one venue."""
+
+    def __init__(self, venue: MarketVenue) -> None:
+        self.venue = venue
+
+    async def kline(self, request: web.Request) -> web.Response:
+        venue = self.venue
+        venue.stats.rest_requests += 1
         q = request.query
         symbol = q.get("symbol", "").upper()
         if not symbol:
             return envelope(code=10002, msg="Parameter Error: symbol is required")
-        if symbol not in ex.markets:
+        if symbol not in venue.markets:
             return envelope(code=20015, msg="this Futures is not allowed to trade.")
         ws_interval = REST_TO_WS_INTERVAL.get(q.get("interval", ""))
         if ws_interval is None:
@@ -75,24 +103,17 @@ def add_rest_routes(app: web.Application, ex: SimExchange) -> None:
             end = _int_param(request, "endTime")
         except ValueError:
             return envelope(code=10002, msg="Parameter Error: startTime/endTime")
-        raw_limit = q.get("limit")
-        if raw_limit is None:
-            limit = KLINE_DEFAULT_LIMIT
-        else:
-            try:
-                limit = int(raw_limit)
-            except ValueError:
-                limit = -1
-            if not 1 <= limit <= KLINE_MAX_LIMIT:
-                return envelope(code=10008,
-                                msg=f"limit value does not comply with rule: 1-{KLINE_MAX_LIMIT}")
-        market = ex.market(symbol)
-        now = ex.now_ms()
+        limit = _kline_limit(q.get("limit"))
+        if limit is None:
+            return envelope(code=10008,
+                            msg=f"limit value does not comply with rule: 1-{KLINE_MAX_LIMIT}")
+        market = venue.markets[symbol]
+        now = venue.now_ms()
         iv = WS_INTERVAL_MS[ws_interval]
         # Newest first; endTime exclusive by open time; the running candle is included.
         top = now if end is None else min(now, end - 1)
         lowest = market.origin_ms if start is None else max(market.origin_ms, start)
-        swap = ex.swapped_rest_volume and ws_interval == "1min"
+        swap = venue.options.swapped_rest_volume and ws_interval == "1min"
         pd, sd = market.spec.price_decimals, market.spec.size_decimals
         rows: list[dict[str, str]] = []
         bucket = top // iv * iv
@@ -111,55 +132,49 @@ def add_rest_routes(app: web.Application, ex: SimExchange) -> None:
             bucket -= iv
         return envelope(rows)
 
-    untradable = {symbol: (status, api) for symbol, status, api in UNTRADABLE_PAIRS}
-
-    async def trading_pairs(request: web.Request) -> web.Response:
-        ex.stats.rest_requests += 1
+    async def trading_pairs(self, request: web.Request) -> web.Response:
+        markets = self.venue.markets
+        self.venue.stats.rest_requests += 1
         wanted = request.query.get("symbols")
         names = ([s.strip().upper() for s in wanted.split(",")] if wanted
-                 else [*ex.markets, *untradable])
+                 else [*markets, *_UNTRADABLE])
         data = []
         for name in names:
-            if name in ex.markets:
-                spec = ex.markets[name].spec
+            if name in markets:
+                spec = markets[name].spec
                 data.append(_pair_row(spec.symbol, spec.base, spec.min_trade_volume,
                                       spec.size_decimals, spec.price_decimals,
                                       spec.max_leverage, "OPEN", True))
-            elif name in untradable:
-                status, api = untradable[name]
+            elif name in _UNTRADABLE:
+                status, api = _UNTRADABLE[name]
                 data.append(_pair_row(name, name.removesuffix("USDT"), "1", 0, 4, 20, status,
                                       api))
         return envelope(data)
 
-    async def depth(request: web.Request) -> web.Response:
-        ex.stats.rest_requests += 1
+    async def depth(self, request: web.Request) -> web.Response:
+        venue = self.venue
+        venue.stats.rest_requests += 1
         symbol = request.query.get("symbol", "").upper()
         if not symbol:
             return envelope(code=1, msg="Network Error")
-        if symbol not in ex.markets:
+        if symbol not in venue.markets:
             return envelope(code=20015, msg="this Futures is not allowed to trade.")
         levels = DEPTH_LIMITS.get(request.query.get("limit", DEPTH_DEFAULT_LIMIT))
         if levels is None:
             return envelope(code=10008,
                             msg="limit value does not comply with rule: 1,5,15,50,max")
-        market = ex.market(symbol)
-        bids, asks = book_levels(market, ex.now_ms(), levels)
+        market = venue.markets[symbol]
+        bids, asks = book_levels(market, venue.now_ms(), levels)
         pd, sd = market.spec.price_decimals, market.spec.size_decimals
         return envelope({
             "asks": [[fmt_scaled(p, pd), fmt_scaled(s, sd)] for p, s in asks],
             "bids": [[fmt_scaled(p, pd), fmt_scaled(s, sd)] for p, s in bids],
         })
 
-    async def not_found(request: web.Request) -> web.Response:
+    async def not_found(self, request: web.Request) -> web.Response:
         return envelope(code=404, msg="Not Found")
 
-    async def exchange_date(request: web.Request, response: web.StreamResponse) -> None:
+    async def exchange_date(self, request: web.Request, response: web.StreamResponse) -> None:
         # The exchange's own clock in `Date` (aiohttp would write the host's): clients that
         # estimate exchange time from it must see simulated time, as from a real venue.
-        response.headers["Date"] = formatdate(ex.now_ms() / 1000, usegmt=True)
-
-    app.on_response_prepare.append(exchange_date)
-    app.router.add_get("/api/v1/futures/market/kline", kline)
-    app.router.add_get("/api/v1/futures/market/trading_pairs", trading_pairs)
-    app.router.add_get("/api/v1/futures/market/depth", depth)
-    app.router.add_route("*", "/{tail:.*}", not_found)
+        response.headers["Date"] = formatdate(self.venue.now_ms() / 1000, usegmt=True)

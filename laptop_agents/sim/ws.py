@@ -2,7 +2,7 @@
 
 The handler reads client frames (counting every frame, control frames included, against the
 rate limit and the idle timeout) and answers control messages; market pushes are produced by
-the exchange's timer loops and land in the connection's bounded outbound queue, which one
+the push timers (pushes.py) and land in the connection's bounded outbound queue, which one
 writer task drains so a slow client never blocks the others.
 """
 
@@ -14,56 +14,18 @@ import hashlib
 import itertools
 import time
 from collections import deque
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import WSMsgType, web
 from loguru import logger
 
-from laptop_agents.models import WS_INTERVAL_MS
-from laptop_agents.sim.frames import CAP_ERROR, CONNECT, dumps, empty_depth_push
-
-if TYPE_CHECKING:
-    from laptop_agents.sim.server import SimExchange
+from laptop_agents.sim.frames import CAP_ERROR, CONNECT, JsonObject, dumps, empty_depth_push
+from laptop_agents.sim.subscriptions import Subscription, parse_channel
+from laptop_agents.sim.venue import MarketVenue
 
 _OUTBOUND_LIMIT = 2000
 _SEND_WAIT_S = 5.0  # an injector waiting longer for room gives the connection up
 _ids = itertools.count(1)
-
-
-@dataclass(frozen=True, slots=True)
-class Channel:
-    """A parsed channel name: kind is kline, depth, ticker or trade."""
-
-    kind: str
-    interval_ms: int = 0
-    levels: int = 0
-
-
-def parse_channel(ch: object) -> Channel | None:
-    """The channel a public ``ch`` names, or None (unknown channels are silently ignored)."""
-    if not isinstance(ch, str):
-        return None
-    for prefix in ("market_kline_", "mark_kline_"):
-        if ch.startswith(prefix):
-            iv = WS_INTERVAL_MS.get(ch[len(prefix):])
-            return Channel("kline", interval_ms=iv) if iv else None
-    if ch in ("depth_book1", "depth_book5", "depth_book15"):
-        return Channel("depth", levels=int(ch.removeprefix("depth_book")))
-    if ch in ("ticker", "trade"):
-        return Channel(ch)
-    return None
-
-
-@dataclass(slots=True)
-class Subscription:
-    ch: str
-    symbol: str | None  # upper case; None when the client sent none
-    channel: Channel
-    known: bool  # False for an unknown/missing symbol: counted, never pushed
-    trade_cursor: int = 0  # last simulated ms whose trades were pushed
-    kline_ts: int | None = None  # simulated ms of the last kline push on this stream
 
 
 def login_sign(api_key: str, secret: str, nonce: str, timestamp: str) -> str:
@@ -72,10 +34,12 @@ def login_sign(api_key: str, secret: str, nonce: str, timestamp: str) -> str:
 
 
 class Connection:
-    def __init__(self, exchange: SimExchange, ws: web.WebSocketResponse,
-                 transport: Any, private: bool, open_sim_ms: int) -> None:
+    """One client's socket; satisfies venue.Subscriber."""
+
+    def __init__(self, venue: MarketVenue, ws: web.WebSocketResponse,
+                 transport: asyncio.Transport | None, private: bool, open_sim_ms: int) -> None:
         self.id = next(_ids)
-        self.exchange = exchange
+        self.venue = venue
         self.ws = ws
         self.transport = transport
         self.private = private
@@ -98,7 +62,7 @@ class Connection:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._writer
 
-    def send(self, frame: str | bytes | dict[str, Any], *, force: bool = False) -> bool:
+    def send(self, frame: str | bytes | JsonObject, *, force: bool = False) -> bool:
         """Queue a frame. A stalled connection sends nothing unless ``force`` (fault frames)."""
         if self.dropped or (self.stalled and not force):
             return False
@@ -106,7 +70,7 @@ class Connection:
         try:
             self._out.put_nowait(payload)
         except asyncio.QueueFull:
-            self.exchange.stats.frames_dropped_slow += 1
+            self.venue.stats.frames_dropped_slow += 1
             return False
         return True
 
@@ -130,7 +94,7 @@ class Connection:
                     await self.ws.send_bytes(payload)
                 else:
                     await self.ws.send_str(payload)
-                self.exchange.stats.frames_sent += 1
+                self.venue.stats.frames_sent += 1
         except (ConnectionError, RuntimeError) as error:
             logger.debug("sim conn {} writer stopped: {}", self.id, error)
 
@@ -143,32 +107,33 @@ class Connection:
     # --- inbound --------------------------------------------------------------------------
     def count_frame(self) -> bool:
         """Record one client frame; False when it breaks the per-second rate limit."""
-        self.exchange.stats.frames_received += 1
+        self.venue.stats.frames_received += 1
         now = time.monotonic()
         self._frames.append(now)
         while self._frames and self._frames[0] <= now - 1.0:
             self._frames.popleft()
-        return len(self._frames) <= self.exchange.max_frames_per_second
+        return len(self._frames) <= self.venue.options.max_frames_per_second
 
     async def run(self) -> None:
-        ex = self.exchange
+        venue = self.venue
         self.send(CONNECT)
         while True:
             try:
-                msg = await self.ws.receive(timeout=ex.idle_timeout)
+                msg = await self.ws.receive(timeout=venue.options.idle_timeout)
             except TimeoutError:
                 if not self.dropped:
-                    ex.stats.dropped_idle += 1
-                    logger.debug("sim conn {} idle for {} s: dropped", self.id, ex.idle_timeout)
+                    venue.stats.dropped_idle += 1
+                    logger.debug("sim conn {} idle for {} s: dropped", self.id,
+                                 venue.options.idle_timeout)
                     self.abort()
                 return
             if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
                             WSMsgType.ERROR):
                 return
             if not self.count_frame():
-                ex.stats.dropped_rate += 1
+                venue.stats.dropped_rate += 1
                 logger.debug("sim conn {} exceeded {} frames/s: dropped", self.id,
-                             ex.max_frames_per_second)
+                             venue.options.max_frames_per_second)
                 self.abort()
                 return
             if msg.type == WSMsgType.PING:
@@ -184,7 +149,7 @@ class Connection:
             if isinstance(obj, dict):
                 self.handle(obj)
 
-    def handle(self, obj: dict[str, Any]) -> None:
+    def handle(self, obj: JsonObject) -> None:
         op = obj.get("op")
         if op == "ping":
             self.on_ping(obj)
@@ -196,19 +161,22 @@ class Connection:
             self.on_login(obj.get("args"))
         # Anything else: silence, as live.
 
-    def on_ping(self, obj: dict[str, Any]) -> None:
+    def on_ping(self, obj: JsonObject) -> None:
         if self.stalled:
             return
-        ex = self.exchange
+        venue = self.venue
         echo = obj.get("ping", obj.get("ts"))
-        second = self.open_second if ex.ping_reply == "open_second" else ex.now_ms() // 1000
+        if venue.options.ping_reply == "open_second":
+            second = self.open_second
+        else:
+            second = venue.now_ms() // 1000
         if self.send({"op": "ping", "pong": echo, "ping": second}):
-            ex.stats.pings_answered += 1
+            venue.stats.pings_answered += 1
 
     def on_subscribe(self, args: object) -> None:
         if not isinstance(args, list):
             return
-        ex = self.exchange
+        venue = self.venue
         capped = False
         for arg in args:
             if not isinstance(arg, dict):
@@ -224,14 +192,14 @@ class Connection:
             key = (str(arg["ch"]), symbol)
             if key in self.subs:
                 continue  # the same stream twice is still one stream
-            if len(self.subs) >= ex.max_subscriptions:
+            if len(self.subs) >= venue.options.max_subscriptions:
                 capped = True
                 continue
-            known = symbol is not None and symbol in ex.markets
-            now = ex.now_ms()
+            known = symbol is not None and symbol in venue.markets
+            now = venue.now_ms()
             self.subs[key] = Subscription(key[0], symbol, channel, known, trade_cursor=now)
-            ex.stats.subscriptions += 1
-            if ex.subscribe_ack:
+            venue.stats.subscriptions += 1
+            if venue.options.subscribe_ack:
                 self.send({"op": "subscribe", "ch": key[0], "symbol": symbol,
                            "data": {"result": True}})
             if not known and channel.kind == "depth":
@@ -246,34 +214,34 @@ class Connection:
                     raw = arg.get("symbol")
                     symbol = raw.upper() if isinstance(raw, str) else None
                     self.subs.pop((arg["ch"], symbol), None)
-        self.send({"op": "unsubscribe", "ts": self.exchange.now_ms(), "data": "success"})
+        self.send({"op": "unsubscribe", "ts": self.venue.now_ms(), "data": "success"})
 
     def on_login(self, args: object) -> None:
-        ex = self.exchange
+        venue = self.venue
         reason = self._login_error(args)
         if reason is None:
             self.logged_in = True
-            ex.stats.logins_ok += 1
+            venue.stats.logins_ok += 1
             self.send({"op": "login", "data": {"result": True}})
         else:
-            ex.stats.logins_failed += 1
+            venue.stats.logins_failed += 1
             self.send({"op": "login", "data": {"result": False, "msg": reason}})
 
     def _login_error(self, args: object) -> str | None:
-        ex = self.exchange
+        venue = self.venue
         if not isinstance(args, list) or not args or not isinstance(args[0], dict):
             return "Parameter error"
         arg = args[0]
         api_key, nonce, sign, ts = (arg.get("apiKey"), arg.get("nonce"), arg.get("sign"),
                                     arg.get("timestamp"))
-        if not isinstance(api_key, str) or api_key != ex.api_key:
+        if not isinstance(api_key, str) or api_key != venue.options.api_key:
             return "api-key is invalid"
         if isinstance(ts, bool) or not isinstance(ts, int | str) or not str(ts).isdigit() \
                 or len(str(ts)) not in (10, 13):
             return "timestamp is invalid"
         if not isinstance(nonce, str) or not nonce:
             return "nonce is invalid"
-        expected = login_sign(api_key, ex.api_secret, nonce, str(ts))
+        expected = login_sign(api_key, venue.options.api_secret, nonce, str(ts))
         if not isinstance(sign, str) or sign.lower() != expected:
             return "Signature Error"
         return None

@@ -125,7 +125,8 @@ def truth_for(sim: Any, candles: list[Candle]) -> list[Candle]:
 
 def expected_bbo(sim: Any, tick: Tick) -> tuple[Decimal, Decimal, Decimal, Decimal]:
     """The simulator's best bid/offer at the push time of ``tick``."""
-    from laptop_agents.sim.market import book_levels, fmt_scaled
+    from laptop_agents.sim.contracts import fmt_scaled
+    from laptop_agents.sim.market import book_levels
 
     market = sim.market(tick.symbol)
     bids, asks = book_levels(market, tick.ts, 1)

@@ -18,6 +18,7 @@ from laptop_agents.data.exchange_clock import ExchangeClock
 from laptop_agents.data.providers.bitunix_rest import BitunixRestClient
 from laptop_agents.data.providers.bitunix_ws import BitunixWSProvider
 from laptop_agents.models import ConnectionState
+from laptop_agents.sim.options import SimOptions
 from laptop_agents.sim.server import SimExchange
 from tests.provider.conftest import (
     MINUTE,
@@ -45,8 +46,8 @@ class SkewedLaptop:
 @pytest.mark.parametrize("skew_s", [-300.0, 300.0])
 async def test_every_candle_once_with_rest_values_whatever_the_laptop_clock(
         skew_s: float, session: aiohttp.ClientSession) -> None:
-    async with SimExchange(seed=5, speed=20.0, kline_push_ms=250, depth_push_ms=100,
-                           history_minutes=300, kline_final_push=False) as sim:
+    async with SimExchange(SimOptions(seed=5, speed=20.0, kline_push_ms=250, depth_push_ms=100,
+                                      history_minutes=300, kline_final_push=False)) as sim:
         settings = fast_settings(sim, ws_silence_timeout=1.0)
         clock = ExchangeClock(SkewedLaptop(skew_s))
         rest = BitunixRestClient(session, settings, clock)

@@ -16,6 +16,7 @@ from laptop_agents.errors import EXIT_AUTH, EXIT_FEED_REFUSED, AuthenticationErr
 from laptop_agents.metrics import Metrics
 from laptop_agents.models import Candle, ConnectionState, Tick
 from laptop_agents.sim.frames import MALFORMED_KINDS
+from laptop_agents.sim.options import SimOptions
 from laptop_agents.sim.server import SimExchange
 
 from .conftest import (
@@ -270,8 +271,8 @@ async def test_malformed_frames_are_counted_and_never_end_the_listener(
 async def test_long_accelerated_run_never_hits_idle_kill_or_rate_limit(
     session: aiohttp.ClientSession,
 ) -> None:
-    async with SimExchange(seed=11, speed=60.0, kline_push_ms=100, depth_push_ms=50,
-                           idle_timeout=1.5, max_frames_per_second=5) as sim:
+    async with SimExchange(SimOptions(seed=11, speed=60.0, kline_push_ms=100, depth_push_ms=50,
+                                      idle_timeout=1.5, max_frames_per_second=5)) as sim:
         settings = fast_settings(sim, ws_ping_interval=0.4, ws_pong_timeout=1.0,
                                  ws_silence_timeout=2.0)
         provider = make_provider(session, sim, settings)

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from laptop_agents.sim.options import SimOptions
 from laptop_agents.sim.server import SimExchange
 from tests.support.daemon import DaemonProcess
 from tests.support.waiting import wait_until_async
@@ -32,8 +33,8 @@ async def status(http: aiohttp.ClientSession, base: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("skew", ["-5m", "+5m"])
 async def test_skewed_laptop_against_a_20x_exchange(skew: str, tmp_path: Path) -> None:
-    async with SimExchange(seed=9, speed=20.0, kline_push_ms=250, depth_push_ms=100,
-                           history_minutes=400) as sim:
+    async with SimExchange(SimOptions(seed=9, speed=20.0, kline_push_ms=250, depth_push_ms=100,
+                                      history_minutes=400)) as sim:
         daemon = DaemonProcess(tmp_path / "data", TOKEN, prefix=["faketime", "-f", skew], env={
             "LA_SOURCE": "bitunix", "LA_BITUNIX_WS_URL": sim.ws_url,
             "LA_BITUNIX_PRIVATE_WS_URL": sim.private_ws_url,

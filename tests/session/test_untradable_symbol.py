@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from laptop_agents.errors import EXIT_CONFIG
+from laptop_agents.sim.options import SimOptions
 from laptop_agents.sim.server import SimExchange
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +52,8 @@ async def test_sim_source_refuses_the_symbol_in_one_line(
 
 
 async def test_bitunix_source_refuses_the_symbol_in_one_line(tmp_path: Path) -> None:
-    async with SimExchange(seed=3, history_minutes=60) as exchange:  # stands in for Bitunix
+    # The simulator stands in for Bitunix.
+    async with SimExchange(SimOptions(seed=3, history_minutes=60)) as exchange:
         code, lines = await _run(
             tmp_path, "NOAPICOINUSDT", LA_SOURCE="bitunix", LA_LOG_LEVEL="ERROR",
             LA_BITUNIX_REST_URL=exchange.rest_url, LA_BITUNIX_WS_URL=exchange.ws_url)

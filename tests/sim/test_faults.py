@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from laptop_agents.sim.options import SimOptions
 from laptop_agents.sim.server import SimExchange
 
 from .helpers import collect, connect, is_ch, is_op, next_json, send, subscribe, wait_closed
@@ -117,8 +118,8 @@ async def test_malformed_text_frames(sim: SimExchange, session, kind: str) -> No
 
 
 async def test_malformed_binary_and_oversized(session) -> None:
-    async with SimExchange(seed=3, speed=60, history_minutes=60,
-                           oversized_bytes=2 * 1024 * 1024) as sim:
+    async with SimExchange(SimOptions(seed=3, speed=60, history_minutes=60,
+                                      oversized_bytes=2 * 1024 * 1024)) as sim:
         ws = await session.ws_connect(sim.ws_url, autoping=False, max_msg_size=1024 * 1024)
         await ws.receive_json()
         assert sim.send_malformed("binary") == 1

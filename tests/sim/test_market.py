@@ -12,7 +12,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from laptop_agents.sim.market import MINUTE_MS, SPECS, SymbolMarket, fmt_scaled, origin_for
+from laptop_agents.sim.contracts import SPECS, fmt_scaled
+from laptop_agents.sim.market import SymbolMarket, origin_for
+from laptop_agents.sim.options import SimOptions
+from laptop_agents.sim.records import MINUTE_MS
 from laptop_agents.sim.server import SimExchange
 
 from .helpers import connect, is_ch, next_json, subscribe
@@ -181,8 +184,8 @@ async def _stream_buckets(session: Any, sim: SimExchange, buckets: int
 
 async def test_with_final_push_streamed_pushes_agree_with_rest_closed_candles(session) -> None:
     # The optional closing push (off by default, as live sends none) is what is under test.
-    async with SimExchange(seed=9, speed=120, history_minutes=30, kline_push_ms=60,
-                           idle_timeout=30, kline_final_push=True) as sim:
+    async with SimExchange(SimOptions(seed=9, speed=120, history_minutes=30, kline_push_ms=60,
+                                      idle_timeout=30, kline_final_push=True)) as sim:
         seen = await _stream_buckets(session, sim, 4)
         first = min(seen)
         async with session.get(sim.rest_url + "/api/v1/futures/market/kline", params={
@@ -204,8 +207,9 @@ async def test_with_final_push_streamed_pushes_agree_with_rest_closed_candles(se
 
 
 async def test_by_default_the_stream_is_a_prefix_of_rest(session) -> None:
-    async with SimExchange(seed=9, speed=120, history_minutes=30, kline_push_ms=60,
-                           idle_timeout=30) as sim:  # default: no closing push, as live
+    # By default there is no closing push, as live.
+    async with SimExchange(SimOptions(seed=9, speed=120, history_minutes=30, kline_push_ms=60,
+                                      idle_timeout=30)) as sim:
         seen = await _stream_buckets(session, sim, 4)
         truth = {c.open_time: c for c in sim.closed_candles("BTCUSDT")}
         closed = sorted(seen)[:-1]

@@ -16,6 +16,7 @@ import pytest
 
 from laptop_agents.config import Settings
 from laptop_agents.sim.embedded import start_embedded
+from laptop_agents.sim.options import SimOptions
 from laptop_agents.sim.server import SimExchange
 from laptop_agents.sim.ws import login_sign
 
@@ -79,7 +80,7 @@ async def test_admin_off_by_default(sim: SimExchange) -> None:
 
 def test_admin_refuses_non_loopback() -> None:
     with pytest.raises(ValueError, match="loopback"):
-        SimExchange(admin=True, admin_host="0.0.0.0")
+        SimExchange(SimOptions(admin=True, admin_host="0.0.0.0"))
 
 
 ADMIN = [{"history_minutes": 60, "admin": True}]
@@ -220,8 +221,9 @@ async def test_start_embedded_points_settings_at_sim() -> None:
         assert pointed.bitunix_ws_url == sim.ws_url
         assert pointed.bitunix_private_ws_url == sim.private_ws_url
         assert pointed.bitunix_rest_url == sim.rest_url
-        assert sim.seed == 5 and sim.clock.speed == 60.0 and sim.kline_push_ms == 80
-        assert sim.idle_timeout == 30.0 and sim.admin_url is None
+        assert sim.options.seed == 5 and sim.clock.speed == 60.0
+        assert sim.options.kline_push_ms == 80
+        assert sim.options.idle_timeout == 30.0 and sim.admin_url is None
         async with aiohttp.ClientSession() as session:
             ws = await connect(session, pointed.bitunix_ws_url)
             await ws.close()

@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from laptop_agents.sim.options import SimOptions
 from laptop_agents.sim.server import SimExchange
 
 from .helpers import collect, connect, is_ch, is_op, next_json, send, subscribe, wait_closed
@@ -109,8 +110,8 @@ async def test_lower_case_symbol_and_duplicate_subscription(sim: SimExchange, se
 
 
 async def test_subscription_cap_keeps_first_300(session) -> None:
-    async with SimExchange(seed=1, speed=60, history_minutes=60, max_frames_per_second=50,
-                           depth_push_ms=50) as sim:
+    async with SimExchange(SimOptions(seed=1, speed=60, history_minutes=60,
+                                      max_frames_per_second=50, depth_push_ms=50)) as sim:
         ws = await connect(session, sim.ws_url)
         pairs = [(f"market_kline_{iv}", f"SYM{i}USDT") for i in range(100)
                  for iv in ("1min", "5min", "15min")]

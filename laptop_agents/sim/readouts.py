@@ -1,0 +1,62 @@
+"""The simulated market read out as the client's own models (`Candle`, `Tick`, `Instrument`).
+
+Tests compare what a client built from the wire against these: the ground truth.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from laptop_agents.models import REST_TO_WS_INTERVAL, WS_INTERVAL_MS, Candle, Instrument, Tick
+from laptop_agents.sim import frames
+from laptop_agents.sim.contracts import SymbolSpec, fmt_scaled
+from laptop_agents.sim.market import SymbolMarket
+from laptop_agents.sim.records import Agg
+
+
+def closed_candles(market: SymbolMarket, interval: str, now_ms: int, start_ms: int | None,
+                   end_ms: int | None) -> list[Candle]:
+    """Candles closed by ``now_ms`` with ``start_ms <= open_time < end_ms``, oldest first.
+
+    ``interval`` in WebSocket (``1min``) or REST (``1m``) spelling.
+    """
+    interval = REST_TO_WS_INTERVAL.get(interval, interval)
+    iv = WS_INTERVAL_MS[interval]
+    lo = market.origin_ms if start_ms is None else max(start_ms, market.origin_ms)
+    first = -(-lo // iv) * iv
+    hi = now_ms if end_ms is None else min(end_ms, now_ms)
+    out: list[Candle] = []
+    bucket = first
+    while bucket < hi and bucket + iv <= now_ms:
+        agg = market.candle(iv, bucket, bucket + iv - 1)
+        if agg is not None:
+            out.append(_candle(market, interval, bucket, agg))
+        bucket += iv
+    return out
+
+
+def _candle(market: SymbolMarket, interval: str, bucket: int, agg: Agg) -> Candle:
+    f = frames.agg_fields(market, agg)
+    return Candle(symbol=market.spec.symbol, interval=interval, open_time=bucket,
+                  open=Decimal(f["o"]), high=Decimal(f["h"]), low=Decimal(f["l"]),
+                  close=Decimal(f["c"]), volume=Decimal(f["b"]), quote_volume=Decimal(f["q"]))
+
+
+def current_tick(market: SymbolMarket, now_ms: int) -> Tick:
+    """The best bid/offer and last trade at ``now_ms``."""
+    seg = market.bbo(now_ms)
+    pd, sd = market.spec.price_decimals, market.spec.size_decimals
+    last = market.last_trade(now_ms)
+    return Tick(symbol=market.spec.symbol, bid=Decimal(fmt_scaled(seg.bid, pd)),
+                ask=Decimal(fmt_scaled(seg.ask, pd)),
+                bid_size=Decimal(fmt_scaled(seg.bid_size, sd)),
+                ask_size=Decimal(fmt_scaled(seg.ask_size, sd)),
+                last=Decimal(fmt_scaled(last.price, pd)), ts=now_ms)
+
+
+def instrument(spec: SymbolSpec) -> Instrument:
+    return Instrument(symbol=spec.symbol,
+                      tick_size=Decimal(1).scaleb(-spec.price_decimals),
+                      lot_step=Decimal(1).scaleb(-spec.size_decimals),
+                      min_qty=Decimal(spec.min_trade_volume),
+                      max_leverage=spec.max_leverage)

@@ -3,13 +3,12 @@ and the events the engine receives. All money is Decimal; ``to_dict`` renders it
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
-from laptop_agents.jsontypes import JSON, JSONObject
+from laptop_agents.jsontypes import JSONObject, to_json
 from laptop_agents.models import Side
 from laptop_agents.strategy.base import OrderType
 
@@ -21,23 +20,9 @@ class OrderStatus(enum.StrEnum):
     CANCELED = "canceled"
 
 
-def _plain(value: object) -> JSON:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, enum.Enum):
-        return _plain(value.value)
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    return str(value)
-
-
 def to_plain_dict(obj: object) -> JSONObject:
     """A dataclass as a JSON-ready dict (Decimals as strings, enums as values)."""
-    result = _plain(obj)
+    result = to_json(obj)
     assert isinstance(result, dict)
     return result
 

@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
-import enum
-from collections.abc import Mapping
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
+from laptop_agents.jsontypes import to_json
 from laptop_agents.models import Candle, Tick
 from laptop_agents.paper.models import Position
 
 
-def jsonable(value: Any) -> Any:
-    """Recursively convert ``value`` so json/orjson can encode it without losing precision."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, Path):
-        return str(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [jsonable(v) for v in value]
-    if hasattr(value, "_asdict"):
-        return jsonable(value._asdict())
-    if hasattr(value, "__dict__"):
-        return {k: jsonable(v) for k, v in vars(value).items() if not k.startswith("_")}
-    return str(value)
+def jsonable(value: object) -> Any:
+    """``to_json`` typed for the view code that indexes into the result."""
+    return to_json(value)
 
 
 def tick_payload(tick: Tick) -> dict[str, Any]:

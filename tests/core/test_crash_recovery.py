@@ -55,8 +55,12 @@ def run(journal: Path, cwd: Path, kill_at: int | None = None,
     log = (cwd / "driver.log").read_text()[-3000:]
     if kill_at is None and "CRASH_AT" not in (env or {}):
         assert finished and code == 0, log
+    elif finished:
+        # An outside kill can land late: the previous one may have let the driver get past
+        # this kill point already, and then it just finishes. That is a clean end, not a bug.
+        assert kill_at is not None and code == 0, log
     else:
-        assert not finished and code == -signal.SIGKILL, log
+        assert code == -signal.SIGKILL, log
     return finished
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any
 
 import orjson
 from aiohttp import WSMsgType, web
@@ -24,13 +23,14 @@ from loguru import logger
 from laptop_agents.api.auth import ApiError, bearer_token, check_origin, token_matches
 from laptop_agents.api.hub import KINDS, FeedClient, encode_message
 from laptop_agents.api.keys import CONTROLLER, HUB, SETTINGS
+from laptop_agents.session.views import Empty, ErrorView, Subscription
 
 AUTH_TIMEOUT = 5.0
 CLOSE_UNAUTHORIZED = 4401
 MAX_CLIENT_MESSAGE = 4096
 
 
-def parse_types(raw: Any) -> set[str]:
+def parse_types(raw: object) -> set[str]:
     """Validate a subscription: a comma-separated string or a list of known kinds."""
     if isinstance(raw, str):
         items = [part.strip() for part in raw.split(",") if part.strip()]
@@ -62,6 +62,10 @@ async def _authenticate_by_message(ws: web.WebSocketResponse, request: web.Reque
     return False
 
 
+def _subscribed(types: set[str]) -> bytes:
+    return encode_message("subscribed", Subscription(types=sorted(types)))
+
+
 def _handle_client_message(client: FeedClient, raw: str) -> None:
     now = time.monotonic()
     try:
@@ -71,16 +75,17 @@ def _handle_client_message(client: FeedClient, raw: str) -> None:
         op = body.get("op")
         if op == "subscribe":
             client.types = parse_types(body.get("types"))
-            reply = encode_message("subscribed", {"types": sorted(client.types)})
+            reply = _subscribed(client.types)
             client.offer("subscribed", reply, now, control=True)
         elif op == "ping":
-            client.offer("pong", encode_message("pong", {}), now, control=True)
+            client.offer("pong", encode_message("pong", Empty()), now, control=True)
         elif op == "auth":
             pass  # already authenticated (or not needed): harmless
         else:
             raise ValueError(f"unknown op {op!r}; known: subscribe, ping")
     except (ValueError, orjson.JSONDecodeError) as error:
-        client.offer("error", encode_message("error", {"error": str(error)}), now, control=True)
+        client.offer("error", encode_message("error", ErrorView(error=str(error))), now,
+                     control=True)
 
 
 async def ws_handler(request: web.Request) -> web.StreamResponse:
@@ -114,8 +119,7 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     peer = request.remote or "?"
     client = hub.add_client(send, abort, types, name=peer)
     now = time.monotonic()
-    client.offer("subscribed", encode_message("subscribed", {"types": sorted(types)}), now,
-                 control=True)
+    client.offer("subscribed", _subscribed(types), now, control=True)
     if "status" in types:
         try:
             client.offer("status", encode_message("status", request.app[CONTROLLER].status()),

@@ -1,7 +1,8 @@
 """WS /ws: the live feed (tick, candle, trade, status) for the browser page and other clients.
 
 Handshake checks (before the upgrade, answered as JSON errors): the Origin must be this server
-(or absent) -> else 403; ``?types=`` must name known kinds -> else 400. When reads require a
+(or absent) -> else 403; ``?types=`` must name known kinds -> else 400; a plain GET (no
+``Upgrade: websocket``) -> 400, as /openapi.json documents it. When reads require a
 token, a client either sends ``Authorization: Bearer`` on the handshake or, as browsers cannot
 set headers on a WebSocket, sends ``{"op": "auth", "token": "..."}`` as its first message
 within ``AUTH_TIMEOUT`` seconds (close code 4401 otherwise).
@@ -88,13 +89,24 @@ def _handle_client_message(client: FeedClient, raw: str) -> None:
                      control=True)
 
 
-async def ws_handler(request: web.Request) -> web.StreamResponse:
+def _handshake_types(request: web.Request) -> set[str]:
+    """The subscription a handshake asks for; an ApiError (JSON, before the upgrade) when the
+    request is cross-origin, names unknown types or is no handshake at all."""
     check_origin(request)
-    settings = request.app[SETTINGS]
     try:
         types = parse_types(request.query["types"]) if "types" in request.query else set(KINDS)
     except ValueError as error:
         raise ApiError(400, str(error)) from None
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        # RFC 6455 4.2.1: not a handshake -> 400 (aiohttp's own message is less helpful)
+        raise ApiError(400, "/ws is a WebSocket endpoint: send a WebSocket handshake "
+                            "(Upgrade: websocket)")
+    return types
+
+
+async def ws_handler(request: web.Request) -> web.StreamResponse:
+    types = _handshake_types(request)
+    settings = request.app[SETTINGS]
     need_auth = settings.api_read_requires_token
     if need_auth and bearer_token(request) is not None:
         if not token_matches(settings, bearer_token(request)):

@@ -35,7 +35,7 @@ from .conftest import AUTH, TOKEN
 
 Client = TestClient[Any, Any]
 SCHEMA = schemathesis.openapi.from_dict(build_openapi())
-DOCUMENTED = {name: set(schema["properties"])
+DOCUMENTED = {name: set(schema.get("properties", ()))
               for name, schema in build_openapi()["components"]["schemas"].items()}
 TICK_KEYS = {"symbol", "bid", "ask", "bid_size", "ask_size", "last", "ts"}
 FEED_MESSAGE: TypeAdapter[FeedMessage] = TypeAdapter(FeedMessage)

@@ -9,19 +9,16 @@ from decimal import Decimal
 from pydantic import TypeAdapter
 
 from laptop_agents.models import Candle, Tick
-from laptop_agents.paper.models import (
-    EntriesPaused,
-    Fill,
-    OrderCanceled,
-    OrderExpired,
-    OrderRejected,
-    Position,
-    Trade,
+from laptop_agents.paper import models as paper
+from laptop_agents.session.views import (
+    CandleView,
+    OrderEventView,
+    PositionView,
+    TickView,
+    TradeView,
 )
-from laptop_agents.session.views import CandleView, OrderEvent, PositionView, TickView, TradeView
 
-OrderEventSource = Fill | OrderRejected | OrderExpired | OrderCanceled | EntriesPaused
-_ORDER_EVENT: TypeAdapter[OrderEvent] = TypeAdapter(OrderEvent)
+_ORDER_EVENT: TypeAdapter[OrderEventView] = TypeAdapter(OrderEventView)
 
 
 # Ticks, candles and trades carry the views' field names, so pydantic reads their attributes.
@@ -33,30 +30,22 @@ def candle_view(candle: Candle) -> CandleView:
     return CandleView.model_validate(candle, from_attributes=True)
 
 
-def trade_view(trade: Trade) -> TradeView:
+def trade_view(trade: paper.Trade) -> TradeView:
     return TradeView.model_validate(trade, from_attributes=True)
 
 
-def order_event(event: OrderEventSource) -> OrderEvent:
+def order_event(event: paper.OrderEvent) -> OrderEventView:
     """A broker event as the "order" message carries it: its type as ``kind`` first, except
     that a fill's own ``kind`` (entry or exit) overrides it, as it always has."""
     fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
     return _ORDER_EVENT.validate_python({"kind": event.type, **fields})
 
 
-def position_view(position: Position, unrealized: Decimal | None) -> PositionView:
+def position_view(position: paper.Position, unrealized: Decimal | None) -> PositionView:
     """The open position as /status and /positions show it (``unrealized``: None before the
     first tick)."""
     return PositionView(
-        symbol=position.symbol,
-        side=position.side,
-        size=position.qty,
-        entry=position.entry_price,
-        stop=position.effective_stop(),
-        fixed_stop=position.stop,
-        trailing_stop=position.trailing_stop,
-        target=position.target,
-        opened_ms=position.opened_ms,
-        setup=position.setup,
-        unrealized_pnl=unrealized,
-    )
+        symbol=position.symbol, side=position.side, size=position.qty,
+        entry=position.entry_price, stop=position.effective_stop(), fixed_stop=position.stop,
+        trailing_stop=position.trailing_stop, target=position.target,
+        opened_ms=position.opened_ms, setup=position.setup, unrealized_pnl=unrealized)

@@ -267,11 +267,11 @@ class EntriesPausedEvent(View):
     type: Literal["entries_paused"]
 
 
-OrderEvent = Annotated[
+OrderEventView = Annotated[
     FillEvent | OrderRejectedEvent | OrderExpiredEvent | OrderCanceledEvent | EntriesPausedEvent,
     Field(discriminator="type"),
 ]
-FeedPayload = TickView | CandleView | TradeView | OrderEvent | StatusView
+FeedPayload = TickView | CandleView | TradeView | OrderEventView | StatusView
 
 
 # -- HTTP answers and requests ----------------------------------------------------------------
@@ -335,7 +335,7 @@ class TradeMessage(View):
 
 class OrderMessage(View):
     type: Literal["order"]
-    data: OrderEvent
+    data: OrderEventView
 
 
 class StatusMessage(View):

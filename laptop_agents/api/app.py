@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from loguru import logger
 from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel, ValidationError
 
 from laptop_agents.api.auth import (
     ApiError,
@@ -32,12 +33,21 @@ from laptop_agents.api.openapi import build_openapi
 from laptop_agents.api.ws import ws_handler
 from laptop_agents.config import Settings
 from laptop_agents.session.controller import Controller
+from laptop_agents.session.views import (
+    CandleList,
+    ErrorView,
+    Liveness,
+    PauseRequest,
+    PositionList,
+    Readiness,
+    TradeList,
+    view_json,
+)
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 MAX_LIMIT = 1000
 MAX_SINCE_MS = 2**53  # JavaScript-safe; far beyond any real timestamp
-MAX_REASON_CHARS = 200
 _DIGITS = re.compile(r"[0-9]{1,16}")
 
 # Paths anyone may read even when LA_API_READ_REQUIRES_TOKEN is set: liveness/readiness probes,
@@ -48,15 +58,15 @@ _OPEN_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/", "/ws"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None
+def json_response(view: BaseModel, status: int = 200, headers: dict[str, str] | None = None
                   ) -> web.Response:
     return web.Response(
-        body=encode(data), status=status, content_type="application/json", headers=headers
+        body=view_json(view), status=status, content_type="application/json", headers=headers
     )
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    return json_response({"error": message}, status=status, headers=headers)
+    return json_response(ErrorView(error=message), status=status, headers=headers)
 
 
 @web.middleware
@@ -83,7 +93,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _error(500, "internal error (logged by the daemon)")
 
 
-def _body_limit_middleware(limit: int) -> Any:
+def _body_limit_middleware(limit: int) -> Middleware:
     @web.middleware
     async def body_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
         # client_max_size only trips once that many bytes have arrived: a client declaring a
@@ -99,7 +109,7 @@ def _body_limit_middleware(limit: int) -> Any:
     return body_limit
 
 
-def _security_middleware(settings: Settings) -> Any:
+def _security_middleware(settings: Settings) -> Middleware:
     hosts = allowed_hosts(settings)
 
     @web.middleware
@@ -127,7 +137,7 @@ def _int_param(request: web.Request, name: str, default: int | None, low: int, h
     return int(raw)
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
+async def _json_body(request: web.Request) -> dict[str, object]:
     """The optional JSON object body; an empty body is ``{}``."""
     raw = await request.read()  # enforces client_max_size (413)
     if not raw.strip():
@@ -147,33 +157,43 @@ async def status(request: web.Request) -> web.Response:
 
 
 async def positions(request: web.Request) -> web.Response:
-    return json_response({"positions": request.app[CONTROLLER].positions()})
+    return json_response(PositionList(positions=request.app[CONTROLLER].positions()))
 
 
 async def trades(request: web.Request) -> web.Response:
     limit = _int_param(request, "limit", 100, 1, MAX_LIMIT)
     since = _int_param(request, "since", None, 0, MAX_SINCE_MS)
     assert limit is not None
-    return json_response({"trades": request.app[CONTROLLER].trades(limit, since)})
+    return json_response(TradeList(trades=request.app[CONTROLLER].trades(limit, since)))
 
 
 async def candles(request: web.Request) -> web.Response:
     limit = _int_param(request, "limit", 300, 1, MAX_LIMIT)
     assert limit is not None
-    return json_response({"candles": request.app[CONTROLLER].candles(limit)})
+    return json_response(CandleList(candles=request.app[CONTROLLER].candles(limit)))
+
+
+def _invalid(error: ValidationError) -> ApiError:
+    """A 400 naming what is wrong with the body, in the API's words rather than pydantic's."""
+    problems = error.errors(include_url=False)
+    unknown = sorted(str(p["loc"][0]) for p in problems if p["type"] == "extra_forbidden")
+    if unknown:
+        return ApiError(400, f"unknown field(s): {', '.join(unknown)}")
+    first = problems[0]
+    name = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "string_type":
+        return ApiError(400, f"{name} must be a string")
+    if first["type"] == "string_too_long":
+        return ApiError(400, f"{name} must be at most {first['ctx']['max_length']} characters")
+    return ApiError(400, f"{name}: {first['msg']}")
 
 
 async def pause(request: web.Request) -> web.Response:
-    body = await _json_body(request)
-    unknown = set(body) - {"reason"}
-    if unknown:
-        raise ApiError(400, f"unknown field(s): {', '.join(sorted(unknown))}")
-    reason = body.get("reason")
-    if reason is not None and not isinstance(reason, str):
-        raise ApiError(400, "reason must be a string")
-    if reason is not None and len(reason) > MAX_REASON_CHARS:
-        raise ApiError(400, f"reason must be at most {MAX_REASON_CHARS} characters")
-    reason = (reason or "").strip() or None
+    try:
+        body = PauseRequest.model_validate(await _json_body(request))
+    except ValidationError as error:
+        raise _invalid(error) from None
+    reason = (body.reason or "").strip() or None
     result = await request.app[CONTROLLER].pause(reason)
     logger.info("paused via API (reason: {})", reason or "manual")
     return json_response(result)
@@ -189,17 +209,17 @@ async def resume(request: web.Request) -> web.Response:
 async def flatten(request: web.Request) -> web.Response:
     await request.read()
     result = await request.app[CONTROLLER].flatten()
-    logger.info("flatten via API: closed={}", result.get("closed"))
+    logger.info("flatten via API: closed={}", result.closed)
     return json_response(result)
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return json_response({"status": "ok"})
+    return json_response(Liveness(status="ok"))
 
 
 async def readyz(request: web.Request) -> web.Response:
     ready, reasons = request.app[CONTROLLER].readiness()
-    return json_response({"ready": ready, "reasons": list(reasons)}, status=200 if ready else 503)
+    return json_response(Readiness(ready=ready, reasons=reasons), status=200 if ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -208,7 +228,8 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return json_response(build_openapi(request.app[SETTINGS]))
+    return web.Response(body=encode(build_openapi(request.app[SETTINGS])),
+                        content_type="application/json")
 
 
 async def index(request: web.Request) -> web.FileResponse:

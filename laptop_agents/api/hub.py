@@ -24,18 +24,27 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import get_args
 
 import orjson
 from loguru import logger
+from pydantic import BaseModel
 
-KINDS: frozenset[str] = frozenset({"tick", "candle", "trade", "order", "status"})
+from laptop_agents.session.views import FeedKind, Overflow, view_json
+
+KINDS: frozenset[str] = frozenset(get_args(FeedKind))
 COALESCIBLE: frozenset[str] = frozenset({"tick", "status"})
 
+# A view (session/views.py), or a plain JSON object: the hub is only the transport.
+Payload = BaseModel | Mapping[str, object]
 
-def _default(value: Any) -> Any:
+
+def _default(value: object) -> object:
+    if isinstance(value, BaseModel):
+        # serialized by pydantic-core and spliced in as it is, never turned into a dict
+        return orjson.Fragment(view_json(value))
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (set, frozenset, tuple)):
@@ -43,12 +52,13 @@ def _default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def encode(obj: Any) -> bytes:
-    """orjson with Decimal (and sets) rendered the way the API promises: Decimals as strings."""
+def encode(obj: object) -> bytes:
+    """orjson, with views (session/views.py) and Decimals rendered the way the API promises:
+    Decimals as strings."""
     return orjson.dumps(obj, default=_default)
 
 
-def encode_message(kind: str, payload: Any) -> bytes:
+def encode_message(kind: str, payload: Payload) -> bytes:
     return encode({"type": kind, "data": payload})
 
 
@@ -166,7 +176,7 @@ class FeedClient:
                         del self._pending[entry.kind]
                     data = entry.data
                 else:
-                    data = encode_message("overflow", {"dropped": self.dropped})
+                    data = encode_message("overflow", Overflow(dropped=self.dropped))
                     self.dropped = 0
                 if self._backlog() < self.hub.buffer_size:
                     self.full_since = None
@@ -206,7 +216,7 @@ class FeedHub:
         self.dropped_clients = 0
         self._seq = 0
 
-    def publish(self, kind: str, payload: dict[str, Any]) -> None:
+    def publish(self, kind: str, payload: Payload) -> None:
         """Queue ``{"type": kind, "data": payload}`` for every subscribed client. Never awaits."""
         self.published += 1
         if not self._clients:

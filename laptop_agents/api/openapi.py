@@ -1,24 +1,82 @@
-"""The OpenAPI 3 description of the control API, served at GET /openapi.json.
+"""The OpenAPI 3.1 description of the control API, served at GET /openapi.json.
 
-Hand-written (the API is small) and kept honest by tests/api/test_fuzz.py, which fuzzes every
-operation from this document and validates every response against it.
+The schemas are generated from the views in session/views.py (pydantic's JSON Schema, which is
+OpenAPI 3.1's dialect), so a shape is written once; the paths and operations are described
+here. Kept honest by tests/api/test_fuzz.py, which fuzzes every operation from this document
+and validates every response against it, and by tests/api/test_real_engine.py.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+import functools
+from typing import Any, get_args
+
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
+from pydantic_core import CoreSchema, core_schema
 
 from laptop_agents import __version__
 from laptop_agents.config import Settings
+from laptop_agents.session.views import (
+    CandleList,
+    ErrorView,
+    FeedKind,
+    FeedMessage,
+    FlattenResult,
+    Liveness,
+    PauseRequest,
+    PositionList,
+    Readiness,
+    StatusView,
+    TradeList,
+    schema_name,
+)
 
-_DEC = {"type": "string", "description": "decimal number rendered as a string",
-        "example": "67012.5"}
-_NULL_DEC = {**_DEC, "nullable": True}
-_NULL_NUM = {"type": "number", "nullable": True}
+OPENAPI_VERSION = "3.1.0"
+REF_PREFIX = "#/components/schemas/"
+_RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
+    StatusView, PositionList, TradeList, CandleList, FlattenResult, Readiness, Liveness,
+    ErrorView)
+
+
+class _Generator(GenerateJsonSchema):
+    """pydantic's JSON Schema, trimmed to what a reader of the document needs."""
+
+    def normalize_name(self, name: str) -> str:
+        # the document keeps the API's names: Status, Position, Trade, ... not StatusView
+        return schema_name(super().normalize_name(name))
+
+    def field_title_should_be_set(self, schema: CoreSchema) -> bool:
+        return False  # "Last Tick Age S" says nothing the property name does not
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> dict[str, Any]:
+        # A default in an answer's schema would be a lie: an unset field is left out.
+        return self.generate_inner(schema["schema"])
+
+
+@functools.cache
+def _generated_schemas() -> dict[str, Any]:
+    inputs: list[tuple[str, JsonSchemaMode, TypeAdapter[Any]]] = [
+        (model.__name__, "serialization", TypeAdapter(model)) for model in _RESPONSE_MODELS]
+    inputs.append(("PauseRequest", "validation", TypeAdapter(PauseRequest)))
+    inputs.append(("FeedMessage", "serialization", TypeAdapter(FeedMessage)))
+    top, defs = TypeAdapter.json_schemas(inputs, ref_template=REF_PREFIX + "{model}",
+                                         schema_generator=_Generator)
+    schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+    for (name, _mode), schema in top.items():
+        if "$ref" not in schema:  # a union (FeedMessage) has no definition of its own yet
+            schemas[name] = schema
+    return schemas
+
+
+def component_schemas() -> dict[str, Any]:
+    """Every schema of the document by name (a copy: callers may change it)."""
+    return copy.deepcopy(_generated_schemas())
 
 
 def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return {"$ref": REF_PREFIX + name}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -28,149 +86,6 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 def _err(description: str) -> dict[str, Any]:
     return _json(_ref("Error"), description)
 
-
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object", "required": ["error"],
-        "properties": {"error": {"type": "string"}},
-    },
-    "Position": {
-        "type": "object",
-        "required": ["side", "size", "entry"],
-        "properties": {
-            "side": {"type": "string", "enum": ["long", "short"]},
-            "symbol": {"type": "string"},
-            "size": _DEC, "entry": _DEC,
-            "stop": {**_NULL_DEC, "description": "effective stop (trailing when tighter)"},
-            "fixed_stop": _NULL_DEC, "trailing_stop": _NULL_DEC, "target": _NULL_DEC,
-            "opened_ms": {"type": "integer"}, "setup": {"type": "string", "nullable": True},
-            "unrealized_pnl": {**_NULL_DEC, "description": "null before the first tick"},
-        },
-    },
-    "Status": {
-        "type": "object",
-        "required": ["mode", "source", "symbol", "feed", "gate", "position", "equity",
-                     "realized_pnl_today", "uptime_s", "tasks"],
-        "properties": {
-            "mode": {"type": "string", "example": "paper"},
-            "source": {"type": "string", "enum": ["sim", "bitunix"]},
-            "symbol": {"type": "string", "example": "BTCUSDT"},
-            "feed": {
-                "type": "object", "required": ["state"],
-                "properties": {
-                    "state": {"type": "string", "example": "connected"},
-                    "last_tick_age_s": _NULL_NUM,
-                    "reconnects": {"type": "integer", "minimum": 0},
-                    "clock_offset_ms": {"type": "integer", "nullable": True,
-                                        "description": "estimated exchange time minus the "
-                                                       "laptop's clock; null before pushes"},
-                    "exchange_clock_rate": {"type": "number",
-                                            "description": "exchange ms per local ms "
-                                                           "(1 = real time)"},
-                    "bid": _NULL_DEC, "ask": _NULL_DEC,
-                },
-            },
-            "data_health": {
-                "type": "object",
-                "description": "what the daemon refused to believe (docs/market-data.md)",
-                "properties": {
-                    "quotes_accepted": {"type": "integer", "minimum": 0},
-                    "quotes_rejected": {"type": "object",
-                                        "additionalProperties": {"type": "integer"},
-                                        "description": "quarantined quotes by reason"},
-                    "price_suspect_s": {"type": "number", "minimum": 0},
-                    "price_reference": _NULL_DEC,
-                    "moves_confirmed": {"type": "integer", "minimum": 0},
-                    "malformed_frames": {"type": "integer", "minimum": 0},
-                    "implausible_timestamps": {"type": "integer", "minimum": 0},
-                    "frame_errors": {"type": "integer", "minimum": 0},
-                    "candles_rest_confirmed": {"type": "integer", "minimum": 0},
-                    "candles_ws_fallback": {"type": "integer", "minimum": 0},
-                    "candle_gaps": {"type": "integer", "minimum": 0},
-                    "clock_offset_ms": {"type": "integer", "nullable": True},
-                    "last_quote_age_s": _NULL_NUM,
-                    "pauses_detected": {"type": "integer", "minimum": 0},
-                },
-            },
-            "gate": {
-                "type": "object", "required": ["trading_allowed", "reasons"],
-                "properties": {
-                    "trading_allowed": {"type": "boolean"},
-                    "reasons": {"type": "array", "items": {"type": "string"},
-                                "description": "active pause reasons, e.g. manual, "
-                                               "feed_disconnected, stale_prices"},
-                    "exits_allowed": {"type": "boolean"},
-                    "details": {"type": "object", "additionalProperties": True},
-                },
-            },
-            "position": {**_ref("Position"), "nullable": True},
-            "equity": _DEC,
-            "realized_pnl_today": _DEC,
-            "uptime_s": {"type": "number", "minimum": 0},
-            "interval": {"type": "string", "example": "1min"},
-            "loop_lag_ms": {"type": "object", "additionalProperties": {"type": "number"},
-                            "description": "event-loop lag: last, p99, max"},
-            "warmup": {"type": "object", "properties": {"candles": {"type": "integer"},
-                                                        "needed": {"type": "integer"}}},
-            "strategy": {"type": "object", "additionalProperties": True},
-            "working_orders": {"type": "integer", "minimum": 0,
-                               "description": "resting entry orders at the paper broker"},
-            "position_drift_count": {"type": "integer", "minimum": 0,
-                                     "description": "broker/journal position mismatches seen"},
-            "tasks": {
-                "type": "object",
-                "additionalProperties": {
-                    "type": "object", "required": ["state"],
-                    "properties": {"state": {"type": "string",
-                                             "example": "running"},
-                                   "interval": {"type": "string",
-                                                "description": "how often the task runs"},
-                                   "last_run_age_s": _NULL_NUM},
-                },
-            },
-        },
-    },
-    "Trade": {
-        "type": "object", "additionalProperties": True,
-        "description": "a closed round trip as journaled by the engine",
-        "properties": {
-            "trade_id": {"type": "string"}, "symbol": {"type": "string"},
-            "side": {"type": "string", "enum": ["long", "short"]},
-            "qty": _DEC, "entry_price": _DEC, "exit_price": _DEC,
-            "opened_ms": {"type": "integer"}, "closed_ms": {"type": "integer"},
-            "gross_pnl": _DEC, "fees": _DEC, "realized_pnl": {**_DEC, "description": "net of fees"},
-            "exit_reason": {"type": "string", "example": "stop"}, "setup": {"type": "string"},
-        },
-    },
-    "Candle": {
-        "type": "object",
-        "required": ["open_time", "open", "high", "low", "close"],
-        "properties": {
-            "symbol": {"type": "string"}, "interval": {"type": "string"},
-            "open_time": {"type": "integer", "description": "bucket start, epoch ms"},
-            "open": _DEC, "high": _DEC, "low": _DEC, "close": _DEC,
-            "volume": _DEC, "quote_volume": _DEC, "closed": {"type": "boolean"},
-        },
-    },
-    "Readiness": {
-        "type": "object", "required": ["ready", "reasons"],
-        "properties": {"ready": {"type": "boolean"},
-                       "reasons": {"type": "array", "items": {"type": "string"}}},
-    },
-    "PauseRequest": {
-        "type": "object", "additionalProperties": False,
-        "properties": {"reason": {"type": "string", "maxLength": 200,
-                                  "description": "shown in /status gate reasons"}},
-    },
-    "FlattenResult": {
-        "type": "object", "required": ["closed"],
-        "properties": {"closed": {"type": "boolean"},
-                       "trade": {**_ref("Trade"), "nullable": True},
-                       "reason": {"type": "string",
-                                  "description": "why nothing was closed (no open position, "
-                                                 "no fresh price)"}},
-    },
-}
 
 _LIMIT_DOC = "integer 1..1000"
 _READ_ERRORS = {
@@ -215,25 +130,61 @@ def _int_query(name: str, description: str, minimum: int, maximum: int) -> dict[
             "schema": {"type": "integer", "minimum": minimum, "maximum": maximum}}
 
 
-def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
-    paths: dict[str, Any] = {
+def _header(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": True, "schema": schema}
+
+
+# A GET of /ws is only a valid request as a WebSocket handshake (RFC 6455 4.1); without these
+# headers it is refused with 400, which a fuzzer must see as a rejected invalid request.
+_WS_HANDSHAKE = [
+    _header("Upgrade", {"type": "string", "enum": ["websocket"]}),
+    _header("Connection", {"type": "string", "enum": ["Upgrade"]}),
+    _header("Sec-WebSocket-Version", {"type": "string", "enum": ["13"]}),
+    _header("Sec-WebSocket-Key", {"type": "string", "pattern": "^[A-Za-z0-9+/]{21}[AQgw]==$",
+                                  "description": "16 random bytes, base64"}),
+]
+
+
+# What parse_types (api/ws.py) accepts: comma-separated kinds, each stripped of whitespace as
+# str.strip() knows it (the class below), empty items ignored. Exact, so that a value a fuzzer
+# draws as valid is never refused; tests/api/test_fuzz.py compares the two.
+_SPACE = r"[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*"
+_ITEM = f"{_SPACE}(({'|'.join(get_args(FeedKind))}){_SPACE})?"
+_TYPES_PATTERN = f"^{_ITEM}(,{_ITEM})*$"
+
+
+def _ws_operation() -> dict[str, Any]:
+    return _get(
+        "WebSocket feed (upgrade): FeedMessage frames {type: tick|candle|trade|order|status, "
+        "data}",
+        None,
+        params=[{"name": "types", "in": "query", "required": False,
+                 "description": "comma-separated subset of tick,candle,trade,order,status "
+                                "(default: all)",
+                 "schema": {"type": "string", "pattern": _TYPES_PATTERN}},
+                *_WS_HANDSHAKE],
+        read_gated=False,
+        extra={"101": {"description": "switching protocols to WebSocket; each frame is a "
+                                      "FeedMessage (components/schemas/FeedMessage)"},
+               "400": _err("not a WebSocket handshake (a plain GET without Upgrade: "
+                           "websocket, or a malformed one), or unknown types"),
+               "401": _err("invalid bearer token on the handshake"),
+               "403": _err("cross-origin handshake or Host not allowed")})
+
+
+def _paths() -> dict[str, Any]:
+    return {
         "/status": _get("Daemon status: feed, gate, position, equity, PnL, tasks",
                         _json(_ref("Status"), "current status")),
-        "/positions": _get("Open positions", _json(
-            {"type": "object", "required": ["positions"],
-             "properties": {"positions": {"type": "array", "items": _ref("Position")}}},
-            "open positions (empty when flat)")),
-        "/trades": _get("Closed trades", _json(
-            {"type": "object", "required": ["trades"],
-             "properties": {"trades": {"type": "array", "items": _ref("Trade")}}},
-            "closed trades"), params=[
+        "/positions": _get("Open positions",
+                           _json(_ref("PositionList"), "open positions (empty when flat)")),
+        "/trades": _get("Closed trades", _json(_ref("TradeList"), "closed trades"), params=[
             _int_query("limit", f"{_LIMIT_DOC}, default 100", 1, 1000),
             _int_query("since", "only trades closed at or after this epoch ms", 0, 2**53),
         ]),
-        "/candles": _get("Recent closed 1-minute candles, oldest first", _json(
-            {"type": "object", "required": ["candles"],
-             "properties": {"candles": {"type": "array", "items": _ref("Candle")}}},
-            "candles"), params=[_int_query("limit", f"{_LIMIT_DOC}, default 300", 1, 1000)]),
+        "/candles": _get("Recent closed 1-minute candles, oldest first",
+                         _json(_ref("CandleList"), "candles"),
+                         params=[_int_query("limit", f"{_LIMIT_DOC}, default 300", 1, 1000)]),
         "/pause": _post("Pause new entries (persisted: a restart stays paused)",
                         _json(_ref("Status"), "status after pausing"),
                         body={"required": False, "content": {
@@ -241,10 +192,8 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
         "/resume": _post("Lift the manual pause", _json(_ref("Status"), "status after resuming")),
         "/flatten": _post("Close the open position at market",
                           _json(_ref("FlattenResult"), "whether a position was closed")),
-        "/healthz": _get("Liveness: the process answers", _json(
-            {"type": "object", "required": ["status"],
-             "properties": {"status": {"type": "string", "enum": ["ok"]}}}, "alive"),
-            read_gated=False, extra={"403": _err("Host not allowed")}),
+        "/healthz": _get("Liveness: the process answers", _json(_ref("Liveness"), "alive"),
+                         read_gated=False, extra={"403": _err("Host not allowed")}),
         "/readyz": _get("Readiness: feed connected and strategy warm",
                         _json(_ref("Readiness"), "ready"), read_gated=False,
                         extra={"503": _json(_ref("Readiness"), "not ready, with reasons"),
@@ -253,26 +202,19 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
             "description": "Prometheus text exposition format",
             "content": {"text/plain": {"schema": {"type": "string"}}}}),
         "/openapi.json": _get("This document", {
-            "description": "OpenAPI 3 document",
+            "description": "OpenAPI 3.1 document",
             "content": {"application/json": {"schema": {"type": "object"}}}},
             read_gated=False, extra={"403": _err("Host not allowed")}),
-        "/ws": _get(
-            "WebSocket feed (upgrade): messages {type: tick|candle|trade|order|status, data}",
-            None,
-            params=[{"name": "types", "in": "query", "required": False,
-                     "description": "comma-separated subset of tick,candle,trade,order,status",
-                     "schema": {"type": "string"}}],
-            read_gated=False,
-            extra={"101": {"description": "switching protocols to WebSocket"},
-                   "400": _err("not a WebSocket handshake, or unknown types"),
-                   "401": _err("invalid bearer token on the handshake"),
-                   "403": _err("cross-origin handshake or Host not allowed")}),
+        "/ws": _ws_operation(),
         "/": _get("The browser page (live chart, pause/resume)", {
             "description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}},
             read_gated=False, extra={"403": _err("Host not allowed")}),
     }
+
+
+def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
     return {
-        "openapi": "3.0.3",
+        "openapi": OPENAPI_VERSION,
         "info": {
             "title": "laptop-agents control API",
             "version": __version__,
@@ -280,9 +222,9 @@ def build_openapi(settings: Settings | None = None) -> dict[str, Any]:
                            "See docs/api.md for the security model and the WebSocket feed.",
         },
         "servers": [{"url": "/"}],
-        "paths": paths,
+        "paths": _paths(),
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": component_schemas(),
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                                "description": "LA_API_TOKEN"}},
         },

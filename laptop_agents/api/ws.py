@@ -1,7 +1,8 @@
 """WS /ws: the live feed (tick, candle, trade, status) for the browser page and other clients.
 
 Handshake checks (before the upgrade, answered as JSON errors): the Origin must be this server
-(or absent) -> else 403; ``?types=`` must name known kinds -> else 400. When reads require a
+(or absent) -> else 403; ``?types=`` must name known kinds -> else 400; a plain GET (no
+``Upgrade: websocket``) -> 400, as /openapi.json documents it. When reads require a
 token, a client either sends ``Authorization: Bearer`` on the handshake or, as browsers cannot
 set headers on a WebSocket, sends ``{"op": "auth", "token": "..."}`` as its first message
 within ``AUTH_TIMEOUT`` seconds (close code 4401 otherwise).
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any
 
 import orjson
 from aiohttp import WSMsgType, web
@@ -24,13 +24,14 @@ from loguru import logger
 from laptop_agents.api.auth import ApiError, bearer_token, check_origin, token_matches
 from laptop_agents.api.hub import KINDS, FeedClient, encode_message
 from laptop_agents.api.keys import CONTROLLER, HUB, SETTINGS
+from laptop_agents.session.views import Empty, ErrorView, Subscription
 
 AUTH_TIMEOUT = 5.0
 CLOSE_UNAUTHORIZED = 4401
 MAX_CLIENT_MESSAGE = 4096
 
 
-def parse_types(raw: Any) -> set[str]:
+def parse_types(raw: object) -> set[str]:
     """Validate a subscription: a comma-separated string or a list of known kinds."""
     if isinstance(raw, str):
         items = [part.strip() for part in raw.split(",") if part.strip()]
@@ -62,6 +63,10 @@ async def _authenticate_by_message(ws: web.WebSocketResponse, request: web.Reque
     return False
 
 
+def _subscribed(types: set[str]) -> bytes:
+    return encode_message("subscribed", Subscription(types=sorted(types)))
+
+
 def _handle_client_message(client: FeedClient, raw: str) -> None:
     now = time.monotonic()
     try:
@@ -71,25 +76,37 @@ def _handle_client_message(client: FeedClient, raw: str) -> None:
         op = body.get("op")
         if op == "subscribe":
             client.types = parse_types(body.get("types"))
-            reply = encode_message("subscribed", {"types": sorted(client.types)})
+            reply = _subscribed(client.types)
             client.offer("subscribed", reply, now, control=True)
         elif op == "ping":
-            client.offer("pong", encode_message("pong", {}), now, control=True)
+            client.offer("pong", encode_message("pong", Empty()), now, control=True)
         elif op == "auth":
             pass  # already authenticated (or not needed): harmless
         else:
             raise ValueError(f"unknown op {op!r}; known: subscribe, ping")
     except (ValueError, orjson.JSONDecodeError) as error:
-        client.offer("error", encode_message("error", {"error": str(error)}), now, control=True)
+        client.offer("error", encode_message("error", ErrorView(error=str(error))), now,
+                     control=True)
 
 
-async def ws_handler(request: web.Request) -> web.StreamResponse:
+def _handshake_types(request: web.Request) -> set[str]:
+    """The subscription a handshake asks for; an ApiError (JSON, before the upgrade) when the
+    request is cross-origin, names unknown types or is no handshake at all."""
     check_origin(request)
-    settings = request.app[SETTINGS]
     try:
         types = parse_types(request.query["types"]) if "types" in request.query else set(KINDS)
     except ValueError as error:
         raise ApiError(400, str(error)) from None
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        # RFC 6455 4.2.1: not a handshake -> 400 (aiohttp's own message is less helpful)
+        raise ApiError(400, "/ws is a WebSocket endpoint: send a WebSocket handshake "
+                            "(Upgrade: websocket)")
+    return types
+
+
+async def ws_handler(request: web.Request) -> web.StreamResponse:
+    types = _handshake_types(request)
+    settings = request.app[SETTINGS]
     need_auth = settings.api_read_requires_token
     if need_auth and bearer_token(request) is not None:
         if not token_matches(settings, bearer_token(request)):
@@ -114,8 +131,7 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     peer = request.remote or "?"
     client = hub.add_client(send, abort, types, name=peer)
     now = time.monotonic()
-    client.offer("subscribed", encode_message("subscribed", {"types": sorted(types)}), now,
-                 control=True)
+    client.offer("subscribed", _subscribed(types), now, control=True)
     if "status" in types:
         try:
             client.offer("status", encode_message("status", request.app[CONTROLLER].status()),

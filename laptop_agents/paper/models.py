@@ -181,7 +181,9 @@ class EntriesPaused:
         return to_plain_dict(self)
 
 
-BrokerEvent = Fill | TradeClosed | OrderRejected | OrderExpired | OrderCanceled | EntriesPaused
+# Every broker event but a closed trade (those are reported, and published, on their own).
+OrderEvent = Fill | OrderRejected | OrderExpired | OrderCanceled | EntriesPaused
+BrokerEvent = OrderEvent | TradeClosed
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,54 +1,73 @@
 """The control surface of a running daemon, independent of HTTP (freqtrade's rpc idea).
 
-The aiohttp API (laptop_agents/api) and the `laptop-agents status|pause|resume` client both go
-through an object with this shape; the engine (AsyncRunner) provides the real one. Every method
-runs on the event loop and never blocks it.
+The aiohttp API (laptop_agents/api) and, through it, the `laptop-agents status|pause|resume`
+client go through an object with this shape; the engine's EngineController
+(session/control.py) is the real one, tests/api/memory_controller.py a stand-in. Every method
+runs on the event loop and never blocks it. Answers are the typed views of session/views.py;
+the API serializes them as they are.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from laptop_agents.metrics import Metrics
+from laptop_agents.session.views import (
+    CandleView,
+    FeedKind,
+    FeedPayload,
+    FlattenResult,
+    PositionView,
+    StatusView,
+    TradeView,
+)
 
 
 class FeedPublisher(Protocol):
     """Fan-out of live messages to WebSocket clients. ``publish`` must never await or block."""
 
-    def publish(self, kind: str, payload: dict[str, Any]) -> None: ...
+    def publish(self, kind: FeedKind, payload: FeedPayload) -> None: ...
 
 
 class Controller(Protocol):
     metrics: Metrics
 
-    def status(self) -> dict[str, Any]:
-        """mode, source, symbol, feed {state, last_tick_age_s, reconnects}, gate {trading_allowed,
-        reasons: [..]}, position {side, size, entry, stop, target, unrealized_pnl} | None,
-        equity, realized_pnl_today, uptime_s, tasks {name: {state, last_run_age_s}}.
-        Decimals are rendered as strings."""
+    def status(self) -> StatusView:
+        """Mode, source, symbol, feed, data health, gate, position (or None), equity, PnL,
+        uptime, loop lag, warm-up, strategy and tasks; see StatusView."""
         ...
 
-    def positions(self) -> list[dict[str, Any]]: ...
+    def positions(self) -> list[PositionView]:
+        """The open position, if any (paper trading holds at most one)."""
+        ...
 
-    def trades(self, limit: int, since_ms: int | None) -> list[dict[str, Any]]: ...
+    def trades(self, limit: int, since_ms: int | None) -> list[TradeView]:
+        """Closed trades, newest first: at most ``limit``, closed at or after ``since_ms``."""
+        ...
 
-    def candles(self, limit: int) -> list[dict[str, Any]]: ...
+    def candles(self, limit: int) -> list[CandleView]:
+        """The last ``limit`` closed candles, oldest first."""
+        ...
 
     def readiness(self) -> tuple[bool, list[str]]:
-        """(ready, reasons not ready): ready = feed connected and strategy warm."""
+        """(ready, reasons not ready): feed connected, a fresh tick seen, strategy warm."""
         ...
 
-    async def pause(self, reason: str | None) -> dict[str, Any]:
-        """Manual pause, persisted in the journal so a restart stays paused; returns status()."""
+    async def pause(self, reason: str | None) -> StatusView:
+        """Manual pause, persisted in the journal so a restart stays paused; returns the status
+        after it (and publishes it to the feed)."""
         ...
 
-    async def resume(self) -> dict[str, Any]: ...
+    async def resume(self) -> StatusView:
+        """Lift the manual pause; returns the status after it (and publishes it)."""
+        ...
 
-    async def flatten(self) -> dict[str, Any]:
-        """Close the open position at market; returns {"closed": bool, "trade": {...} | None}."""
+    async def flatten(self) -> FlattenResult:
+        """Close the open position at market: ``closed`` and the trade, or the reason nothing
+        was closed (no open position, no fresh price)."""
         ...
 
     def attach_feed(self, publisher: FeedPublisher) -> None:
-        """The API hands the engine its WebSocket hub; the engine publishes tick/candle/trade/
-        status messages to it."""
+        """The API hands the engine its WebSocket hub; the engine publishes tick, candle,
+        trade, order and status messages to it."""
         ...

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from loguru import logger
 
@@ -23,6 +22,7 @@ from laptop_agents.session.describe import describe_position
 from laptop_agents.session.looplag import LoopLagSampler
 from laptop_agents.session.ports import MarketData, Notifier
 from laptop_agents.session.symbol_engine import SymbolEngine
+from laptop_agents.session.views import DataHealthView
 from laptop_agents.storage.journal import Journal
 
 # Loop lag above this is not "sane": the heartbeat then withholds WATCHDOG=1 so the service
@@ -125,27 +125,27 @@ class Health:
             self.metrics.exchange_clock_rate.set(self.clock.speed)
         return pause
 
-    def data_health(self) -> dict[str, Any]:
+    def data_health(self) -> DataHealthView:
         """What the daemon refused to believe, and how fresh what it believes is."""
         stats = self.provider.stats
         guard = self.engine.guard
         age = self.engine.gate.last_tick_age()
-        return {
-            "quotes_accepted": guard.stats.accepted,
-            "quotes_rejected": dict(guard.stats.rejected),
-            "price_suspect_s": round(guard.suspect_for(), 3),
-            "price_reference": guard.reference,
-            "moves_confirmed": guard.stats.confirmed_moves,
-            "malformed_frames": stats.malformed,
-            "implausible_timestamps": stats.implausible_ts,
-            "frame_errors": stats.frame_errors + self.feed.item_errors,
-            "candles_rest_confirmed": stats.rest_confirmed,
-            "candles_ws_fallback": stats.ws_fallbacks,
-            "candle_gaps": stats.gaps,
-            "clock_offset_ms": self.clock.offset_ms() if self.clock.synced else None,
-            "last_quote_age_s": None if age is None else round(age, 3),
-            "pauses_detected": self.clock_watch.pauses,
-        }
+        return DataHealthView(
+            quotes_accepted=guard.stats.accepted,
+            quotes_rejected=dict(guard.stats.rejected),
+            price_suspect_s=round(guard.suspect_for(), 3),
+            price_reference=guard.reference,
+            moves_confirmed=guard.stats.confirmed_moves,
+            malformed_frames=stats.malformed,
+            implausible_timestamps=stats.implausible_ts,
+            frame_errors=stats.frame_errors + self.feed.item_errors,
+            candles_rest_confirmed=stats.rest_confirmed,
+            candles_ws_fallback=stats.ws_fallbacks,
+            candle_gaps=stats.gaps,
+            clock_offset_ms=self.clock.offset_ms() if self.clock.synced else None,
+            last_quote_age_s=None if age is None else round(age, 3),
+            pauses_detected=self.clock_watch.pauses,
+        )
 
 
 def position_drift(memory: Position | None, stored: Position | None) -> str | None:

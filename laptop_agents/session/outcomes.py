@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from loguru import logger
 
@@ -12,11 +11,12 @@ from laptop_agents.metrics import Metrics
 from laptop_agents.paper.models import BrokerEvent, TradeClosed
 from laptop_agents.session.controller import FeedPublisher
 from laptop_agents.session.describe import describe_event, describe_trade
-from laptop_agents.session.render import jsonable
+from laptop_agents.session.render import order_event, trade_view
+from laptop_agents.session.views import FeedKind, FeedPayload
 
 
 class NullPublisher:
-    def publish(self, kind: str, payload: dict[str, Any]) -> None:
+    def publish(self, kind: FeedKind, payload: FeedPayload) -> None:
         pass
 
 
@@ -41,10 +41,10 @@ class Outcomes:
                 if arrived is not None:
                     self.metrics.watchdog_reaction.observe(time.perf_counter() - arrived)
                 logger.info("trade closed pnl={} ({})", trade.realized_pnl, describe_trade(trade))
-                self.publisher.publish("trade", jsonable(trade))
+                self.publisher.publish("trade", trade_view(trade))
                 continue
             logger.info("{}", describe_event(event))
-            self.publisher.publish("order", {"kind": event.type, **jsonable(event)})
+            self.publisher.publish("order", order_event(event))
         self._after()
 
 

@@ -1,64 +1,51 @@
-"""Turn engine values into JSON-ready dicts: Decimals become strings, enums their values."""
+"""Build the views of session/views.py from engine values (ticks, candles, positions, trades,
+broker events)."""
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
-from typing import Any
 
-from laptop_agents.jsontypes import to_json
+from pydantic import TypeAdapter
+
 from laptop_agents.models import Candle, Tick
-from laptop_agents.paper.models import Position
+from laptop_agents.paper import models as paper
+from laptop_agents.session.views import (
+    CandleView,
+    OrderEventView,
+    PositionView,
+    TickView,
+    TradeView,
+)
+
+_ORDER_EVENT: TypeAdapter[OrderEventView] = TypeAdapter(OrderEventView)
 
 
-def jsonable(value: object) -> Any:
-    """``to_json`` typed for the view code that indexes into the result."""
-    return to_json(value)
+# Ticks, candles and trades carry the views' field names, so pydantic reads their attributes.
+def tick_view(tick: Tick) -> TickView:
+    return TickView.model_validate(tick, from_attributes=True)
 
 
-def tick_payload(tick: Tick) -> dict[str, Any]:
-    return {
-        "symbol": tick.symbol,
-        "bid": str(tick.bid),
-        "ask": str(tick.ask),
-        "bid_size": str(tick.bid_size),
-        "ask_size": str(tick.ask_size),
-        "last": None if tick.last is None else str(tick.last),
-        "ts": tick.ts,
-    }
+def candle_view(candle: Candle) -> CandleView:
+    return CandleView.model_validate(candle, from_attributes=True)
 
 
-def candle_payload(candle: Candle) -> dict[str, Any]:
-    return {
-        "symbol": candle.symbol,
-        "interval": candle.interval,
-        "open_time": candle.open_time,
-        "open": str(candle.open),
-        "high": str(candle.high),
-        "low": str(candle.low),
-        "close": str(candle.close),
-        "volume": str(candle.volume),
-        "quote_volume": str(candle.quote_volume),
-        "closed": candle.closed,
-    }
+def trade_view(trade: paper.Trade) -> TradeView:
+    return TradeView.model_validate(trade, from_attributes=True)
 
 
-def position_payload(position: Position, unrealized: Decimal | None) -> dict[str, Any]:
+def order_event(event: paper.OrderEvent) -> OrderEventView:
+    """A broker event as the "order" message carries it: its type as ``kind`` first, except
+    that a fill's own ``kind`` (entry or exit) overrides it, as it always has."""
+    fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+    return _ORDER_EVENT.validate_python({"kind": event.type, **fields})
+
+
+def position_view(position: paper.Position, unrealized: Decimal | None) -> PositionView:
     """The open position as /status and /positions show it (``unrealized``: None before the
     first tick)."""
-    return {
-        "symbol": position.symbol,
-        "side": position.side.value,
-        "size": str(position.qty),
-        "entry": str(position.entry_price),
-        "stop": _text(position.effective_stop()),
-        "fixed_stop": _text(position.stop),
-        "trailing_stop": _text(position.trailing_stop),
-        "target": _text(position.target),
-        "opened_ms": position.opened_ms,
-        "setup": position.setup,
-        "unrealized_pnl": _text(unrealized),
-    }
-
-
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+    return PositionView(
+        symbol=position.symbol, side=position.side, size=position.qty,
+        entry=position.entry_price, stop=position.effective_stop(), fixed_stop=position.stop,
+        trailing_stop=position.trailing_stop, target=position.target,
+        opened_ms=position.opened_ms, setup=position.setup, unrealized_pnl=unrealized)

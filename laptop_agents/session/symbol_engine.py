@@ -33,7 +33,7 @@ from laptop_agents.session.describe import describe_intent
 from laptop_agents.session.gate import TradingGate
 from laptop_agents.session.outcomes import Outcomes
 from laptop_agents.session.ports import MarketRest
-from laptop_agents.session.render import candle_payload, tick_payload
+from laptop_agents.session.render import candle_view, tick_view
 from laptop_agents.strategy.base import Decision, Strategy, StrategyContext
 
 STRATEGY_FAILURE_LIMIT = 3  # consecutive strategy exceptions before the engine gives up
@@ -134,7 +134,7 @@ class SymbolEngine:
         events = self.broker.on_tick(tick)
         if events:
             self.outcomes.report(events, arrived)
-        self.outcomes.publisher.publish("tick", tick_payload(tick))
+        self.outcomes.publisher.publish("tick", tick_view(tick))
         if not self.first_tick.is_set():
             logger.info("first tick: bid={} ask={}", tick.bid, tick.ask)
             self.first_tick.set()
@@ -143,7 +143,7 @@ class SymbolEngine:
         if candle.symbol != self.symbol or candle.interval != self.interval:
             return
         if not candle.closed:
-            self.outcomes.publisher.publish("candle", candle_payload(candle))
+            self.outcomes.publisher.publish("candle", candle_view(candle))
             return
         if self.history and candle.open_time <= self.history[-1].open_time:
             logger.debug("duplicate closed candle {} ignored", candle.open_time)
@@ -156,7 +156,7 @@ class SymbolEngine:
         events = self.broker.on_candle(candle)
         if events:
             self.outcomes.report(events, None)
-        self.outcomes.publisher.publish("candle", candle_payload(candle))
+        self.outcomes.publisher.publish("candle", candle_view(candle))
         try:
             self.candles.put_nowait(candle)
         except asyncio.QueueFull:

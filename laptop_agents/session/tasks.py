@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from loguru import logger
 
 from laptop_agents.errors import LaptopAgentsError
+from laptop_agents.session.views import TaskState, TaskView
 
 SHUTDOWN_ORDER = ("market_data", "strategy", "watchdog", "position_sync", "clock_watch",
                   "loop_lag", "heartbeat", "readiness")
@@ -113,17 +114,17 @@ class TaskSupervisor:
             await asyncio.wait({task}, timeout=2.0)
             logger.debug("task {} stopped", name)
 
-    def states(self) -> dict[str, dict[str, object]]:
+    def states(self) -> dict[str, TaskView]:
         now = time.monotonic()
         return {
-            name: {"state": task_state(self.tasks.get(name)), "interval": info.interval,
-                   "last_run_age_s": None if info.last_run is None
-                   else round(now - info.last_run, 3)}
+            name: TaskView(state=task_state(self.tasks.get(name)), interval=info.interval,
+                           last_run_age_s=None if info.last_run is None
+                           else round(now - info.last_run, 3))
             for name, info in self.info.items()
         }
 
 
-def task_state(task: asyncio.Task[None] | None) -> str:
+def task_state(task: asyncio.Task[None] | None) -> TaskState:
     if task is None:
         return "not started"
     if not task.done():

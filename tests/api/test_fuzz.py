@@ -2,29 +2,41 @@
 
 The API runs on a real 127.0.0.1 port in a background thread; schemathesis calls it over HTTP
 and checks each response: no 5xx, a documented status code, the documented content type and a
-body matching the response schema. Bounded: a few examples per operation.
+body matching the response schema; and, run as `st run --checks all`, that requests the
+document calls valid are accepted and invalid ones refused. Bounded: a few examples per
+operation.
 """
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
 
-from .conftest import AUTH, make_settings
+from laptop_agents.api.openapi import build_openapi
+from laptop_agents.api.ws import parse_types
+
+from .conftest import AUTH, TOKEN, make_settings
 from .memory_controller import MemoryController
 from .server_thread import ServerThread
 
 MAX_EXAMPLES = 15
+ROOT = next(p for p in Path(__file__).resolve().parents if (p / "schemathesis.toml").is_file())
+CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +45,14 @@ def server() -> Iterator[ServerThread]:
         yield thread
 
 
+def _schema(server: ServerThread) -> Any:
+    return schemathesis.openapi.from_url(f"{server.url}/openapi.json")
+
+
 def _operations(server: ServerThread) -> list[Any]:
-    schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
-    operations = [cast(Any, result).ok() for result in schema.get_all_operations()]
-    # The WebSocket upgrade cannot be exercised over plain HTTP requests; it has its own tests.
+    operations = [cast(Any, result).ok() for result in _schema(server).get_all_operations()]
+    # schemathesis' HTTP transport sends its own Connection header, so its /ws handshakes never
+    # upgrade; /ws is checked against the document by the tests at the end of this file.
     return [op for op in operations if op.path != "/ws"]
 
 
@@ -49,7 +65,6 @@ def test_every_operation_conforms_to_the_schema(server: ServerThread) -> None:
     assert {op.path for op in operations} >= {"/status", "/trades", "/candles", "/pause",
                                               "/resume", "/flatten", "/metrics", "/readyz"}
     session = requests.Session()
-    checks = [status_code_conformance, content_type_conformance, response_schema_conformance]
     seen_statuses: set[tuple[str, int]] = set()
 
     for operation in operations:
@@ -62,7 +77,7 @@ def test_every_operation_conforms_to_the_schema(server: ServerThread) -> None:
             response = case.call(base_url=server.url, session=session, headers=headers,
                                  timeout=10)
             _no_server_error(response)
-            case.validate_response(response, checks=checks)
+            case.validate_response(response, checks=CHECKS)
             seen_statuses.add((case.path, response.status_code))
 
         run()
@@ -80,3 +95,80 @@ def test_invalid_parameters_are_documented_400s(server: ServerThread) -> None:
         assert response.status_code == 400
         assert response.headers["Content-Type"].startswith("application/json")
         assert set(response.json()) == {"error"}
+
+
+# -- conformance slips schemathesis found with all its checks (st run --checks all) ----------------
+def test_a_null_pause_reason_is_valid_and_accepted(server: ServerThread) -> None:
+    """The API accepted POST /pause {"reason": null} (no reason, like an absent one) while the
+    document allowed only a string: "schema-violating request accepted". Now both agree."""
+    operation = _schema(server)["/pause"]["POST"]
+    body = {"reason": None}
+    assert [alternative.is_valid(body) for alternative in operation.body] == [True]
+    assert not any(alternative.is_valid({"reason": 5}) for alternative in operation.body)
+    case = operation.Case(body=body, media_type="application/json")
+    response = case.call(base_url=server.url, headers=dict(AUTH), timeout=10)
+    assert response.status_code == 200, response.text
+    case.validate_response(response, checks=CHECKS)
+    assert server.controller.pause_calls[-1] is None
+
+
+def test_a_plain_get_of_ws_is_a_documented_invalid_request(server: ServerThread) -> None:
+    """GET /ws without a handshake was a valid request by the document, refused with 400:
+    "schema-valid request rejected". The document now requires the handshake headers (RFC 6455
+    4.1), so it is an invalid request, and its 400 with the JSON error body is documented."""
+    operation = _schema(server)["/ws"]["GET"]
+    assert {header.name for header in operation.headers if header.is_required} == {
+        "Upgrade", "Connection", "Sec-WebSocket-Version", "Sec-WebSocket-Key"}
+    plain = operation.Case()
+    response = plain.call(base_url=server.url, timeout=10)
+    assert response.status_code == 400
+    assert "WebSocket handshake" in response.json()["error"]
+    plain.validate_response(response, checks=CHECKS)
+
+
+def test_every_ws_request_the_document_calls_valid_upgrades(server: ServerThread) -> None:
+    operation = _schema(server)["/ws"]["GET"]
+
+    @given(case=operation.as_strategy())
+    @settings(max_examples=5, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    def run(case: Any) -> None:
+        # Sent by requests itself: schemathesis' transport would replace Connection: Upgrade.
+        with requests.Session() as session:
+            response = session.get(f"{server.url}/ws", headers=dict(case.headers),
+                                   params=case.query, timeout=10)
+        assert response.status_code == 101, (response.status_code, response.text[:300])
+        case.validate_response(response, checks=[status_code_conformance])
+
+    run()
+
+
+def test_schemathesis_with_all_its_checks_finds_nothing(tmp_path: Path) -> None:
+    """How the slips above were found: coverage and fuzzing phases, valid and invalid data.
+    A server of its own, as it pauses and flattens; run in tmp_path, where it keeps its cache."""
+    with ServerThread(make_settings(), MemoryController()) as server:
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "st"), "--config-file",
+             str(ROOT / "schemathesis.toml"), "run", f"{server.url}/openapi.json",
+             "--checks", "all", "--mode", "all", "--max-examples", str(MAX_EXAMPLES),
+             "--seed", "1", "-H", f"Authorization: Bearer {TOKEN}"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout[-5000:]
+
+
+_TYPES = next(p for p in build_openapi()["paths"]["/ws"]["get"]["parameters"]
+              if p["name"] == "types")["schema"]["pattern"]
+
+
+@given(raw=st.lists(st.sampled_from(["tick", "candle", "trade", "order", "status", "ticks", ",",
+                                     " ", "\t", "\x1c", "\u3000", "\u3001", "x", "+"]),
+                    max_size=8).map("".join))
+@settings(max_examples=300, deadline=None, database=None)
+def test_the_documented_ws_types_pattern_is_what_the_server_accepts(raw: str) -> None:
+    try:
+        parse_types(raw)
+    except ValueError:
+        accepted = False
+    else:
+        accepted = True
+    assert (re.fullmatch(_TYPES, raw) is not None) == accepted

@@ -43,10 +43,10 @@ async def test_trades_limit_and_since(client: Client, controller: MemoryControll
     assert len(body["trades"]) == 5
     assert controller.trade_calls[-1] == (100, None)
     body = await (await client.get("/trades", params={"limit": "2"})).json()
-    assert [t["id"] for t in body["trades"]] == [4, 3]
+    assert [t["trade_id"] for t in body["trades"]] == ["trade-4", "trade-3"]
     since = START_MS + 3 * 60_000
     body = await (await client.get("/trades", params={"since": str(since)})).json()
-    assert [t["id"] for t in body["trades"]] == [4, 3]
+    assert [t["trade_id"] for t in body["trades"]] == ["trade-4", "trade-3"]
     assert controller.trade_calls[-1] == (100, since)
 
 

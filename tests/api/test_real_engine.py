@@ -22,11 +22,13 @@ import pytest
 import requests
 import schemathesis
 from aiohttp.test_utils import TestClient
+from pydantic import TypeAdapter
 from schemathesis.core.transport import Response as SchemaResponse
 
 from laptop_agents.api.app import create_app
 from laptop_agents.api.openapi import build_openapi
 from laptop_agents.session.async_session import AsyncRunner
+from laptop_agents.session.views import FeedMessage
 from tests.session.helpers import AlwaysEnter, engine_settings
 from tests.support.waiting import wait_until
 
@@ -34,9 +36,10 @@ from .conftest import AUTH, TOKEN
 
 Client = TestClient[Any, Any]
 SCHEMA = schemathesis.openapi.from_dict(build_openapi())
-DOCUMENTED = {name: set(schema["properties"])
+DOCUMENTED = {name: set(schema.get("properties", ()))
               for name, schema in build_openapi()["components"]["schemas"].items()}
 TICK_KEYS = {"symbol", "bid", "ask", "bid_size", "ask_size", "last", "ts"}
+FEED_MESSAGE: TypeAdapter[FeedMessage] = TypeAdapter(FeedMessage)
 CANDLE_KEYS = {"symbol", "interval", "open_time", "open", "high", "low", "close", "volume",
                "quote_volume", "closed"}
 
@@ -170,7 +173,7 @@ async def test_real_engine_status_feed_schemas_and_metrics(
     assert flat["closed"] is False
 
     # -- equity: the gauge follows the account after the trade -------------------------------
-    equity = float(runner.controller.status()["equity"])
+    equity = float(runner.controller.status().equity)
     assert equity != float(runner.settings.starting_equity)  # fees at least
 
     await wait_until(lambda: runner.metrics.equity._value.get() == equity, 5, "equity gauge")
@@ -182,7 +185,7 @@ async def test_real_engine_status_feed_schemas_and_metrics(
     await wait_until(lambda: runner.metrics.malformed_frames._value.get() >= 1, 5,
                      "the malformed frame")
     sim.drop_all()
-    await wait_until(lambda: runner.controller.status()["feed"]["reconnects"] >= 1, 10,
+    await wait_until(lambda: runner.controller.status().feed.reconnects >= 1, 10,
                      "a reconnect")
     text = await (await client.get("/metrics")).text()
     assert metric(text, "la_malformed_frames_total") >= 1
@@ -204,3 +207,6 @@ async def test_real_engine_status_feed_schemas_and_metrics(
 
     await ws.close()
     await feed.task
+    for kind, messages in feed.by_type.items():  # every frame is a documented FeedMessage
+        for data in messages:
+            FEED_MESSAGE.validate_python({"type": kind, "data": data})

@@ -80,7 +80,7 @@ async def test_the_candle_queue_is_bounded_and_keeps_the_newest(
             queued = [queue.get_nowait() for _ in range(queue.qsize())]
             assert [c.open_time for c in queued] == [last.open_time + i * 60_000
                                                      for i in range(6, 16)]
-            assert runner.controller.status()["strategy"]["candles_dropped"] == 5
+            assert runner.controller.status().strategy.candles_dropped == 5
             # the deque is bounded too
             assert len(runner.engine.history) == settings.history_candles
         finally:
@@ -96,14 +96,14 @@ async def test_daily_loss_cap_pauses_entries_but_not_the_engine(
         await wait_until(lambda: runner.journal.trades(1, None), 8, "the cap's flatten")
         assert runner.journal.trades(1, None)[0].exit_reason == "daily_loss_cap"
         status = runner.controller.status()
-        assert "daily_loss_cap" in status["gate"]["reasons"]
-        assert "daily loss cap" in status["gate"]["details"]["daily_loss_cap"]
+        assert "daily_loss_cap" in status.gate.reasons
+        assert "daily loss cap" in status.gate.details["daily_loss_cap"]
         calls = strategy.calls
         await wait_until(lambda: strategy.calls >= calls + 2, 5, "decisions while capped")
         assert runner.broker.position is None  # the always-entering strategy stays out
         assert len(runner.journal.trades(10, None)) == 1
-        assert all(t["state"] == "running" for t in runner.controller.status()["tasks"].values()
-                   if t["state"] != "finished")
+        assert all(t.state == "running" for t in runner.controller.status().tasks.values()
+                   if t.state != "finished")
 
 
 class ShortHistory:
@@ -135,14 +135,14 @@ async def test_short_warm_up_keeps_entries_paused_until_enough_live_candles(
         try:
             await wait_until(runner.engine.first_tick.is_set, 10, "first tick")
             assert len(runner.engine.history) == 98
-            details = runner.controller.status()["gate"]["details"]
+            details = runner.controller.status().gate.details
             assert details["warmup"] == "98/100 closed candles"
             assert "warm-up 98/100" in runner.controller.readiness()[1]
             await wait_until(lambda: runner.broker.position is not None, 8, "entry")
             # The first live candle's intent was held back (99/100); the second one traded.
             assert strategy.calls >= 2
             assert len(runner.engine.history) >= 100
-            assert "warmup" not in runner.controller.status()["gate"]["reasons"]
+            assert "warmup" not in runner.controller.status().gate.reasons
         finally:
             stop.set()
             await asyncio.wait_for(task, 5)

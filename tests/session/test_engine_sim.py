@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+import json
 import re
 import time
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ import pytest
 
 from laptop_agents.paper.models import Trade
 from laptop_agents.session.async_session import AsyncRunner
+from laptop_agents.session.views import FeedPayload, view_json
 from tests.session.helpers import QTY, AlwaysEnter, engine_settings
 from tests.support.waiting import wait_until
 
@@ -51,11 +53,13 @@ class RecordingNotifier:
 
 
 class Publisher:
+    """Records each message's data as the WebSocket feed sends it (JSON)."""
+
     def __init__(self) -> None:
         self.messages: list[tuple[str, dict[str, Any]]] = []
 
-    def publish(self, kind: str, payload: dict[str, Any]) -> None:
-        self.messages.append((kind, payload))
+    def publish(self, kind: str, payload: FeedPayload) -> None:
+        self.messages.append((kind, json.loads(view_json(payload))))
 
 
 @asynccontextmanager
@@ -106,7 +110,7 @@ async def test_entry_on_closed_candle_then_stop_and_target_exits(
     async with running(sim, tmp_path, strategy, notifier) as runner:
         runner.controller.attach_feed(publisher)
         assert len(runner.engine.history) == 150  # warm-up over REST, so the first candle trades
-        assert "warmup" not in runner.controller.status()["gate"]["reasons"]
+        assert "warmup" not in runner.controller.status().gate.reasons
         assert runner.gate.entries_allowed() or await wait_until(
             runner.gate.entries_allowed, 5, "gate open")
         candles_before = runner.metrics.candles._value.get()
@@ -131,7 +135,7 @@ async def test_entry_on_closed_candle_then_stop_and_target_exits(
         sim.script_price(target + Decimal("5"), target + Decimal("5.1"), pushes=1)
         await wait_until(lambda: runner.broker.position is None, 5, "target exit")
         status = runner.controller.status()
-        assert status["position"] is None
+        assert status.position is None
         trades = journal_trades(runner)
         assert [t.exit_reason for t in trades] == ["stop", "target"]
         assert trades[0].realized_pnl < 0 < trades[1].realized_pnl
@@ -151,8 +155,8 @@ async def test_real_supervisor_runs_over_warmup_and_live_candles(
     async with running(sim, tmp_path) as runner:
         await wait_until(lambda: runner.engine.decisions >= 3, 10, "three strategy decisions")
         status = runner.controller.status()
-        assert status["strategy"]["last_reason"]
-        assert all(t["state"] == "running" for name, t in status["tasks"].items()
+        assert status.strategy.last_reason
+        assert all(t.state == "running" for name, t in status.tasks.items()
                    if name != "readiness")
         assert runner.gate.snapshot()["trading_allowed"] in (True, False)
     assert type(runner.engine.strategy).__name__ == "Supervisor"
@@ -208,17 +212,17 @@ async def test_feed_drop_pauses_entries_until_reconnect_and_backfill(
         await sim.refuse_connections()
         sim.drop_all()
         await wait_until(
-            lambda: "feed_disconnected" in runner.controller.status()["gate"]["reasons"],
+            lambda: "feed_disconnected" in runner.controller.status().gate.reasons,
             5, "feed reason")
         assert not runner.gate.entries_allowed()
         assert runner.controller.readiness()[0] is False
         start_wall = time.monotonic()
         # 2.5 wall s = 150 simulated s at 60x: at least two candles close during the outage.
         await wait_until(lambda: time.monotonic() - start_wall > 2.5, 4, "outage")
-        assert "feed_disconnected" in runner.controller.status()["gate"]["reasons"]
-        assert runner.controller.status()["feed"]["reconnects"] == 0
+        assert "feed_disconnected" in runner.controller.status().gate.reasons
+        assert runner.controller.status().feed.reconnects == 0
         await sim.accept_connections()
-        await wait_until(lambda: runner.controller.status()["feed"]["reconnects"] >= 1, 10,
+        await wait_until(lambda: runner.controller.status().feed.reconnects >= 1, 10,
                          "reconnect")
         await wait_until(runner.gate.entries_allowed, 5, "gate reopens")
         # The missed candles were backfilled before the gate reopened: no gap in history.
@@ -253,7 +257,7 @@ async def test_controller_pause_resume_and_kill_file(sim: Any, tmp_path: Path) -
     async with running(sim, tmp_path, strategy, kill_file=kill) as runner:
         await wait_until(runner.gate.entries_allowed, 5, "gate open")
         paused = await runner.controller.pause("operator")
-        assert paused["gate"]["reasons"] == ["manual"]
+        assert paused.gate.reasons == ["manual"]
         assert runner.journal.pause_state() == (True, "operator")
         strategy.armed.set()
         calls = strategy.calls
@@ -262,22 +266,22 @@ async def test_controller_pause_resume_and_kill_file(sim: Any, tmp_path: Path) -
         strategy.armed.clear()
         kill.touch()
         resumed = await runner.controller.resume()
-        assert resumed["gate"]["reasons"] == ["kill_switch"]
+        assert resumed.gate.reasons == ["kill_switch"]
         assert runner.journal.pause_state() == (False, None)
         kill.unlink()
         strategy.armed.set()
         await wait_until(lambda: runner.broker.position is not None, 5, "entry after resume")
         strategy.armed.clear()
-        assert runner.controller.positions()[0]["side"] == "long"
+        assert runner.controller.positions()[0].side == "long"
         # position_sync: in step with the journal, then a deliberate drift is seen and counted.
         assert runner.health.position_sync() is True
         drifted = dataclasses.replace(runner.broker.position, stop=Decimal("1"))
         runner.journal.update_position(drifted)
         assert runner.health.position_sync() is False
-        assert runner.controller.status()["position_drift_count"] == 1
+        assert runner.controller.status().position_drift_count == 1
         result = await runner.controller.flatten()
-        assert result["closed"] is True and result["trade"]["exit_reason"] == "manual"
-        assert runner.controller.trades(10, None)[0]["exit_reason"] == "manual"
+        assert result.closed is True and result.trade.exit_reason == "manual"
+        assert runner.controller.trades(10, None)[0].exit_reason == "manual"
         assert len(runner.controller.candles(5)) == 5
         assert runner.controller.readiness() == (True, [])
 
@@ -324,7 +328,7 @@ async def test_silent_feed_marks_prices_stale_then_recovers(sim: Any, tmp_path: 
                             r"equity=10000(\.0+)? loop_lag_ms=\d+\.\d reconnects=0 gate=open",
                             line), line
         sim.stall()
-        await wait_until(lambda: "stale_prices" in runner.controller.status()["gate"]["reasons"], 3,
+        await wait_until(lambda: "stale_prices" in runner.controller.status().gate.reasons, 3,
                          "stale reason")
         assert not runner.gate.exits_allowed()
         assert "prices stale" in runner.controller.readiness()[1]
@@ -332,7 +336,7 @@ async def test_silent_feed_marks_prices_stale_then_recovers(sim: Any, tmp_path: 
         assert notifier.kinds()[-1] == "status"  # stale: no WATCHDOG=1 this beat
         assert "gate=stale_prices" in notifier.events[-1][2]
         # The provider notices the silence, reconnects (the stall only hits old sockets).
-        await wait_until(lambda: runner.controller.status()["feed"]["reconnects"] >= 1, 10,
+        await wait_until(lambda: runner.controller.status().feed.reconnects >= 1, 10,
                          "reconnect")
         await wait_until(runner.gate.entries_allowed, 5, "gate reopens")
         runner.health.beat()

@@ -59,7 +59,7 @@ async def test_one_crafted_frame_neither_stops_out_nor_takes_profit(
         assert runner.journal.trades(10, None) == []
         assert abs(runner.broker.equity(runner.engine.last_tick) - equity) < equity * D("0.01")
         assert runner.engine.guard.stats.rejected == {"outside_band": 2}
-        assert runner.controller.status()["data_health"]["quotes_rejected"] == {"outside_band": 2}
+        assert runner.controller.status().data_health.quotes_rejected == {"outside_band": 2}
         metrics = runner.metrics.render().decode()
         assert 'la_quotes_rejected_total{reason="outside_band"} 2.0' in metrics
 
@@ -130,5 +130,5 @@ async def test_an_item_whose_handling_raises_is_counted_and_market_data_goes_on(
 
         runner.broker.on_tick = on_tick_failing_once  # type: ignore[method-assign]
         await wait_until(lambda: calls[0] >= 5, 5, "ticks after the failing one")
-        assert runner.controller.status()["data_health"]["frame_errors"] == 1
-        assert runner.controller.status()["tasks"]["market_data"]["state"] == "running"
+        assert runner.controller.status().data_health.frame_errors == 1
+        assert runner.controller.status().tasks["market_data"].state == "running"

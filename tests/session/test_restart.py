@@ -101,7 +101,7 @@ async def test_sigterm_keeps_position_and_pause_then_restart_closes_at_stop(
         assert runner.broker.position == kept
         # /metrics shows the restored position before any broker event happened.
         assert runner.metrics.position_size._value.get() == float(kept.qty)
-        assert runner.controller.status()["gate"]["details"]["manual"] == "before restart"
+        assert runner.controller.status().gate.details["manual"] == "before restart"
         sim.script_price(stop_price - Decimal("5"), pushes=1)
         await wait_until(lambda: runner.broker.position is None, 5, "stop exit after restart")
         trades = runner.journal.trades(10, None)

@@ -49,11 +49,11 @@ async def test_a_sleep_is_detected_and_the_feed_recovers_without_a_gap(
             task = asyncio.create_task(runner.run(stop))
             try:
                 await wait_until(runner.gate.entries_allowed, 10, "gate open")
-                assert runner.controller.status()["data_health"]["pauses_detected"] == 0
+                assert runner.controller.status().data_health.pauses_detected == 0
                 last_before = runner.engine.history[-1].open_time
                 laptop.sleep(30)  # the lid closes and opens
                 await wait_until(lambda: runner.clock_watch.pauses == 1, 3, "pause detected")
-                await wait_until(lambda: runner.controller.status()["feed"]["reconnects"] >= 1, 5,
+                await wait_until(lambda: runner.controller.status().feed.reconnects >= 1, 5,
                                  "socket replaced")
                 await wait_until(runner.gate.entries_allowed, 5, "gate reopens")
                 await wait_until(lambda: runner.engine.history[-1].open_time > last_before, 5,
@@ -61,7 +61,7 @@ async def test_a_sleep_is_detected_and_the_feed_recovers_without_a_gap(
                 times = [c.open_time for c in runner.engine.history]
                 assert all(b - a == 60_000 for a, b in itertools.pairwise(times))
                 assert runner.provider.stats.forced_reconnects == 1
-                assert runner.controller.status()["data_health"]["pauses_detected"] == 1
+                assert runner.controller.status().data_health.pauses_detected == 1
                 assert "la_pauses_detected_total 1.0" in runner.metrics.render().decode()
             finally:
                 stop.set()

@@ -29,7 +29,8 @@ from laptop_agents.api.app import create_app
 from laptop_agents.api.openapi import build_openapi
 from laptop_agents.session.async_session import AsyncRunner
 from laptop_agents.session.views import FeedMessage
-from tests.session.helpers import AlwaysEnter, engine_settings
+from tests.session.helpers import AlwaysEnter
+from tests.support.sim import engine_settings
 from tests.support.waiting import wait_until
 
 from .conftest import AUTH, TOKEN

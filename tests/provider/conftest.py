@@ -1,4 +1,4 @@
-"""Helpers for the market-data tests: fast settings pointed at the simulator, a bounded reader."""
+"""Helpers for the market-data tests: a bounded reader of listen(), ground truth, log capture."""
 
 from __future__ import annotations
 
@@ -14,36 +14,12 @@ import aiohttp
 import pytest
 from loguru import logger
 
-from laptop_agents.config import Settings, load_settings
+from laptop_agents.config import Settings
 from laptop_agents.data.providers.bitunix_rest import BitunixRestClient
 from laptop_agents.data.providers.bitunix_ws import BitunixWSProvider
 from laptop_agents.models import Candle, ConnectionEvent, ConnectionState, Tick
 
 MINUTE = 60_000
-
-FAST = {
-    "ws_ping_interval": 0.3,
-    # 1 s rather than tighter: the pushes come every 50 ms, and a loaded 2-core CI machine can
-    # starve the loop long enough for a false "dead socket" at 0.5 s.
-    "ws_pong_timeout": 1.0,
-    "ws_silence_timeout": 1.0,
-    "ws_backoff_initial": 0.05,
-    "ws_backoff_max": 0.2,
-    "candle_close_grace": 0.2,
-    "ws_connect_timeout": 2.0,
-}
-
-
-def fast_settings(sim: Any, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        **FAST,
-        "bitunix_ws_url": sim.ws_url,
-        "bitunix_private_ws_url": sim.private_ws_url,
-        "bitunix_rest_url": sim.rest_url,
-    }
-    values.update(overrides)
-    return load_settings(**values)
-
 
 @pytest.fixture
 def sim_options() -> dict[str, Any]:

@@ -20,14 +20,8 @@ from laptop_agents.data.providers.bitunix_ws import BitunixWSProvider
 from laptop_agents.models import ConnectionState
 from laptop_agents.sim.options import SimOptions
 from laptop_agents.sim.server import SimExchange
-from tests.provider.conftest import (
-    MINUTE,
-    Seen,
-    assert_contiguous,
-    fast_settings,
-    run_until,
-    truth_for,
-)
+from tests.provider.conftest import MINUTE, Seen, assert_contiguous, run_until, truth_for
+from tests.support.sim import fast_settings
 
 
 class SkewedLaptop:

@@ -330,5 +330,7 @@ async def test_a_socket_without_the_connect_frame_is_a_failed_attempt(
             await provider.connect()
     await provider.close()
     # each attempt waited ~0.2 s for the frame, then was retried (not a refusal: no exit)
-    assert len(upgrades) >= 3 and provider.stats.connect_attempts == len(upgrades)
+    # (the attempt the timeout cut short may not have reached the server yet)
+    assert len(upgrades) >= 3
+    assert provider.stats.connect_attempts in (len(upgrades), len(upgrades) + 1)
     assert provider.stats.consecutive_refusals == 0

@@ -1,38 +1,15 @@
-"""Shared pieces of the engine tests: settings aimed at a simulator, test strategies, waits."""
+"""Shared pieces of the engine tests: test strategies and the order quantity they use."""
 
 from __future__ import annotations
 
 import threading
 import time
 from decimal import Decimal
-from pathlib import Path
-from typing import Any
 
-from laptop_agents.config import Settings
 from laptop_agents.models import Side
 from laptop_agents.strategy.base import Decision, OrderIntent, StrategyContext
 
 QTY = Decimal("0.01")
-
-
-def engine_settings(sim: Any, data_dir: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "source": "sim",
-        "bitunix_ws_url": sim.ws_url,
-        "bitunix_rest_url": sim.rest_url,
-        "data_dir": data_dir,
-        "api_enabled": False,
-        "history_candles": 150,
-        "warmup_candles": 100,
-        "heartbeat_interval": 0.5,
-        "position_sync_interval": 0.5,
-        "ws_backoff_initial": 0.1,
-        "ws_backoff_max": 0.5,
-        # The conftest simulator runs 60x: a 5 s staleness budget is plenty at 50 ms pushes.
-        "stale_after": 2.0,
-    }
-    values.update(overrides)
-    return Settings(**values)
 
 
 class AlwaysEnter:

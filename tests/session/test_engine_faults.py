@@ -17,8 +17,9 @@ from laptop_agents.errors import EXIT_FEED_REFUSED, EXIT_OK, FeedRefusedError
 from laptop_agents.session.async_session import AsyncRunner
 from laptop_agents.session.daemon import serve
 from laptop_agents.session.ports import NullNotifier
-from tests.session.helpers import AlwaysEnter, engine_settings
+from tests.session.helpers import AlwaysEnter
 from tests.session.test_engine_sim import running
+from tests.support.sim import engine_settings
 from tests.support.waiting import wait_until
 
 # A fixed simulated mid-day, so no UTC midnight (which lifts the daily loss cap) falls inside.

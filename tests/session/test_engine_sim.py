@@ -20,7 +20,8 @@ import pytest
 from laptop_agents.paper.models import Trade
 from laptop_agents.session.async_session import AsyncRunner
 from laptop_agents.session.views import FeedPayload, view_json
-from tests.session.helpers import QTY, AlwaysEnter, engine_settings
+from tests.session.helpers import QTY, AlwaysEnter
+from tests.support.sim import engine_settings
 from tests.support.waiting import wait_until
 
 FEE_QUANTUM = Decimal("0.00000001")

@@ -23,9 +23,9 @@ from laptop_agents.paper.broker import PaperBroker
 from laptop_agents.session.wiring import journal_path
 from laptop_agents.storage.journal import Journal
 from laptop_agents.strategy.base import OrderIntent
-from tests.session.helpers import engine_settings
 from tests.session.test_engine_sim import running
 from tests.support.daemon import daemon_subprocess, drain_lines, read_lines_until, signal_and_wait
+from tests.support.sim import engine_settings
 from tests.support.waiting import wait_until
 
 TOKEN = "engine-test-token"

@@ -13,8 +13,7 @@ from laptop_agents.data.providers.bitunix_rest import BitunixRestClient
 from laptop_agents.errors import EXIT_CONFIG, ConfigError
 from laptop_agents.models import Instrument
 from laptop_agents.sim.rest import UNTRADABLE_PAIRS
-
-from .conftest import fast_settings
+from tests.support.sim import fast_settings
 
 
 def _rest(sim: Any, session: aiohttp.ClientSession, source: str = "sim") -> BitunixRestClient:

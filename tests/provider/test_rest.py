@@ -18,8 +18,9 @@ from laptop_agents.data.providers.bitunix_rest import (
     BitunixRestClient,
 )
 from laptop_agents.data.providers.ratelimit import SlidingWindowLimiter
+from tests.support.sim import fast_settings
 
-from .conftest import MINUTE, assert_contiguous, fast_settings
+from .conftest import MINUTE, assert_contiguous
 
 
 async def test_klines_page_and_equal_the_ground_truth(sim: Any,

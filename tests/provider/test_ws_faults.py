@@ -18,13 +18,13 @@ from laptop_agents.models import Candle, ConnectionState, Tick
 from laptop_agents.sim.frames import MALFORMED_KINDS
 from laptop_agents.sim.options import SimOptions
 from laptop_agents.sim.server import SimExchange
+from tests.support.sim import fast_settings
 
 from .conftest import (
     MINUTE,
     Seen,
     assert_contiguous,
     captured_logs,
-    fast_settings,
     make_provider,
     run_until,
     truth_for,

@@ -10,16 +10,9 @@ import aiohttp
 from laptop_agents.data.providers.bitunix_rest import BitunixRestClient
 from laptop_agents.metrics import Metrics
 from laptop_agents.models import Candle, ConnectionState
+from tests.support.sim import fast_settings
 
-from .conftest import (
-    MINUTE,
-    assert_contiguous,
-    expected_bbo,
-    fast_settings,
-    make_provider,
-    run_until,
-    truth_for,
-)
+from .conftest import MINUTE, assert_contiguous, expected_bbo, make_provider, run_until, truth_for
 
 
 async def test_ticks_and_closed_candles_equal_the_ground_truth(

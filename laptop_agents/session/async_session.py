@@ -52,6 +52,7 @@ from laptop_agents.strategy.base import Strategy
 
 GIL_SWITCH_INTERVAL_S = 0.001
 CLOCK_WATCH_INTERVAL_S = 1.0
+YIELD_EVERY = 64  # items handled between two hand-overs of the loop when a backlog drains
 
 
 class AsyncRunner:
@@ -133,8 +134,12 @@ class AsyncRunner:
     async def _market_data(self, info: TaskInfo) -> None:
         history = self.engine.history
         start_after = history[-1].open_time if history else None
+        handled = 0
         async for item in self.provider.listen(start_after_open_time=start_after):
             info.ran()
+            handled += 1
+            if handled % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # a backlog never holds the loop: see YIELD_EVERY
             try:
                 self.on_market_event(item)
             except (LaptopAgentsError, asyncio.CancelledError):

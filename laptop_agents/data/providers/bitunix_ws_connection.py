@@ -46,6 +46,9 @@ _FRAME_TYPES = (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY, aiohttp.WSMsgT
                 aiohttp.WSMsgType.PONG)
 
 
+YIELD_EVERY = 64  # frames handled between two hand-overs of the loop during a burst
+
+
 class FeedConnectError(ConnectionError):
     """One connection attempt failed (retried with backoff by :meth:`Connector.connect`)."""
 
@@ -259,8 +262,15 @@ class Connector:
 
     async def _reader(self, conn: Connection) -> None:
         reason = "socket closed"
+        handled = 0
         try:
             while True:
+                handled += 1
+                if handled % YIELD_EVERY == 0:
+                    # A burst of buffered frames never needs the loop back: receive() returns
+                    # at once. Hand it over now and then so the API, the timers and the
+                    # consumer run between frames (the loop is never held for long).
+                    await asyncio.sleep(0)
                 message = await conn.ws.receive()
                 kind = message.type
                 if kind not in _FRAME_TYPES:  # ERROR, CLOSE, CLOSING, CLOSED

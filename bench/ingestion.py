@@ -25,6 +25,7 @@ from bench.engine import bench_settings, running_engine
 from bench.exchange import Exchange
 from bench.stats import Options
 from bench.table import Row
+from laptop_agents.data.exchange_clock import ExchangeClock
 from laptop_agents.data.providers.bitunix_ws import BitunixWSProvider
 from laptop_agents.metrics import Metrics
 from laptop_agents.models import Tick
@@ -32,6 +33,19 @@ from laptop_agents.session.async_session import AsyncRunner
 
 MAX_MSG = 8 * 1024 * 1024
 RUN_TIMEOUT_S = 120.0
+SETTLE_TIMEOUT_S = 10.0
+
+
+async def _settled(clock: ExchangeClock) -> None:
+    """Until the exchange clock knows the speed from a second of the live trickle.
+
+    Measured before it settles, every push would be a clock sample (its deque of 80 fills in
+    a millisecond under a blast, so the one-second span it needs is never reached): figure 1
+    is the steady state, the first seconds after a connect are not.
+    """
+    async with asyncio.timeout(SETTLE_TIMEOUT_S):
+        while not clock.rate_settled:  # noqa: ASYNC110 - the clock has no event to await
+            await asyncio.sleep(0.05)
 
 
 async def bare(ex: Exchange, n: int) -> float:
@@ -80,6 +94,7 @@ async def provider(ex: Exchange, n: int, data_dir: Path) -> tuple[float, int]:
 
         consumer = asyncio.create_task(consume())
         await ex.call("wait_sub")
+        await _settled(feed.clock)
         await ex.call("live", on=False)
         await asyncio.sleep(0.4)  # nothing of the trickle left in flight
         dropped_before = feed.stats.dropped
@@ -105,6 +120,7 @@ async def engine(ex: Exchange, n: int, data_dir: Path) -> tuple[float, int]:
     """Ticks/s handed to the whole engine; and the ticks the provider dropped."""
     settings = bench_settings(ex.rest_url, ex.blast_ws_url, data_dir)
     async with running_engine(settings) as (runner, counter):
+        await _settled(runner.clock)
         await ex.call("live", on=False)
         await asyncio.sleep(0.4)
         dropped_before = _dropped(runner)

@@ -60,6 +60,7 @@ async def main(argv: list[str]) -> int:
     rows: list[Row] = []
     failed = 0
     started = time.monotonic()
+    load_before = os.getloadavg()[0]
     for name in args.chosen:
         began = time.monotonic()
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
@@ -72,9 +73,11 @@ async def main(argv: list[str]) -> int:
         print(f"bench: {name} done in {time.monotonic() - began:.0f} s", file=sys.stderr,
               flush=True)
     stamp = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    # Anything else running on the machine moves every figure: the load average says so.
     title = (f"laptop-agents benchmarks, {stamp}: {os.cpu_count()} cores, Python "
              f"{platform.python_version()}, {options.reps} repetitions"
-             f"{' (quick)' if options.quick else ''}, {time.monotonic() - started:.0f} s")
+             f"{' (quick)' if options.quick else ''}, {time.monotonic() - started:.0f} s, "
+             f"load average {load_before:.2f} before / {os.getloadavg()[0]:.2f} after")
     print(render(rows, title))
     return 1 if failed else 0
 

@@ -17,6 +17,7 @@ from bench.stats import daemon_env
 
 READY_TIMEOUT_S = 40.0
 STOP_TIMEOUT_S = 10.0
+SLOW_STOP_S = 5.0  # the daemon promises to be gone within 5 s of a signal
 LIFETIME_S = 900  # --duration of every daemon: an orphan (the bench killed) still ends
 API_LINE = r"control API listening on http://127\.0\.0\.1:(\d+)/"
 
@@ -81,12 +82,18 @@ class Process:
         if proc is None:
             return None
         if proc.returncode is None:
+            asked = time.monotonic()
             proc.send_signal(signal.SIGINT)
             try:
                 await asyncio.wait_for(proc.wait(), STOP_TIMEOUT_S)
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+            if time.monotonic() - asked > SLOW_STOP_S:
+                tail = "\n  ".join(t for _, t in self.lines[-10:])
+                print(f"bench: {' '.join(self.argv[1:4])} took {time.monotonic() - asked:.1f} s "
+                      f"to stop (exit {proc.returncode}); last lines:\n  {tail}",
+                      file=sys.stderr, flush=True)
         if self._reader is not None:
             await asyncio.gather(self._reader, return_exceptions=True)
         return proc.returncode

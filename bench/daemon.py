@@ -83,7 +83,9 @@ class Process:
             return None
         if proc.returncode is None:
             asked = time.monotonic()
-            proc.send_signal(signal.SIGINT)
+            # SIGTERM, as a service manager would: a shell running `make bench` in the
+            # background has its children ignore SIGINT (and a bare process would not stop).
+            proc.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(proc.wait(), STOP_TIMEOUT_S)
             except TimeoutError:

@@ -35,9 +35,9 @@ lint: $(STAMP_TEST)
 typecheck: $(STAMP_TEST)
 	$(BIN)/mypy
 
-## bench: benchmarks, reported as ratios measured in one run
+## bench: issue #13's figures beside bare baselines, one table (BENCH_ARGS="--only ingestion,startup --reps 3")
 bench: $(STAMP_TEST)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 ## sim: the simulator alone, for pointing another client at it
 sim: $(STAMP_RUN)

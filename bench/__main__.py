@@ -1,132 +1,86 @@
-"""`make bench`: how much sooner an event-driven watchdog exits than polling designs.
+"""`make bench` / ``python -m bench [--only a,b] [--reps N] [--quick]``: issue #13's figures.
 
-A position is open with a stop. At a random instant a tick that crosses the stop arrives on a
-queue (as the market-data task would deliver it). Three designs react:
-
-- event: the engine's design - the tick is checked by the real PaperBroker as it arrives;
-- poll-100ms: a timer checks the latest price every 100 ms (a typical polling watchdog);
-- loop-5s: a strategy loop checks every 5 s (freqtrade's default cadence).
-
-Reaction time = crossing tick's arrival -> exit fill. Results are medians of one run, reported
-as ratios against the event-driven design, so the numbers compare on any machine. A second
-table shows what the journal's durable (synchronous=FULL) fill writes add to a reaction.
+Every figure is measured beside a bare baseline in the same run, ``--reps`` times (at least
+3 for published numbers), and printed in one table (bench/table.py). Benchmarks never run as
+tests. docs/performance.md explains each figure and holds the latest published run.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import itertools
-import random
-import statistics
-import tempfile
+import datetime
+import os
+import platform
+import sys
 import time
-from decimal import Decimal
-from pathlib import Path
+import traceback
+from collections.abc import Awaitable, Callable
 
 from loguru import logger
 
-from laptop_agents.config import Settings
-from laptop_agents.models import DEFAULT_BTCUSDT, Side, Tick
-from laptop_agents.paper.broker import PaperBroker
-from laptop_agents.paper.models import TradeClosed
-from laptop_agents.storage.journal import Journal
-from laptop_agents.strategy.base import OrderIntent
+from bench import burst, ingestion, load, memory, startup, tick_exit, watchdog
+from bench.stats import Options
+from bench.table import Row, render
 
-D = Decimal
-ENTRY = D("50000.0")
-STOP = D("49900.0")
-TARGET = D("50400.0")
-
-
-def _tick(bid: Decimal, ts: int) -> Tick:
-    return Tick("BTCUSDT", bid, bid + D("0.1"), D(1), D(1), bid, ts)
-
-
-def _open(broker: PaperBroker, ts: int) -> None:
-    intent = OrderIntent(Side.LONG, "market", D("0.01"), ENTRY, STOP, TARGET, "bench",
-                         "bench entry", D(50))
-    result = broker.submit(intent, _tick(ENTRY, ts), ts)
-    assert result.accepted, result.reason
+Figure = Callable[[Options], Awaitable[list[Row]]]
+FIGURES: dict[str, Figure] = {
+    "watchdog": watchdog.run,
+    "ingestion": ingestion.run,
+    "tick_exit": tick_exit.run,
+    "load": load.run,
+    "burst": burst.run,
+    "startup": startup.run,
+    "memory": memory.run,
+}
 
 
-async def _trial(broker: PaperBroker, period: float | None, rng: random.Random, ts: int) -> float:
-    """One crossing tick; returns seconds from its arrival to the exit fill."""
-    _open(broker, ts)
-    queue: asyncio.Queue[tuple[float, Tick]] = asyncio.Queue()
-    latest: list[tuple[float, Tick]] = []
-    done = asyncio.get_running_loop().create_future()
-
-    def check(arrived: float, tick: Tick) -> None:
-        if not done.done() and any(isinstance(e, TradeClosed) for e in broker.on_tick(tick)):
-            done.set_result(time.perf_counter() - arrived)
-
-    async def consumer() -> None:
-        while True:
-            arrived, tick = await queue.get()
-            if period is None:
-                check(arrived, tick)
-            else:
-                latest[:] = [(arrived, tick)]
-
-    async def poller(interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            if latest:
-                check(*latest[0])
-
-    tasks = [asyncio.create_task(consumer())]
-    if period is not None:
-        tasks.append(asyncio.create_task(poller(period)))
-    # The market does not know the poller's phase: the crossing tick lands at a uniformly
-    # random point of the polling period.
-    await asyncio.sleep(rng.uniform(0, period or 0.05))
-    queue.put_nowait((time.perf_counter(), _tick(STOP - D(5), ts + 1)))
-    reaction = await done
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    return reaction
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--only", default="",
+                        help=f"comma-separated subset of: {', '.join(FIGURES)}")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions per figure (>= 1)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller loads, to try the harness (not for published numbers)")
+    args = parser.parse_args(argv)
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()] or list(FIGURES)
+    unknown = [name for name in chosen if name not in FIGURES]
+    if unknown:
+        parser.error(f"unknown figure(s) {', '.join(unknown)}; known: {', '.join(FIGURES)}")
+    if args.reps < 1:
+        parser.error("--reps must be at least 1")
+    args.chosen = chosen
+    return args
 
 
-_minutes = itertools.count()
-
-
-async def _median_reaction(broker: PaperBroker, period: float | None, trials: int,
-                           seed: int) -> float:
-    rng = random.Random(seed)
-    results = []
-    for _ in range(trials):
-        # Each entry needs its own instant: the broker treats a repeated client order id
-        # (symbol, setup, side, time) as the same order and places nothing.
-        ts = 1_767_225_600_000 + next(_minutes) * 60_000
-        results.append(await _trial(broker, period, rng, ts))
-    return statistics.median(results)
-
-
-async def main() -> None:
-    logger.remove()  # one log line per fill would swamp the table
-    settings = Settings(max_orders_per_minute=1000, daily_loss_cap_pct=D("1"))
-    broker = PaperBroker(settings, DEFAULT_BTCUSDT)
-    designs = [("event", None, 40), ("poll-100ms", 0.1, 40), ("loop-5s", 5.0, 4)]
-    medians = {name: await _median_reaction(broker, period, n, seed=1)
-               for name, period, n in designs}
-    base = medians["event"]
-    print("watchdog reaction (median, crossing tick -> exit fill)")
-    print(f"{'design':<12}{'median':>14}{'x event':>12}")
-    for name, value in medians.items():
-        print(f"{name:<12}{value * 1000:>11.3f} ms{value / base:>12.0f}")
-
-    with tempfile.TemporaryDirectory() as tmp:
-        journal = Journal(Path(tmp) / "bench.sqlite3")
-        durable = PaperBroker(settings, DEFAULT_BTCUSDT, journal)
-        journaled = await _median_reaction(durable, None, 40, seed=2)
-        journal.close()
-    print()
-    print("cost of durability (event design, fills fsynced to the SQLite journal)")
-    print(f"in-memory {base * 1000:.3f} ms, journaled {journaled * 1000:.3f} ms, "
-          f"ratio {journaled / base:.1f}x; still {medians['poll-100ms'] / journaled:.0f}x "
-          "faster than a 100 ms poller")
+async def main(argv: list[str]) -> int:
+    args = _parse(argv)
+    logger.remove()  # the in-process engine's log lines would swamp the table
+    options = Options(reps=args.reps, quick=args.quick)
+    rows: list[Row] = []
+    failed = 0
+    started = time.monotonic()
+    load_before = os.getloadavg()[0]
+    for name in args.chosen:
+        began = time.monotonic()
+        print(f"bench: {name} ...", file=sys.stderr, flush=True)
+        try:
+            rows += await FIGURES[name](options)
+        except Exception as error:
+            failed += 1
+            traceback.print_exc()
+            rows.append(Row(f"{name} (failed)", "", [], note=repr(error)))
+        print(f"bench: {name} done in {time.monotonic() - began:.0f} s", file=sys.stderr,
+              flush=True)
+    stamp = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    # Anything else running on the machine moves every figure: the load average says so.
+    title = (f"laptop-agents benchmarks, {stamp}: {os.cpu_count()} cores, Python "
+             f"{platform.python_version()}, {options.reps} repetitions"
+             f"{' (quick)' if options.quick else ''}, {time.monotonic() - started:.0f} s, "
+             f"load average {load_before:.2f} before / {os.getloadavg()[0]:.2f} after")
+    print(render(rows, title))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main(sys.argv[1:])))

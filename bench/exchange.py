@@ -27,11 +27,12 @@ COMMAND_TIMEOUT_S = 120.0
 async def _serve() -> None:
     from loguru import logger
 
+    from laptop_agents.sim.options import SimOptions
     from laptop_agents.sim.server import SimExchange
 
     logger.remove()
-    sim = SimExchange(speed=1.0, seed=13, symbols=("BTCUSDT",), depth_push_ms=310,
-                      kline_push_ms=500, idle_timeout=600.0)
+    sim = SimExchange(SimOptions(speed=1.0, seed=13, symbols=("BTCUSDT",), depth_push_ms=310,
+                                 kline_push_ms=500, idle_timeout=600.0))
     await sim.start()
 
     def center() -> Decimal:

@@ -37,7 +37,7 @@ from bench.table import Row
 from laptop_agents.models import Side, Tick
 from laptop_agents.paper.models import BrokerEvent, TradeClosed
 from laptop_agents.session.async_session import AsyncRunner
-from laptop_agents.session.render import tick_payload
+from laptop_agents.session.render import tick_view
 from laptop_agents.session.symbol_engine import SymbolEngine
 from laptop_agents.strategy.base import OrderIntent
 
@@ -58,7 +58,7 @@ def _poll_only(engine: SymbolEngine) -> Callable[[Tick, float], None]:
         engine.last_tick = tick
         engine.last_tick_arrival = arrived
         engine.gate.tick_arrived()
-        engine.outcomes.publisher.publish("tick", tick_payload(tick))
+        engine.outcomes.publisher.publish("tick", tick_view(tick))
 
     return on_tick
 

@@ -104,6 +104,18 @@ class ConnectionState(enum.StrEnum):
     RECOVERED = "recovered"  # reconnected, resubscribed and backfilled
 
 
+class SocketState(enum.StrEnum):
+    """The provider's own socket, step by step (``ProviderStats.state``); the engine's view of
+    the feed is :class:`ConnectionState`."""
+
+    IDLE = "idle"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"  # open, the server's connect frame seen
+    SUBSCRIBED = "subscribed"  # subscriptions sent, backfill done
+    LOST = "lost"
+    CLOSED = "closed"
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectionEvent:
     """A change of the market-data connection, yielded by the provider between data items."""

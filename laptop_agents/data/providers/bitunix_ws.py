@@ -48,7 +48,7 @@ from laptop_agents.data.providers.bitunix_ws_outbox import (
 )
 from laptop_agents.data.providers.bitunix_ws_subscriptions import Subscriptions
 from laptop_agents.metrics import Metrics
-from laptop_agents.models import ConnectionEvent, ConnectionState, MarketEvent
+from laptop_agents.models import ConnectionEvent, ConnectionState, MarketEvent, SocketState
 
 
 class BitunixWSProvider:
@@ -139,7 +139,7 @@ class BitunixWSProvider:
             await self.connect()
             await self._subs.send()
             await self._candles.backfill(start_after)
-            self._stats.state = "subscribed"
+            self._stats.state = SocketState.SUBSCRIBED
             logger.info("market data connected: {} ({} channels)", self.url, len(self._subs))
             self._outbox.put(ConnectionEvent(ConnectionState.CONNECTED, at=time.time()))
             while True:
@@ -155,7 +155,7 @@ class BitunixWSProvider:
         assert conn is not None
         reason = await conn.dead
         lost_at = time.monotonic()
-        self._stats.state = "lost"
+        self._stats.state = SocketState.LOST
         logger.warning("Connection Lost: {}", reason)
         self._outbox.put(ConnectionEvent(ConnectionState.LOST, reason=reason, at=time.time()))
         self._candles.reset()
@@ -165,7 +165,7 @@ class BitunixWSProvider:
         await self._subs.send()
         await self._candles.backfill(None)
         outage = time.monotonic() - lost_at
-        self._stats.state = "subscribed"
+        self._stats.state = SocketState.SUBSCRIBED
         logger.info("Connection recovered after {:.2f}s outage", outage)
         self._outbox.put(ConnectionEvent(ConnectionState.RECOVERED, outage_s=outage,
                                          at=time.time()))
@@ -212,7 +212,7 @@ class BitunixWSProvider:
         if self._connector.conn is not None:
             await self._connector.drop(self._connector.conn)
             self._connector.conn = None
-        self._stats.state = "closed"
+        self._stats.state = SocketState.CLOSED
 
 
 __all__ = ["BitunixWSProvider", "FeedConnectError", "ProviderStats", "reconnect_wait"]

@@ -39,6 +39,7 @@ from laptop_agents.data.providers.bitunix_ws_outbox import FeedCounters
 from laptop_agents.data.providers.neterrors import describe_connect_error
 from laptop_agents.data.providers.ratelimit import SlidingWindowLimiter
 from laptop_agents.errors import AuthenticationError, ConfigError, FeedRefusedError
+from laptop_agents.models import SocketState
 
 MAX_MSG_SIZE = 8 * 1024 * 1024
 # What the reader handles; any other message type ends the socket.
@@ -147,13 +148,13 @@ class Connector:
         self._stats.consecutive_refusals += 1
         count = self._stats.consecutive_refusals
         if count >= self._settings.ws_refused_limit:
-            self._stats.state = "closed"
+            self._stats.state = SocketState.CLOSED
             raise FeedRefusedError(f"{self.url}: {reason} ({count} times in a row)")
         return FeedConnectError(reason, refused=True)
 
     async def _connect_once(self) -> Connection:
         self._stats.connect_attempts += 1
-        self._stats.state = "connecting"
+        self._stats.state = SocketState.CONNECTING
         ws = await self._open_socket()
         self._stats.consecutive_refusals = 0
         conn = Connection(ws, self._settings.ws_max_frames_per_second)
@@ -162,7 +163,7 @@ class Connector:
             asyncio.create_task(self._reader(conn), name="bitunix-ws-reader"),
             asyncio.create_task(self._heartbeat(conn), name="bitunix-ws-heartbeat"),
         ]
-        self._stats.state = "connected"
+        self._stats.state = SocketState.CONNECTED
         logger.debug("connected to {}", self.url)
         return conn
 
@@ -238,7 +239,7 @@ class Connector:
             frame = await self._receive_frame(conn, "login")
             if isinstance(frame, LoginReply):
                 if not frame.result:
-                    self._stats.state = "closed"
+                    self._stats.state = SocketState.CLOSED
                     raise AuthenticationError(f"login rejected by {self.url}: {frame.msg}")
                 logger.info("logged in on {}", self.url)
                 return

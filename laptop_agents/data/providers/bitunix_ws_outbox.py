@@ -17,7 +17,7 @@ from loguru import logger
 
 from laptop_agents.data.providers.bitunix_protocol import sample
 from laptop_agents.metrics import Metrics
-from laptop_agents.models import MarketEvent
+from laptop_agents.models import MarketEvent, SocketState
 
 MAX_BUFFERED = 10_000  # ticks / partial candles / kline pushes held for a slow consumer
 
@@ -33,7 +33,7 @@ class ProviderStats:
     reconnects: int = 0
     connect_attempts: int = 0
     consecutive_refusals: int = 0
-    state: str = "idle"  # idle, connecting, connected, subscribed, lost, closed
+    state: SocketState = SocketState.IDLE
     last_frame_wall: float | None = None  # epoch seconds of the last frame received
     last_tick_wall: float | None = None
     dropped: int = 0  # items dropped because the consumer fell MAX_BUFFERED behind

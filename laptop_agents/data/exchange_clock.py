@@ -31,6 +31,10 @@ DAY_MS = 86_400_000
 BACK_WINDOW_MS = DAY_MS  # a push may be this far behind the estimate
 AHEAD_WINDOW_MS = 60_000  # ... and this far ahead of it
 SAMPLE_EVERY_MS = 250.0  # local ms between two samples kept for the estimate
+# Before the speed is known, samples come faster (a first guess within 200 ms), but not from
+# every push: a flood of pushes would fill the window within milliseconds, so it would never
+# span the second the speed needs to settle, and every push would pay for the medians.
+FIRST_SAMPLES_EVERY_MS = 25.0
 RATE_SAMPLES = 80  # about 20 s of samples for the rate
 UNKNOWN_MAX_RATE = 1_000.0  # the fastest exchange clock believed before the rate is known
 OFFSET_SAMPLES = 16  # the latest samples whose median is the offset
@@ -178,7 +182,8 @@ class ExchangeClock:
         self._heard_mono = mono_ms / 1000.0
         if ts_ms > self._latest_ms:
             self._latest_ms = ts_ms
-        if not self._rate_known or mono_ms - self._samples[-1][0] >= SAMPLE_EVERY_MS:
+        every = SAMPLE_EVERY_MS if self._rate_known else FIRST_SAMPLES_EVERY_MS
+        if not self._samples or mono_ms - self._samples[-1][0] >= every:
             self._sample(mono_ms, ts_ms)
         return True
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from laptop_agents.api.client import cli_pause, cli_resume, cli_status, default_url
+from tests.support.daemon import clean_env
 
 from .conftest import TOKEN, make_settings
 from .memory_controller import MemoryController
@@ -76,7 +76,7 @@ def test_default_url_comes_from_the_settings() -> None:
 
 
 def test_real_cli_subprocess(server: ServerThread, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LA_")}
+    env = clean_env()
     env.update({"LA_API_TOKEN": TOKEN, "LA_API_PORT": str(server.port),
                 "PYTHONPATH": str(ROOT)})
     run = [sys.executable, "-m", "laptop_agents"]

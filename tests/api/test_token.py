@@ -15,7 +15,7 @@ import pytest
 
 from laptop_agents.api.token import client_token, ensure_api_token, token_file
 from laptop_agents.config import load_settings
-from tests.support.daemon import ROOT, DaemonProcess
+from tests.support.daemon import ROOT, DaemonProcess, clean_env
 
 
 def test_generated_once_kept_private_and_reused(tmp_path: Path) -> None:
@@ -51,7 +51,7 @@ def test_unconfigured_daemon_is_paused_by_its_own_cli_but_not_by_others(tmp_path
             urllib.request.urlopen(urllib.request.Request(f"{url}/pause", method="POST"),
                                    timeout=10)
         assert refused.value.code == 401
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LA_")}
+        env = clean_env()
         env.update({"LA_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)})
         pause = subprocess.run(
             [sys.executable, "-m", "laptop_agents", "pause", "--url", url, "--reason", "cli"],

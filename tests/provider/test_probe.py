@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from laptop_agents.errors import EXIT_FEED_REFUSED, EXIT_NO_DATA
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LA_")}
-    env.update(extra)
-    return env
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.daemon import clean_env, free_port
 
 
 def test_probe_against_the_embedded_simulator_sees_data(tmp_path: Path) -> None:
@@ -28,7 +16,7 @@ def test_probe_against_the_embedded_simulator_sees_data(tmp_path: Path) -> None:
         [sys.executable, "-m", "laptop_agents", "probe", "--source", "sim", "--seconds", "3",
          "--speed", "60"],
         capture_output=True, text=True, timeout=60, cwd=tmp_path,
-        env=_env(LA_SIM_KLINE_PUSH_MS="100", LA_SIM_DEPTH_PUSH_MS="50"),
+        env=clean_env(LA_SIM_KLINE_PUSH_MS="100", LA_SIM_DEPTH_PUSH_MS="50"),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     counts = dict(line.split(": ", 1) for line in result.stdout.splitlines()
@@ -39,11 +27,11 @@ def test_probe_against_the_embedded_simulator_sees_data(tmp_path: Path) -> None:
 
 
 def test_probe_exits_69_when_the_feed_refuses_three_times(tmp_path: Path) -> None:
-    port = _free_port()  # nothing listens there: ECONNREFUSED
+    port = free_port()  # nothing listens there: ECONNREFUSED
     result = subprocess.run(
         [sys.executable, "-m", "laptop_agents", "probe", "--source", "bitunix", "--seconds", "20"],
         capture_output=True, text=True, timeout=60, cwd=tmp_path,
-        env=_env(LA_BITUNIX_WS_URL=f"ws://127.0.0.1:{port}/public/",
+        env=clean_env(LA_BITUNIX_WS_URL=f"ws://127.0.0.1:{port}/public/",
                  LA_BITUNIX_REST_URL=f"http://127.0.0.1:{port}",
                  LA_WS_BACKOFF_INITIAL="0.05", LA_WS_BACKOFF_MAX="0.2"),
     )
@@ -61,7 +49,7 @@ def test_probe_exits_1_when_no_data_flows(tmp_path: Path) -> None:
             [sys.executable, "-m", "laptop_agents", "probe", "--source", "bitunix",
              "--seconds", "1.5"],
             capture_output=True, text=True, timeout=60, cwd=tmp_path,
-            env=_env(LA_BITUNIX_WS_URL=f"ws://127.0.0.1:{port}/public/",
+            env=clean_env(LA_BITUNIX_WS_URL=f"ws://127.0.0.1:{port}/public/",
                      LA_BITUNIX_REST_URL=f"http://127.0.0.1:{port}",
                      LA_WS_CONNECT_TIMEOUT="0.3"),
         )

@@ -19,17 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
 import socket
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.daemon import drain_lines
+from tests.support.daemon import DaemonProcess
 
 pytestmark = pytest.mark.slow
 
@@ -94,32 +91,20 @@ async def test_no_ready_and_no_watchdog_while_the_feed_is_down(
     sock.setblocking(False)
     inbox = Inbox(sock)
     sim.reject_handshakes(REJECT_ALL, 503)  # the feed is down before the daemon starts
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("LA_", "NOTIFY_SOCKET", "WATCHDOG_", "JOURNAL_STREAM"))}
-    env.update(SECRETS)
-    env.update(
-        NOTIFY_SOCKET=path,
-        WATCHDOG_USEC="1000000",  # WatchdogSec=1s: heartbeats every 0.5 s
-        LA_SOURCE="bitunix",
-        LA_BITUNIX_WS_URL=sim.ws_url,
-        LA_BITUNIX_PRIVATE_WS_URL=sim.private_ws_url,
-        LA_BITUNIX_REST_URL=sim.rest_url,
-        LA_WS_REFUSED_LIMIT="100000",  # rejected handshakes must not end the daemon (69)
-        LA_WS_BACKOFF_INITIAL="0.1",
-        LA_WS_BACKOFF_MAX="0.3",
-        LA_HISTORY_CANDLES="120",
-        LA_API_PORT="0",
-        LA_LOG_LEVEL="DEBUG",
-        LA_DATA_DIR=str(tmp_path / "data"),
-        PYTHONPATH=str(ROOT),
-    )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "laptop_agents", "run", "--duration", "60",
-        cwd=tmp_path, env=env, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE)
-    assert process.stderr is not None
-    log: list[str] = []
-    drain = asyncio.create_task(drain_lines(process.stderr, log))
+    env = {**SECRETS,
+           "NOTIFY_SOCKET": path,
+           "WATCHDOG_USEC": "1000000",  # WatchdogSec=1s: heartbeats every 0.5 s
+           "LA_SOURCE": "bitunix",
+           "LA_BITUNIX_WS_URL": sim.ws_url,
+           "LA_BITUNIX_PRIVATE_WS_URL": sim.private_ws_url,
+           "LA_BITUNIX_REST_URL": sim.rest_url,
+           "LA_WS_REFUSED_LIMIT": "100000",  # rejected handshakes must not end the daemon (69)
+           "LA_WS_BACKOFF_INITIAL": "0.1",
+           "LA_WS_BACKOFF_MAX": "0.3",
+           "LA_HISTORY_CANDLES": "120",
+           "LA_LOG_LEVEL": "DEBUG"}
+    daemon = DaemonProcess(tmp_path / "data", None, env=env, args=("run", "--duration", "60"))
+    log = daemon.lines
     try:
         async with _background(inbox.pump()):
             # 1. Handshakes rejected: heartbeats (STATUS=) flow, the daemon keeps trying.
@@ -167,15 +152,12 @@ async def test_no_ready_and_no_watchdog_while_the_feed_is_down(
             await inbox.wait_for(lambda m: "WATCHDOG=1" in m[up_from:], 20,
                                  "watchdog pings after recovery")
 
-            process.send_signal(signal.SIGTERM)
+            stopped = asyncio.create_task(asyncio.to_thread(daemon.stop, 15))
             await inbox.wait_for(lambda m: "STOPPING=1" in m, 10, "STOPPING=1")
-            assert await asyncio.wait_for(process.wait(), 15) == 0, "".join(log[-30:])
-        await asyncio.wait_for(drain, 10)  # the whole log, up to EOF
+            assert await stopped == 0, "".join(log[-30:])  # and the whole log, up to EOF
         text = "".join(log)
         for name, secret in SECRETS.items():
             assert secret not in text, f"{name} leaked into the log"
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        drain.cancel()
+        if daemon.proc.poll() is None:
+            daemon.kill()

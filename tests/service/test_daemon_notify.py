@@ -9,7 +9,6 @@ the start to prove that (and that no WATCHDOG=1 goes out while the feed is down)
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
@@ -21,14 +20,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.daemon import clean_env
+
 pytestmark = pytest.mark.slow
 
 LISTENING = re.compile(r"control API listening on http://127\.0\.0\.1:(\d+)/")
 
 
 def _start(tmp_path: Path, notify_path: str) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("LA_", "NOTIFY_SOCKET", "WATCHDOG_", "JOURNAL_STREAM"))}
+    env = clean_env()
     env.update(
         NOTIFY_SOCKET=notify_path,
         WATCHDOG_USEC="1000000",  # WatchdogSec=1s: the heartbeat must adapt to 0.5 s

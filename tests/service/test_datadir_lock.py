@@ -12,7 +12,7 @@ import pytest
 
 from laptop_agents.datadir import LOCK_FILE_NAME, ensure_data_dir, holder_pid, lock_data_dir
 from laptop_agents.errors import EXIT_LOCKED, DataDirLockedError
-from tests.support.daemon import ROOT, DaemonProcess
+from tests.support.daemon import ROOT, DaemonProcess, clean_env
 
 
 def test_lock_records_the_pid_refuses_a_second_holder_and_is_released(tmp_path: Path) -> None:
@@ -38,7 +38,7 @@ def test_a_second_daemon_on_the_same_data_dir_exits_75_naming_the_holder(
     try:
         first.url()  # up and serving
         assert holder_pid(data_dir) == first.proc.pid
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("LA_", "NOTIFY_"))}
+        env = clean_env()
         env.update({"LA_DATA_DIR": str(data_dir), "LA_API_PORT": "0", "PYTHONPATH": str(ROOT)})
         started = time.monotonic()
         second = subprocess.run(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.service.unitfile import parse_unit, value
+from tests.support.daemon import clean_env
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "systemd"
 
@@ -18,7 +18,7 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "systemd"
 def test_config_error_exit_code_is_not_restarted(unit: str, tmp_path: Path) -> None:
     prevent = value(parse_unit((DEPLOY / unit).read_text()), "Service",
                     "RestartPreventExitStatus").split()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LA_", "NOTIFY_SOCKET"))}
+    env = clean_env()
     env.update(LA_RISK_PCT="5", LA_API_PORT="0", XDG_STATE_HOME=str(tmp_path / "state"))
     result = subprocess.run(
         [sys.executable, "-m", "laptop_agents", "run", "--duration", "1"],

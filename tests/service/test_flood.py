@@ -14,7 +14,7 @@ import shutil
 import socket
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +22,7 @@ import pytest
 
 from tests.api.conftest import TOKEN
 from tests.support.daemon import DaemonProcess
+from tests.support.waiting import wait_until_sync
 
 FLOOD = 1100
 LIMITS = "--nofile=1024:4096"
@@ -48,17 +49,6 @@ def enough_descriptors() -> Iterator[None]:
 def get_json(url: str, timeout: float = 5.0) -> tuple[int, Any]:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return response.status, json.loads(response.read())
-
-
-def poll(probe: Callable[[], T | None], within: float, what: str) -> T:
-    """probe() until it returns something other than None, at most ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        result = probe()
-        if result is not None:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {within:g}s waiting for {what}")
 
 
 def soft_fd_limit(pid: int) -> int | None:
@@ -93,7 +83,7 @@ def test_half_sent_flood_leaves_healthz_and_the_feed_working(
             ok = state["state"] == "connected" and state["reconnects"] >= min_reconnects
             return state if ok else None
 
-        reconnects = poll(lambda: feed(0), 20, "the feed to connect")["reconnects"]
+        reconnects = wait_until_sync(lambda: feed(0), 20, "the feed to connect")["reconnects"]
         log_mark = len(daemon.lines)
 
         host, port = url.removeprefix("http://").split(":")
@@ -109,7 +99,7 @@ def test_half_sent_flood_leaves_healthz_and_the_feed_working(
         with urllib.request.urlopen(urllib.request.Request(
                 f"{admin}/admin/drop_all", method="POST"), timeout=5) as response:
             assert json.loads(response.read())["dropped"] >= 1
-        poll(lambda: feed(reconnects + 1), 20, "the feed to reconnect after the drop")
+        wait_until_sync(lambda: feed(reconnects + 1), 20, "the feed to reconnect after the drop")
 
         flood_log = daemon.lines[log_mark:]
         assert any("API connection limit" in line for line in flood_log), daemon.log()

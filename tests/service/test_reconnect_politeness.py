@@ -4,7 +4,6 @@ exit 69 within about 10 s: REST retries during warm-up do not delay that decisio
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import subprocess
@@ -13,6 +12,7 @@ import time
 from pathlib import Path
 
 from laptop_agents.errors import EXIT_FEED_REFUSED
+from tests.support.daemon import clean_env
 
 RETRY = re.compile(r"WebSocket connect failed \(attempt (\d+), retrying in ([0-9.]+)s\)")
 
@@ -22,7 +22,7 @@ def test_a_refusing_exchange_is_left_alone_for_a_second_then_given_up_on(
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])  # closed again below: ECONNREFUSED
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LA_")}
+    env = clean_env()
     env.update({"LA_BITUNIX_WS_URL": f"ws://127.0.0.1:{port}/public/",
                 "LA_BITUNIX_REST_URL": f"http://127.0.0.1:{port}",
                 "LA_DATA_DIR": str(tmp_path / "data"), "LA_API_ENABLED": "false",

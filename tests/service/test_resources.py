@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from laptop_agents.resources import Throttle
-from tests.support.daemon import ROOT
+from tests.support.daemon import ROOT, clean_env
 
 
 def test_throttle_admits_once_per_interval_and_counts_the_rest() -> None:
@@ -44,7 +44,7 @@ def _run_out_of_descriptors(tmp_path: Path, handler: bool, seconds: float
                             ) -> tuple[float, list[str]]:
     """Connect to a child whose descriptor table is full; its run time and stderr lines."""
     args = [sys.executable, "-m", "tests.service.emfile_child", str(seconds)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LA_")}
+    env = clean_env()
     env["PYTHONPATH"] = str(ROOT)
     with subprocess.Popen(args + (["--handler"] if handler else []), cwd=ROOT, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:

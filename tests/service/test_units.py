@@ -28,6 +28,7 @@ from laptop_agents.service_install import (
     systemd_exec_start,
 )
 from tests.service.unitfile import parse_unit, unknown_keys, value, values
+from tests.support.daemon import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -179,7 +180,7 @@ def test_rendered_plist_points_at_the_installed_command(tmp_path: Path) -> None:
 
 
 def test_install_service_print_cli_linux(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LA_")}
+    env = clean_env()
     result = subprocess.run(
         [sys.executable, "-m", "laptop_agents", "install-service", "--print"],
         capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env,

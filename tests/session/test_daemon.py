@@ -17,7 +17,7 @@ from laptop_agents.config import Settings
 from laptop_agents.errors import EXIT_CONFIG, ConfigError
 from laptop_agents.session.signals import FORCED_EXIT_CODE, SignalHandler
 from laptop_agents.session.wiring import journal_path, open_journal
-from tests.support.daemon import daemon_subprocess, drain_lines, read_lines_until, signal_and_wait
+from tests.support.daemon import DaemonProcess, clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,7 +27,7 @@ def test_busy_api_port_is_a_config_error(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LA_")}
+        env = clean_env()
         env.update(LA_API_PORT=str(port), LA_DATA_DIR=str(tmp_path / "data"),
                    PYTHONPATH=str(ROOT))
         result = subprocess.run(
@@ -83,16 +83,14 @@ async def test_original_cli_form_runs_on_bitunix_and_sigint_exits_0(
     """`python -m laptop_agents --mode live-session --async --source bitunix`, with the Bitunix
     URLs pointed at the loopback simulator; Ctrl-C (SIGINT) ends it with 0 within 5 s."""
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LA_")}
-    env.update(LA_BITUNIX_WS_URL=sim.ws_url, LA_BITUNIX_REST_URL=sim.rest_url,
-               LA_DATA_DIR=str(tmp_path / "data"), LA_API_ENABLED="false",
-               LA_LOG_JSON="false", LA_HISTORY_CANDLES="100", PYTHONPATH=str(ROOT))
-    async with daemon_subprocess("--mode", "live-session", "--async", "--source", "bitunix",
-                                 env=env, cwd=tmp_path) as (proc, seen):
-        assert proc.stderr is not None
-        await read_lines_until(proc.stderr, r"ready: ", seen, 30)
-        drain = asyncio.create_task(drain_lines(proc.stderr, seen))
-        code, elapsed = await signal_and_wait(proc, signal.SIGINT, drain)
+    env = {"LA_BITUNIX_WS_URL": sim.ws_url, "LA_BITUNIX_REST_URL": sim.rest_url,
+           "LA_API_ENABLED": "false", "LA_HISTORY_CANDLES": "100"}
+    with DaemonProcess(tmp_path / "data", None, env=env,
+                       args=("--mode", "live-session", "--async", "--source", "bitunix")
+                       ) as daemon:
+        await asyncio.to_thread(daemon.wait_for, r"ready: ", 30)
+        code, elapsed = await asyncio.to_thread(daemon.signal_and_wait, signal.SIGINT)
+    seen = daemon.lines
     log = "".join(seen)
     assert code == 0, log[-3000:]
     assert elapsed < 5

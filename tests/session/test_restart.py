@@ -9,7 +9,6 @@ closes it: exits work while entries are paused.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 from decimal import Decimal
@@ -24,7 +23,7 @@ from laptop_agents.session.wiring import journal_path
 from laptop_agents.storage.journal import Journal
 from laptop_agents.strategy.base import OrderIntent
 from tests.session.test_engine_sim import running
-from tests.support.daemon import daemon_subprocess, drain_lines, read_lines_until, signal_and_wait
+from tests.support.daemon import DaemonProcess
 from tests.support.sim import engine_settings
 from tests.support.waiting import wait_until
 
@@ -55,20 +54,9 @@ async def test_sigterm_keeps_position_and_pause_then_restart_closes_at_stop(
         sim: Any, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     stop_price = seed_open_position(sim, data_dir)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LA_")}
-    env.update({
-        "LA_DATA_DIR": str(data_dir), "LA_API_PORT": "0", "LA_API_TOKEN": TOKEN,
-        "LA_SIM_SPEED": "60", "LA_SIM_SEED": "7", "LA_HISTORY_CANDLES": "120",
-        "LA_SIM_DEPTH_PUSH_MS": "50", "LA_SIM_KLINE_PUSH_MS": "100", "LA_LOG_JSON": "false",
-        "PYTHONPATH": str(ROOT),
-    })
-    async with daemon_subprocess("run", env=env, cwd=tmp_path) as (proc, seen):
-        assert proc.stderr is not None
-        port = int((await read_lines_until(
-            proc.stderr, r"control API listening on http://127\.0\.0\.1:(\d+)/", seen, 30))[1])
-        await read_lines_until(proc.stderr, r"ready: API listening", seen, 20)
-        drain = asyncio.create_task(drain_lines(proc.stderr, seen))
-        base = f"http://127.0.0.1:{port}"
+    with DaemonProcess(data_dir, TOKEN, env={"LA_HISTORY_CANDLES": "120"}) as daemon:
+        base = await asyncio.to_thread(daemon.url, 30)
+        await asyncio.to_thread(daemon.wait_for, r"ready: API listening", 20)
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{base}/status") as response:
                 status = await response.json()
@@ -80,8 +68,8 @@ async def test_sigterm_keeps_position_and_pause_then_restart_closes_at_stop(
                 assert response.status == 200, await response.text()
                 paused = await response.json()
             assert "manual" in paused["gate"]["reasons"]
-        code, elapsed = await signal_and_wait(proc, signal.SIGTERM, drain)
-    log = "".join(seen)
+        code, elapsed = await asyncio.to_thread(daemon.signal_and_wait, signal.SIGTERM)
+    log = "".join(daemon.lines)
     assert code == 0, log[-3000:]
     assert elapsed < 5
     assert "open position kept" in log

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from pathlib import Path
 
@@ -12,12 +11,13 @@ import pytest
 from laptop_agents.errors import EXIT_CONFIG
 from laptop_agents.sim.options import SimOptions
 from laptop_agents.sim.server import SimExchange
+from tests.support.daemon import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LA_")}
+    env = clean_env()
     env.update(LA_DATA_DIR=str(tmp_path / "data"), LA_API_PORT="0", PYTHONPATH=str(ROOT),
                LA_LOG_JSON="false", **extra)
     return env

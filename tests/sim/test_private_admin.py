@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from laptop_agents.sim.embedded import start_embedded
 from laptop_agents.sim.options import SimOptions
 from laptop_agents.sim.server import SimExchange
 from laptop_agents.sim.ws import login_sign
+from tests.support.daemon import free_port
 
 from .helpers import collect, connect, is_ch, is_op, next_json, send, subscribe, wait_closed
 
@@ -231,15 +231,8 @@ async def test_start_embedded_points_settings_at_sim() -> None:
         await sim.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 async def test_standalone_command_serves_until_sigint() -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "laptop_agents", "sim", "--host", "127.0.0.1", "--port",

@@ -7,17 +7,16 @@ and the log is at hand when an assertion fails.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,17 +24,39 @@ LISTENING = re.compile(r"control API listening on (http://127\.0\.0\.1:\d+)/")
 SIM_ADMIN = re.compile(r"sim exchange listening on .*, admin (http://127\.0\.0\.1:\d+)")
 
 
+# A child daemon must not read the developer's settings nor talk to a real service manager.
+FOREIGN = ("LA_", "NOTIFY_SOCKET", "WATCHDOG_", "JOURNAL_STREAM")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any LA_* setting or service-manager variable, plus
+    ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN)}
+    env.update(extra)
+    return env
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (closed again: connecting to it is refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 class DaemonProcess:
     """The real daemon as a child process: ``with DaemonProcess(...) as daemon:`` starts it,
     ``stop()`` sends SIGTERM and waits, leaving the block kills it if it still runs."""
 
     def __init__(self, data_dir: Path, token: str | None, port: int = 0, *,
-                 env: dict[str, str] | None = None, prefix: Sequence[str] = ()) -> None:
+                 env: dict[str, str] | None = None, prefix: Sequence[str] = (),
+                 args: Sequence[str] = ("run", "--duration", "120")) -> None:
         """``token=None`` starts it without LA_API_TOKEN (it then generates one).
 
-        ``env`` adds or overrides variables; ``prefix`` runs it under a wrapper (e.g. prlimit).
+        ``env`` adds or overrides variables; ``prefix`` runs it under a wrapper (e.g. prlimit);
+        ``args`` are the command line after ``python -m laptop_agents`` (by default ``run``,
+        bounded by --duration even if the test process dies without stopping it).
         """
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("LA_")}
+        environ = clean_env()
         if token is not None:
             environ["LA_API_TOKEN"] = token
         environ.update({
@@ -49,9 +70,9 @@ class DaemonProcess:
         self._new_line = threading.Condition()
         self._urls: queue.Queue[str] = queue.Queue()
         self._admin_urls: queue.Queue[str] = queue.Queue()
-        # --duration bounds the daemon even if the test process dies without stopping it.
+        self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "laptop_agents", "run", "--duration", "120"],
+            [*prefix, sys.executable, "-m", "laptop_agents", *args],
             env=environ, cwd=data_dir.parent, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
@@ -117,10 +138,17 @@ class DaemonProcess:
         self._reader.join(timeout=5)
         return code
 
-    def stop(self, timeout: float = 10.0) -> int:
-        """SIGTERM and wait; the exit code (the daemon promises to be gone within 5 s)."""
+    def signal_and_wait(self, sig: int = signal.SIGTERM, timeout: float = 10.0
+                        ) -> tuple[int, float]:
+        """Send ``sig`` and wait: (exit code, seconds from the signal to the exit)."""
+        started = time.monotonic()
+        code = self.stop(timeout, sig)
+        return code, time.monotonic() - started
+
+    def stop(self, timeout: float = 10.0, sig: int = signal.SIGTERM) -> int:
+        """``sig`` (SIGTERM) and wait; the exit code (the daemon promises to be gone in 5 s)."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
         try:
             code = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -129,55 +157,3 @@ class DaemonProcess:
             raise AssertionError("the daemon ignored SIGTERM:\n" + self.log()) from None
         self._reader.join(timeout=5)
         return code
-
-
-# --- a daemon started with asyncio.create_subprocess_exec (stderr piped) ------------------
-@contextlib.asynccontextmanager
-async def daemon_subprocess(*args: str, env: dict[str, str], cwd: Path
-                            ) -> AsyncIterator[tuple[asyncio.subprocess.Process, list[str]]]:
-    """``python -m laptop_agents *args``; yields it and the list its log lines go to (read
-    them with read_lines_until / drain_lines). Killed on the way out if it still runs."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "laptop_agents", *args, cwd=cwd, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    try:
-        yield proc, []
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-
-
-async def read_lines_until(stream: asyncio.StreamReader, pattern: str, seen: list[str],
-                           limit: float) -> re.Match[str]:
-    regex = re.compile(pattern)
-    async with asyncio.timeout(limit):
-        while True:
-            raw = await stream.readline()
-            if not raw:
-                raise AssertionError("daemon exited early:\n" + "".join(seen[-40:]))
-            line = raw.decode(errors="replace")
-            seen.append(line)
-            match = regex.search(line)
-            if match:
-                return match
-
-
-async def drain_lines(stream: asyncio.StreamReader, seen: list[str]) -> None:
-    with contextlib.suppress(Exception):
-        while line := await stream.readline():
-            seen.append(line.decode(errors="replace"))
-
-
-async def signal_and_wait(proc: asyncio.subprocess.Process, sig: int,
-                          drain: asyncio.Task[None]) -> tuple[int, float]:
-    """Send ``sig``; wait for the exit (the daemon promises 5 s) and the log drain.
-
-    Returns (exit code, seconds from the signal to the exit).
-    """
-    started = time.monotonic()
-    proc.send_signal(sig)
-    code = await asyncio.wait_for(proc.wait(), 5)
-    elapsed = time.monotonic() - started
-    await drain
-    return code, elapsed

@@ -4,6 +4,7 @@ as synchronisation: the sleep here only spaces out the checks)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,6 +28,19 @@ async def wait_until_async(check: Callable[[], Awaitable[Any]], limit: float = 5
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {limit}s waiting for {what}")
         await asyncio.sleep(interval)
+
+
+def wait_until_sync(predicate: Callable[[], Any], limit: float = 5.0,
+                    what: str = "the condition", interval: float = 0.1) -> Any:
+    """The same without an event loop (a test that drives processes from plain threads)."""
+    deadline = time.monotonic() + limit
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {limit}s waiting for {what}")
+        time.sleep(interval)
 
 
 def _now(predicate: Callable[[], Any]) -> Callable[[], Awaitable[Any]]:

@@ -90,6 +90,9 @@ class Candle:
     volume: Decimal  # base coin (BTC)
     quote_volume: Decimal  # quote currency (USDT)
     closed: bool = True
+    # False for values taken from the stream's pushes (a running candle, or a closed one REST
+    # could not confirm): such a candle is shown and traded on, never a price reference.
+    confirmed: bool = True
 
     @property
     def close_time(self) -> int:

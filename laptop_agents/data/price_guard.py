@@ -90,7 +90,9 @@ class PriceGuard:
         return self._reference
 
     def observe_close(self, close: Decimal) -> None:
-        """A closed (REST-confirmed) candle: a reference when it is newer than the last quote."""
+        """A closed, REST-confirmed candle: a reference when it is newer than the last quote.
+        (The engine never passes a candle built from pushes: one crafted kline must not move
+        the reference.)"""
         if close > 0:
             self._close, self._close_at = close, self._monotonic()
             self._update_reference()
@@ -203,6 +205,10 @@ class PriceGuard:
     def external_failed(self) -> None:
         """REST could not be read: the feed's own confirmation is all there is."""
         self._veto = False
+
+    def in_band(self, price: Decimal) -> bool:
+        """True when ``price`` lies within the band of the reference (or there is none)."""
+        return self._reference is None or self._lo <= price <= self._hi
 
     def suspect_for(self) -> float:
         """Seconds the feed has offered only quarantined quotes (0 when it has not)."""

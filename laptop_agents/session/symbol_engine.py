@@ -143,14 +143,18 @@ class SymbolEngine:
         if candle.symbol != self.symbol or candle.interval != self.interval:
             return
         if not candle.closed:
-            self.outcomes.publisher.publish("candle", candle_view(candle))
+            # A running candle is the stream's word only: the chart shows it while it agrees
+            # with the prices the guard believes.
+            if self.guard.in_band(candle.high) and self.guard.in_band(candle.low):
+                self.outcomes.publisher.publish("candle", candle_view(candle))
             return
         if self.history and candle.open_time <= self.history[-1].open_time:
             logger.debug("duplicate closed candle {} ignored", candle.open_time)
             return
         self.history.append(candle)
         self.update_warm()
-        self.guard.observe_close(candle.close)
+        if candle.confirmed:  # REST's values; pushes alone never move the price reference
+            self.guard.observe_close(candle.close)
         logger.info("candle closed {} o={} h={} l={} c={} v={}", _fmt_ms(candle.open_time),
                     candle.open, candle.high, candle.low, candle.close, candle.volume)
         events = self.broker.on_candle(candle)

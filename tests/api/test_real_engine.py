@@ -193,6 +193,23 @@ async def test_real_engine_status_feed_schemas_and_metrics(
     assert metric(text, "la_reconnects_total") >= 1
     assert metric(text, "la_ticks_total") > 0 and metric(text, "la_closed_candles_total") > 0
     assert metric(text, "la_loop_lag_seconds") > 0
+    # data health (issue 10): where candles came from, gaps, the clock, the last quote
+    await wait_until(lambda: runner.clock.rate_settled, 5, "the exchange clock's speed")
+    await wait_until(lambda: runner.clock_watch.report_offset() is not None
+                     and runner.metrics.clock_offset._value.get() != 0, 5, "the clock gauge")
+    text = await (await client.get("/metrics")).text()
+    confirmed = re.search(r'^la_candles_confirmed_total\{source="rest"\} (\S+)$', text,
+                          re.MULTILINE)
+    assert confirmed and float(confirmed.group(1)) > 0
+    assert metric(text, "la_candle_gaps_total") == 0
+    assert metric(text, "la_clock_offset_ms") != 0  # the simulator runs 60x: far ahead
+    assert metric(text, "la_exchange_clock_rate") > 10
+    assert 0 <= metric(text, "la_last_quote_age_seconds") < 5
+    health = (await conforms(await client.get("/status"), "/status", "GET"))["data_health"]
+    assert health["malformed_frames"] >= 1 and health["candle_gaps"] == 0
+    assert health["candles_rest_confirmed"] > 0 and health["candles_ws_fallback"] == 0
+    assert health["clock_offset_ms"] is not None and health["last_quote_age_s"] is not None
+    assert health["quotes_rejected"] == {} and health["quotes_accepted"] > 0
 
     # -- pause/resume through the API reach the gate, the journal and the feed ----------------
     paused = await conforms(await client.post("/pause", json={"reason": "audit"}, headers=AUTH),

@@ -96,3 +96,25 @@ def test_a_rest_veto_stops_the_feed_from_confirming_until_rest_fails() -> None:
     time.now += 0.3
     assert g.check(tick("1", "1.1")) is None
     assert g.stats.confirmed_moves == 1
+
+
+def test_a_burst_of_quarantined_quotes_is_logged_once_and_its_end_once() -> None:
+    from tests.support.logs import captured_logs
+
+    time = FakeTime()
+    g = guard(time)
+    with captured_logs("INFO") as logs:
+        for _ in range(50):
+            time.now += 0.01
+            g.check(tick("1", "1.1"))
+        g.check(tick("65000.0", "65000.1"))
+    warnings = [m for level, m in logs if level == "WARNING"]
+    assert len(warnings) == 1 and "quarantined (outside_band)" in warnings[0]
+    assert [m for level, m in logs if "accepted again after 50" in m]
+    assert g.stats.rejected == {"outside_band": 50}
+
+
+def test_in_band_is_what_the_chart_may_show() -> None:
+    g = guard()
+    assert g.in_band(D("65100")) and not g.in_band(D("1"))
+    assert PriceGuard(band=D("0.05")).in_band(D("1"))  # no reference yet: nothing to judge by

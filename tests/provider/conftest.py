@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import aiohttp
 import pytest
-from loguru import logger
 
 from laptop_agents.config import Settings
 from laptop_agents.data.providers.bitunix_rest import BitunixRestClient
@@ -111,13 +109,3 @@ def expected_bbo(sim: Any, tick: Tick) -> tuple[Decimal, Decimal, Decimal, Decim
             Decimal(fmt_scaled(bids[0][1], sd)), Decimal(fmt_scaled(asks[0][1], sd)))
 
 
-@contextmanager
-def captured_logs(level: str = "DEBUG") -> Iterator[list[tuple[str, str]]]:
-    """(level name, message) of every loguru record emitted inside the block."""
-    records: list[tuple[str, str]] = []
-    sink = logger.add(lambda m: records.append((m.record["level"].name, m.record["message"])),
-                      level=level)
-    try:
-        yield records
-    finally:
-        logger.remove(sink)

@@ -17,9 +17,10 @@ from laptop_agents.data.providers import bitunix_values as v
 from laptop_agents.data.providers.bitunix_ws import BitunixWSProvider
 from laptop_agents.metrics import Metrics
 from laptop_agents.models import ConnectionState, Tick
+from tests.support.logs import captured_logs
 from tests.support.sim import fast_settings
 
-from .conftest import Seen, captured_logs, make_provider, run_until
+from .conftest import Seen, make_provider, run_until
 from .hostile import DEPTH, TICKER, any_text, with_value
 
 

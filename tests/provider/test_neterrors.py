@@ -16,10 +16,9 @@ from laptop_agents.data.providers.bitunix_rest import TRADING_PAIRS_PATH, Bituni
 from laptop_agents.data.providers.bitunix_ws import BitunixWSProvider
 from laptop_agents.data.providers.neterrors import describe_connect_error
 from tests.support.daemon import DaemonProcess
+from tests.support.logs import captured_logs
 from tests.support.sim import FAST
 from tests.support.waiting import wait_until
-
-from .conftest import captured_logs
 
 UNRESOLVABLE = "nonexistent.invalid"  # RFC 6761: .invalid never resolves
 MAX_LINE = 160

@@ -18,17 +18,10 @@ from laptop_agents.models import Candle, ConnectionState, Tick
 from laptop_agents.sim.frames import MALFORMED_KINDS
 from laptop_agents.sim.options import SimOptions
 from laptop_agents.sim.server import SimExchange
+from tests.support.logs import captured_logs
 from tests.support.sim import fast_settings
 
-from .conftest import (
-    MINUTE,
-    Seen,
-    assert_contiguous,
-    captured_logs,
-    make_provider,
-    run_until,
-    truth_for,
-)
+from .conftest import MINUTE, Seen, assert_contiguous, make_provider, run_until, truth_for
 
 
 def _mid_candle(sim: Any) -> bool:

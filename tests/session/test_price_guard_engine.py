@@ -132,3 +132,24 @@ async def test_an_item_whose_handling_raises_is_counted_and_market_data_goes_on(
         await wait_until(lambda: calls[0] >= 5, 5, "ticks after the failing one")
         assert runner.controller.status().data_health.frame_errors == 1
         assert runner.controller.status().tasks["market_data"].state == "running"
+
+
+async def test_candles_built_from_pushes_never_move_the_price_reference(
+        sim: Any, tmp_path: Path) -> None:
+    import dataclasses
+
+    strategy = AlwaysEnter()
+    strategy.armed.clear()
+    async with running(sim, tmp_path, strategy) as runner:
+        await wait_until(runner.gate.entries_allowed, 10, "gate open")
+        engine = runner.engine
+        reference = engine.guard.reference
+        assert reference is not None
+        last = engine.history[-1]
+        crafted = dataclasses.replace(  # a closed candle REST could not confirm, far off
+            last, open_time=last.open_time + 10 * 60_000, open=D(1), high=D(1), low=D(1),
+            close=D(1), confirmed=False)
+        engine.on_candle(crafted)
+        assert engine.history[-1] is crafted  # shown and traded on as the stream said ...
+        assert engine.guard.reference is not None and engine.guard.in_band(reference)
+        assert engine.guard.check(runner.engine.last_tick) is None  # ... never a reference

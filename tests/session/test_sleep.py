@@ -13,8 +13,8 @@ import aiohttp
 
 from laptop_agents.data.exchange_clock import ExchangeClock
 from laptop_agents.session.async_session import AsyncRunner
-from tests.provider.conftest import captured_logs
 from tests.session.helpers import AlwaysEnter
+from tests.support.logs import captured_logs
 from tests.support.sim import engine_settings
 from tests.support.waiting import wait_until
 

@@ -326,7 +326,8 @@ class CandleCloser:
     def _candle(self, push: KlinePush, open_time: int) -> Candle:
         return Candle(symbol=self.symbol, interval=self.interval, open_time=open_time,
                       open=push.open, high=push.high, low=push.low, close=push.close,
-                      volume=push.volume, quote_volume=push.quote_volume, closed=False)
+                      volume=push.volume, quote_volume=push.quote_volume, closed=False,
+                      confirmed=False)
 
     def on_push(self, push: KlinePush) -> CloseStep:
         bucket = bucket_start(push.ts, self.interval)

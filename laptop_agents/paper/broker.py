@@ -190,6 +190,10 @@ class PaperBroker:
         self._ledger.last_tick = tick
         self._risk.roll(tick.ts, tick)
         events = self._market.on_tick(tick)
+        if not events and self._ledger.position is None:
+            # Flat and nothing happened: equity is the balance, which only a fill moves, so
+            # the cap cannot have been newly reached. Most ticks end here.
+            return events
         return events + self._risk.check_cap(tick.ts, tick)
 
     def on_candle(self, candle: Candle) -> list[BrokerEvent]:

@@ -11,6 +11,7 @@ docs/market-data.md ("Parsing bounds") lists each bound and why it was chosen.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from decimal import Decimal, InvalidOperation
@@ -18,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 # A number string longer than this is not something an exchange prints (BTC turnover with
 # ten decimals is ~25 characters); it bounds the work Decimal() does on hostile input.
 MAX_NUMBER_CHARS = 32
+VALIDATED_STRINGS = 8192  # validated price and size strings remembered (about 1 MB)
 # Prices: the cheapest listed contracts trade around 1e-8 (multiplier contracts exist so that
 # prices stay readable); the dearest around 1e5. Prices are also at most 12 decimals, so
 # price / tick stays below 1e24: exact within Decimal's default 28 digits.
@@ -92,15 +94,45 @@ def to_decimal(value: object, what: str) -> Decimal:
 
 def price(value: object, what: str) -> Decimal:
     """A price: PRICE_MIN <= price <= PRICE_MAX."""
-    number = to_decimal(value, what)
+    if type(value) is str:
+        try:
+            return _price_text(value)
+        except MalformedFrame as error:
+            raise MalformedFrame(f"{what}: {error}") from None
+    return _checked_price(to_decimal(value, what), what)
+
+
+def amount(value: object, what: str) -> Decimal:
+    """A size or volume: 0, or AMOUNT_MIN <= amount <= AMOUNT_MAX (never negative, not -0)."""
+    if type(value) is str:
+        try:
+            return _amount_text(value)
+        except MalformedFrame as error:
+            raise MalformedFrame(f"{what}: {error}") from None
+    return _checked_amount(to_decimal(value, what), what)
+
+
+# The same price and size strings come back push after push (the top of the book moves a
+# tick at a time): a validated string is remembered, so a repeat costs a dict lookup instead
+# of a pattern match, a Decimal and two comparisons. Only valid strings are remembered
+# (lru_cache does not keep exceptions), and the cache is bounded.
+@functools.lru_cache(maxsize=VALIDATED_STRINGS)
+def _price_text(text: str) -> Decimal:
+    return _checked_price(to_decimal(text, "number"), "number")
+
+
+@functools.lru_cache(maxsize=VALIDATED_STRINGS)
+def _amount_text(text: str) -> Decimal:
+    return _checked_amount(to_decimal(text, "number"), "number")
+
+
+def _checked_price(number: Decimal, what: str) -> Decimal:
     if not PRICE_MIN <= number <= PRICE_MAX:
         raise MalformedFrame(f"{what}: price {number} outside [{PRICE_MIN}, {PRICE_MAX}]")
     return number
 
 
-def amount(value: object, what: str) -> Decimal:
-    """A size or volume: 0, or AMOUNT_MIN <= amount <= AMOUNT_MAX (never negative, not -0)."""
-    number = to_decimal(value, what)
+def _checked_amount(number: Decimal, what: str) -> Decimal:
     if number.is_signed():
         raise MalformedFrame(f"{what} must not be negative")
     if number != 0 and not AMOUNT_MIN <= number <= AMOUNT_MAX:

@@ -12,47 +12,29 @@ from __future__ import annotations
 import re
 import signal
 import socket
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.support.daemon import clean_env
+from tests.support.daemon import DaemonProcess
 
 pytestmark = pytest.mark.slow
 
 LISTENING = re.compile(r"control API listening on http://127\.0\.0\.1:(\d+)/")
 
 
-def _start(tmp_path: Path, notify_path: str) -> subprocess.Popen[str]:
-    env = clean_env()
-    env.update(
-        NOTIFY_SOCKET=notify_path,
-        WATCHDOG_USEC="1000000",  # WatchdogSec=1s: the heartbeat must adapt to 0.5 s
-        LA_HEARTBEAT_INTERVAL="60",
-        LA_API_PORT="0",
-        LA_SIM_SPEED="60",
-        XDG_STATE_HOME=str(tmp_path / "state"),
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "laptop_agents", "run", "--duration", "60"],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-
-
 def test_daemon_speaks_sd_notify(
     tmp_path: Path, notify_socket: tuple[socket.socket, str]
 ) -> None:
     sock, path = notify_socket
-    process = _start(tmp_path, path)
-    log: list[str] = []
-    stderr = process.stderr
-    assert stderr is not None
-    reader = threading.Thread(target=lambda: log.extend(iter(stderr.readline, "")), daemon=True)
-    reader.start()
+    daemon = DaemonProcess(tmp_path / "data", None, args=("run", "--duration", "60"), env={
+        "NOTIFY_SOCKET": path,
+        "WATCHDOG_USEC": "1000000",  # WatchdogSec=1s: the heartbeat must adapt to 0.5 s
+        "LA_HEARTBEAT_INTERVAL": "60",
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    })
+    process, log = daemon.proc, daemon.lines
     messages: list[str] = []
     try:
         deadline = time.monotonic() + 45
@@ -95,6 +77,4 @@ def test_daemon_speaks_sd_notify(
         assert process.wait(timeout=15) == 0, "".join(log[-30:])
     finally:
         if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
-        reader.join(timeout=5)
+            daemon.kill()

@@ -45,28 +45,68 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     ))
 
 
+def _say(line: str) -> None:
+    """Command output on stdout (JSON for jq, or a report); logs go through loguru."""
+    print(line, flush=True)
+
+
+def _complain(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def _cmd_probe(args: argparse.Namespace) -> int:
     settings = _settings(args)
     from laptop_agents.data.probe import run_probe
 
-    return run_probe(settings, seconds=args.seconds)
+    return run_probe(settings, seconds=args.seconds, out=_say, err=_complain)
+
+
+def _ask_daemon(settings: Any, url: str | None, method: str, path: str,
+                body: dict[str, Any] | None, render: Callable[[Any], str]) -> int:
+    """One request to the daemon: its answer rendered on stdout (0), or one line on stderr
+    saying why it failed (1)."""
+    from laptop_agents.api.client import ClientError, call
+
+    try:
+        answer = call(settings, url, method, path, body)
+    except ClientError as error:
+        _complain(f"error: {error}")
+        return 1
+    _say(render(answer))
+    return 0
+
+
+def cli_status(settings: Any, url: str | None) -> int:
+    import orjson
+
+    return _ask_daemon(settings, url, "GET", "/status", None,
+                       lambda status: orjson.dumps(status, option=orjson.OPT_INDENT_2).decode())
+
+
+def cli_pause(settings: Any, url: str | None, reason: str | None) -> int:
+    from laptop_agents.api.client import gate_line
+
+    body = {"reason": reason} if reason else {}
+    return _ask_daemon(settings, url, "POST", "/pause", body,
+                       lambda status: f"paused: {gate_line(status)}")
+
+
+def cli_resume(settings: Any, url: str | None) -> int:
+    from laptop_agents.api.client import gate_line
+
+    return _ask_daemon(settings, url, "POST", "/resume", None,
+                       lambda status: f"resumed: {gate_line(status)}")
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from laptop_agents.api.client import cli_status
-
     return cli_status(_settings(args), url=args.url)
 
 
 def _cmd_pause(args: argparse.Namespace) -> int:
-    from laptop_agents.api.client import cli_pause
-
     return cli_pause(_settings(args), url=args.url, reason=args.reason)
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    from laptop_agents.api.client import cli_resume
-
     return cli_resume(_settings(args), url=args.url)
 
 

@@ -1,14 +1,13 @@
-"""`laptop-agents status | pause | resume`: talk to a running daemon's control API.
+"""The control API's client: one request to a running daemon, its answer decoded.
 
-Prints the JSON answer (status) or one short line (pause/resume) and returns the exit code:
-0 on success, 1 when the daemon is unreachable or answers an error (the error on one line on
-stderr). The token comes from LA_API_TOKEN (settings.api_token).
+The `laptop-agents status | pause | resume` commands (cli.py) print what it returns; a failure
+is a :class:`ClientError` with one line saying why. The token comes from LA_API_TOKEN
+(settings.api_token) or the generated token file.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
 from typing import Any
 
 import aiohttp
@@ -65,39 +64,16 @@ async def request(settings: Settings, url: str | None, method: str, path: str,
     return payload
 
 
-def _run(coro: Any) -> tuple[int, Any]:
-    try:
-        return 0, asyncio.run(coro)
-    except ClientError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1, None
+def call(settings: Settings, url: str | None, method: str, path: str,
+         body: dict[str, Any] | None = None) -> Any:
+    """:func:`request` from synchronous code (the CLI)."""
+    return asyncio.run(request(settings, url, method, path, body))
 
 
-def _gate_line(status: Any) -> str:
+def gate_line(status: Any) -> str:
+    """One line about the trading gate of a status answer."""
     gate = status.get("gate", {}) if isinstance(status, dict) else {}
     reasons = gate.get("reasons") or []
     allowed = gate.get("trading_allowed")
     state = "trading allowed" if allowed else "trading paused"
     return f"{state}; reasons: {', '.join(reasons) if reasons else 'none'}"
-
-
-def cli_status(settings: Settings, url: str | None) -> int:
-    code, status = _run(request(settings, url, "GET", "/status"))
-    if code == 0:
-        print(orjson.dumps(status, option=orjson.OPT_INDENT_2).decode())
-    return code
-
-
-def cli_pause(settings: Settings, url: str | None, reason: str | None) -> int:
-    body = {"reason": reason} if reason else {}
-    code, status = _run(request(settings, url, "POST", "/pause", body))
-    if code == 0:
-        print(f"paused: {_gate_line(status)}")
-    return code
-
-
-def cli_resume(settings: Settings, url: str | None) -> int:
-    code, status = _run(request(settings, url, "POST", "/resume"))
-    if code == 0:
-        print(f"resumed: {_gate_line(status)}")
-    return code

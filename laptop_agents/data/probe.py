@@ -9,8 +9,8 @@ output, so it goes to stdout.
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
+from collections.abc import Callable
 
 import aiohttp
 
@@ -21,13 +21,17 @@ from laptop_agents.errors import EXIT_NO_DATA, EXIT_OK
 from laptop_agents.logging_setup import setup_logging
 from laptop_agents.models import Candle, ConnectionEvent, ConnectionState, Tick
 
+Say = Callable[[str], None]
 
-def run_probe(settings: Settings, seconds: float) -> int:
+
+def run_probe(settings: Settings, seconds: float, out: Say, err: Say) -> int:
+    """Watch the feed for ``seconds``; the report goes to ``out`` (the CLI's stdout), the
+    verdict "no data" to ``err``. Logs go through loguru as in the daemon."""
     setup_logging(settings)  # same sinks and secret scrubbing as the daemon
-    return asyncio.run(_probe(settings, seconds))
+    return asyncio.run(_probe(settings, seconds, out, err))
 
 
-async def _probe(settings: Settings, seconds: float) -> int:
+async def _probe(settings: Settings, seconds: float, out: Say, err: Say) -> int:
     sim = None
     if settings.source == "sim":
         from laptop_agents.sim.embedded import start_embedded
@@ -35,20 +39,20 @@ async def _probe(settings: Settings, seconds: float) -> int:
         sim, settings = await start_embedded(settings)
     try:
         # The probe learns the exchange's time (and speed) from the exchange, as the daemon.
-        return await _watch(settings, seconds)
+        return await _watch(settings, seconds, out, err)
     finally:
         if sim is not None:
             await sim.stop()
 
 
-async def _watch(settings: Settings, seconds: float) -> int:
+async def _watch(settings: Settings, seconds: float, out: Say, err: Say) -> int:
     ticks = candles = 0
     last_tick: Tick | None = None
     last_candle: Candle | None = None
     events: list[str] = []
     started = time.monotonic()
-    print(f"probe: {settings.source} {settings.bitunix_ws_url} {settings.symbol} "
-          f"{settings.interval} for {seconds:g}s", flush=True)
+    out(f"probe: {settings.source} {settings.bitunix_ws_url} {settings.symbol} "
+        f"{settings.interval} for {seconds:g}s")
     async with aiohttp.ClientSession() as session:
         rest = BitunixRestClient(session, settings)
         provider = BitunixWSProvider(session, settings, rest=rest)
@@ -63,29 +67,28 @@ async def _watch(settings: Settings, seconds: float) -> int:
                     elif isinstance(item, Candle):
                         candles += 1
                         last_candle = item
-                        print(f"closed candle {item.open_time} O {item.open} H {item.high} "
-                              f"L {item.low} C {item.close} V {item.volume}", flush=True)
+                        out(f"closed candle {item.open_time} O {item.open} H {item.high} "
+                            f"L {item.low} C {item.close} V {item.volume}")
                     elif isinstance(item, ConnectionEvent):
                         events.append(item.state.value)
                         if item.state is not ConnectionState.CONNECTED:
-                            print(f"connection {item.state.value} {item.reason}".rstrip(),
-                                  flush=True)
+                            out(f"connection {item.state.value} {item.reason}".rstrip())
         except TimeoutError:
             pass
         finally:
             await provider.close()
         stats = provider.stats
     elapsed = time.monotonic() - started
-    print(f"ticks: {ticks}", flush=True)
-    print(f"closed candles: {candles}", flush=True)
-    print(f"reconnects: {stats.reconnects}", flush=True)
-    print(f"malformed frames: {stats.malformed}", flush=True)
+    out(f"ticks: {ticks}")
+    out(f"closed candles: {candles}")
+    out(f"reconnects: {stats.reconnects}")
+    out(f"malformed frames: {stats.malformed}")
     if last_tick is not None:
-        print(f"last tick: bid {last_tick.bid} ask {last_tick.ask} last {last_tick.last}")
+        out(f"last tick: bid {last_tick.bid} ask {last_tick.ask} last {last_tick.last}")
     if last_candle is None and ticks:
-        print("no candle closed yet (a candle closes once per interval)")
-    print(f"elapsed: {elapsed:.1f}s", flush=True)
+        out("no candle closed yet (a candle closes once per interval)")
+    out(f"elapsed: {elapsed:.1f}s")
     if ticks == 0:
-        print("probe: no market data flowed", file=sys.stderr)
+        err("probe: no market data flowed")
         return EXIT_NO_DATA
     return EXIT_OK

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from laptop_agents.api.client import cli_pause, cli_resume, cli_status, default_url
-from tests.support.daemon import clean_env
+from laptop_agents.api.client import default_url
+from laptop_agents.cli import cli_pause, cli_resume, cli_status
+from tests.support.daemon import clean_env, free_port
 
 from .conftest import TOKEN, make_settings
 from .memory_controller import MemoryController
@@ -25,13 +25,6 @@ ROOT = Path(__file__).resolve().parents[2]
 def server() -> Iterator[ServerThread]:
     with ServerThread(make_settings(), MemoryController()) as thread:
         yield thread
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def test_status_prints_the_json(server: ServerThread, capsys: pytest.CaptureFixture[str]) -> None:
@@ -63,7 +56,7 @@ def test_pause_without_a_token_fails_with_one_line(server: ServerThread,
 
 
 def test_unreachable_daemon(capsys: pytest.CaptureFixture[str]) -> None:
-    url = f"http://127.0.0.1:{closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     assert cli_status(make_settings(), url) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot reach the daemon at {url}") and err.count("\n") == 1
@@ -88,7 +81,7 @@ def test_real_cli_subprocess(server: ServerThread, tmp_path: Path) -> None:
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["gate"]["reasons"] == ["manual"]
-    env["LA_API_PORT"] = str(closed_port())
+    env["LA_API_PORT"] = str(free_port())
     done = subprocess.run([*run, "resume"], env=env, cwd=tmp_path, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 1 and "cannot reach the daemon" in done.stderr

@@ -134,7 +134,8 @@ class SymbolEngine:
         events = self.broker.on_tick(tick)
         if events:
             self.outcomes.report(events, arrived)
-        self.outcomes.publisher.publish("tick", tick_view(tick))
+        if self.outcomes.attached:  # no feed hub, no view to build on the tick path
+            self.outcomes.publisher.publish("tick", tick_view(tick))
         if not self.first_tick.is_set():
             logger.info("first tick: bid={} ask={}", tick.bid, tick.ask)
             self.first_tick.set()

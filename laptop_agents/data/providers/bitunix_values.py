@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 # A number string longer than this is not something an exchange prints (BTC turnover with
@@ -94,22 +95,22 @@ def to_decimal(value: object, what: str) -> Decimal:
 
 def price(value: object, what: str) -> Decimal:
     """A price: PRICE_MIN <= price <= PRICE_MAX."""
-    if type(value) is str:
-        try:
-            return _price_text(value)
-        except MalformedFrame as error:
-            raise MalformedFrame(f"{what}: {error}") from None
-    return _checked_price(to_decimal(value, what), what)
+    return _number(value, what, _price_text, _checked_price)
 
 
 def amount(value: object, what: str) -> Decimal:
     """A size or volume: 0, or AMOUNT_MIN <= amount <= AMOUNT_MAX (never negative, not -0)."""
+    return _number(value, what, _amount_text, _checked_amount)
+
+
+def _number(value: object, what: str, from_text: Callable[[str], Decimal],
+            checked: Callable[[Decimal, str], Decimal]) -> Decimal:
     if type(value) is str:
         try:
-            return _amount_text(value)
+            return from_text(value)
         except MalformedFrame as error:
             raise MalformedFrame(f"{what}: {error}") from None
-    return _checked_amount(to_decimal(value, what), what)
+    return checked(to_decimal(value, what), what)
 
 
 # The same price and size strings come back push after push (the top of the book moves a

@@ -303,6 +303,7 @@ class AsyncRunner:
         if self.stopped.is_set():
             return
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self.engine.close()
         with contextlib.suppress(Exception):
             await self.provider.close()
         try:

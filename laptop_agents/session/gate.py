@@ -16,7 +16,7 @@ import enum
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol, TypedDict
 
 from loguru import logger
 
@@ -30,6 +30,15 @@ class PauseReason(enum.StrEnum):
     DAILY_LOSS_CAP = "daily_loss_cap"
     KILL_SWITCH = "kill_switch"
     SHUTTING_DOWN = "shutting_down"
+
+
+class GateSnapshot(TypedDict):
+    """The gate as /status shows it (session/views.py GateView reads it)."""
+
+    trading_allowed: bool
+    exits_allowed: bool
+    reasons: list[str]
+    details: dict[str, str]
 
 
 class PauseStore(Protocol):
@@ -169,7 +178,7 @@ class TradingGate:
             self._last_logged = keys
         return active
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> GateSnapshot:
         active = self.reasons()
         return {
             "trading_allowed": not active,

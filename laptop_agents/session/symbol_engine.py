@@ -185,6 +185,11 @@ class SymbolEngine:
         """Before the first tick the broker marks the position at the last candle close."""
         return self.broker.equity(self.last_tick)
 
+    def close(self) -> None:
+        """Stop a REST check of the guard that is still under way (the session is closing)."""
+        if self._quote_check is not None:
+            self._quote_check.cancel()
+
     # --- the price guard's REST check -----------------------------------------------------
     def _check_quote_over_rest(self) -> None:
         """Ask REST for the book when the guard holds a candidate move (one read at a time,

@@ -140,6 +140,9 @@ class Instrument:
     max_leverage: int = 125
     status: str = "OPEN"  # `symbolStatus`: OPEN, CANCEL_ONLY, STOP, PREVIEW (live), ...
     api_supported: bool = True  # `isApiSupported`: False = no API trading on this contract
+    # `priceProtectScope`: an order priced further than this fraction from the mark price is
+    # rejected by the exchange (and so by the paper broker).
+    price_protect_scope: Decimal = Decimal("0.02")
 
     @property
     def tradable(self) -> bool:
@@ -155,4 +158,42 @@ DEFAULT_BTCUSDT = Instrument(
     max_leverage=125,
 )
 
-MarketEvent = Tick | Candle | ConnectionEvent
+@dataclass(frozen=True, slots=True)
+class MarkPrice:
+    """Mark price, index price and funding state of one contract (Bitunix's ``price`` channel).
+
+    ``funding_rate`` is the rate of the *last* settlement as a fraction (the wire's percent
+    divided by 100); settlement times are exchange milliseconds, None when the push lacks them.
+    """
+
+    symbol: str
+    mark: Decimal
+    index: Decimal
+    funding_rate: Decimal
+    last_settlement_ms: int | None
+    next_settlement_ms: int | None
+    ts: int  # ms, exchange time of the push
+
+
+@dataclass(frozen=True, slots=True)
+class FundingSettlement:
+    """One past funding settlement (REST ``get_funding_rate_history``): at ``ts`` a position
+    of ``qty`` pays ``qty x mark x rate`` (longs pay when the rate is positive)."""
+
+    symbol: str
+    ts: int  # ms, the settlement instant
+    rate: Decimal  # a fraction, not percent
+    mark: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class FundingQuote:
+    """The upcoming funding (REST ``funding_rate``): the predicted rate as a fraction."""
+
+    symbol: str
+    rate: Decimal
+    mark: Decimal
+    next_settlement_ms: int | None
+
+
+MarketEvent = Tick | Candle | ConnectionEvent | MarkPrice

@@ -35,7 +35,14 @@ from laptop_agents.data.exchange_clock import ExchangeClock
 from laptop_agents.data.price_guard import PriceGuard
 from laptop_agents.errors import LaptopAgentsError
 from laptop_agents.metrics import Metrics
-from laptop_agents.models import Candle, ConnectionEvent, ConnectionState, MarketEvent, Tick
+from laptop_agents.models import (
+    Candle,
+    ConnectionEvent,
+    ConnectionState,
+    MarketEvent,
+    MarkPrice,
+    Tick,
+)
 from laptop_agents.session.clock_watch import ClockWatch
 from laptop_agents.session.control import EngineController
 from laptop_agents.session.describe import describe_position
@@ -159,6 +166,8 @@ class AsyncRunner:
                 self._set_feed(ConnectionState.CONNECTED)
         elif isinstance(item, Candle):
             self.engine.on_candle(item)
+        elif isinstance(item, MarkPrice):
+            self.engine.on_mark(item)
         else:
             self.on_connection(item)
 

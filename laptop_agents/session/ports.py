@@ -13,7 +13,13 @@ from typing import Protocol
 
 from laptop_agents.data.exchange_clock import ExchangeClock
 from laptop_agents.data.providers.bitunix_rest_parse import DepthSnapshot
-from laptop_agents.models import Candle, Instrument, MarketEvent
+from laptop_agents.models import (
+    Candle,
+    FundingQuote,
+    FundingSettlement,
+    Instrument,
+    MarketEvent,
+)
 
 
 class FeedStats(Protocol):
@@ -56,6 +62,13 @@ class MarketRest(Protocol):
     async def depth(self, symbol: str, limit: int | str = 5) -> DepthSnapshot: ...
 
     async def instrument(self, symbol: str) -> Instrument: ...
+
+    async def funding_rate(self, symbol: str) -> FundingQuote: ...
+
+    async def funding_history(self, symbol: str, start_ms: int,
+                              end_ms: int | None = None) -> list[FundingSettlement]:
+        """Settlements with ``start_ms <= ts`` (and ``ts <= end_ms``), oldest first, paged."""
+        ...
 
 
 class Notifier(Protocol):

@@ -27,7 +27,7 @@ from laptop_agents.data.price_guard import PriceGuard
 from laptop_agents.data.providers.neterrors import describe_connect_error
 from laptop_agents.errors import LaptopAgentsError
 from laptop_agents.metrics import Metrics
-from laptop_agents.models import Candle, Instrument, Tick
+from laptop_agents.models import Candle, Instrument, MarkPrice, Tick
 from laptop_agents.paper.broker import PaperBroker
 from laptop_agents.session.describe import describe_intent
 from laptop_agents.session.gate import TradingGate
@@ -78,6 +78,7 @@ class SymbolEngine:
         self.history: deque[Candle] = deque(maxlen=settings.history_candles)
         self.last_tick: Tick | None = None
         self.last_tick_arrival: float | None = None  # perf_counter of the latest tick
+        self.last_mark: MarkPrice | None = None
         self.first_tick = asyncio.Event()
         self.candles: asyncio.Queue[Candle] = asyncio.Queue(maxsize=settings.queue_size)
         self.candles_dropped = 0
@@ -139,6 +140,12 @@ class SymbolEngine:
         if not self.first_tick.is_set():
             logger.info("first tick: bid={} ask={}", tick.bid, tick.ask)
             self.first_tick.set()
+
+    def on_mark(self, mark: MarkPrice) -> None:
+        """The exchange's mark price and funding state (the ``price`` channel)."""
+        if mark.symbol != self.symbol:
+            return
+        self.last_mark = mark
 
     def on_candle(self, candle: Candle) -> None:
         if candle.symbol != self.symbol or candle.interval != self.interval:

@@ -40,7 +40,14 @@ from laptop_agents.data.providers.bitunix_rest_parse import (
 from laptop_agents.data.providers.bitunix_values import MalformedFrame
 from laptop_agents.data.providers.neterrors import describe_connect_error
 from laptop_agents.data.providers.ratelimit import SlidingWindowLimiter
-from laptop_agents.models import WS_INTERVAL_MS, WS_TO_REST_INTERVAL, Candle, Instrument
+from laptop_agents.models import (
+    WS_INTERVAL_MS,
+    WS_TO_REST_INTERVAL,
+    Candle,
+    FundingQuote,
+    FundingSettlement,
+    Instrument,
+)
 
 KLINE_PATH = "/api/v1/futures/market/kline"
 TRADING_PAIRS_PATH = "/api/v1/futures/market/trading_pairs"
@@ -252,3 +259,12 @@ class BitunixRestClient:
             return parse_depth(data)
         except MalformedFrame as error:
             raise BitunixApiError(-1, f"bad depth reply: {error}") from None
+
+    # ------------------------------------------------------------------ funding
+
+    async def funding_rate(self, symbol: str) -> FundingQuote:
+        raise NotImplementedError  # issue #14: being written
+
+    async def funding_history(self, symbol: str, start_ms: int,
+                              end_ms: int | None = None) -> list[FundingSettlement]:
+        raise NotImplementedError  # issue #14: being written

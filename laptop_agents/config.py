@@ -177,6 +177,23 @@ class Settings(BaseSettings):
     daily_loss_cap_pct: Decimal = Field(
         Decimal("0.03"), gt=0, le=1, description="Daily loss (fraction of day-start equity)."
     )
+    # --- perpetual account (docs/paper-trading.md gives each default's source) ----------------
+    leverage: Decimal = Field(
+        Decimal("5"), ge=1, le=200,
+        description="Isolated-margin leverage: margin = notional / leverage (at most the "
+                    "instrument's maxLeverage).",
+    )
+    maintenance_margin_rate: Decimal = Field(
+        Decimal("0.005"), ge=0, lt=Decimal("0.5"),
+        description="Maintenance margin as a fraction of the position's value (0.005 = 0.5%).",
+    )
+    liquidation_fee_rate: Decimal = Field(
+        Decimal("0.0006"), ge=0, lt=Decimal("0.1"),
+        description="Liquidation fee as a fraction of the notional at the bankruptcy price.",
+    )
+    trigger_price: Literal["last", "mark"] = Field(
+        "last", description="Price that triggers stops and targets: last (the quote) or mark.",
+    )
 
     # --- engine --------------------------------------------------------------------------
     watchdog_interval: float = Field(0.1, gt=0, description="Safety-net SL/TP timer (s).")

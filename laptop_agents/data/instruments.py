@@ -32,6 +32,14 @@ def untradable_reason(instrument: Instrument) -> str:
     return ", ".join(reasons)
 
 
+def check_leverage(leverage: object, instrument: Instrument) -> None:
+    """LA_LEVERAGE above the contract's ``maxLeverage`` is a bad setting (exit 78)."""
+    if leverage is not None and float(str(leverage)) > instrument.max_leverage:
+        raise ConfigError(
+            f"invalid setting LA_LEVERAGE: {leverage} exceeds {instrument.symbol}'s "
+            f"maxLeverage {instrument.max_leverage}")
+
+
 def known_symbols(symbol: str, listed: dict[str, Instrument]) -> str:
     """The tradable symbols, or (when there are many) the ones that look like ``symbol``."""
     tradable = sorted(name for name, instrument in listed.items() if instrument.tradable)

@@ -3,8 +3,11 @@
 Every best bid/offer passes :meth:`PriceGuard.check` before the broker, the equity, the strategy
 or the chart see it. A quote is quarantined (counted, never used) when it is crossed, not
 positive, or when either side lies outside ``band`` of the reference price. The reference is
-the mark price when one is known, else whichever is newer of the last accepted mid and the last
-closed candle's close.
+whichever is newer of the last accepted mid and the last REST-confirmed candle close.
+
+The exchange's mark price (the ``price`` channel) is judged by :meth:`PriceGuard.judge_mark`
+against that same reference and never becomes it: a mark can liquidate a position, so one
+crafted mark frame must neither liquidate nor move the band the quotes are judged by.
 
 A real large move is accepted once it is confirmed, either way:
 
@@ -36,6 +39,7 @@ class QuoteRejected(enum.StrEnum):
     CROSSED = "crossed"
     NOT_POSITIVE = "not_positive"
     OUTSIDE_BAND = "outside_band"
+    NO_REFERENCE = "no_reference"  # a mark price before any quote or confirmed close
 
 
 @dataclass
@@ -44,6 +48,7 @@ class GuardStats:
     rejected: dict[str, int] = field(default_factory=dict)
     confirmed_moves: int = 0  # large moves accepted after confirmation
     external_checks: int = 0
+    marks_rejected: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -75,7 +80,6 @@ class PriceGuard:
         self._mid_at = float("-inf")
         self._close: Decimal | None = None  # last closed candle's close
         self._close_at = float("-inf")
-        self._mark: Decimal | None = None
         self._lo = self._hi = Decimal(0)  # band around the current reference
         self._reference: Decimal | None = None
         self._candidate: _Candidate | None = None
@@ -97,15 +101,22 @@ class PriceGuard:
             self._close, self._close_at = close, self._monotonic()
             self._update_reference()
 
-    def observe_mark(self, mark: Decimal | None) -> None:
-        """The exchange's mark price, the best reference once subscribed."""
-        self._mark = mark if mark is not None and mark > 0 else None
-        self._update_reference()
+    def judge_mark(self, mark: Decimal) -> QuoteRejected | None:
+        """None when the mark price may be used (within ``band`` of the reference)."""
+        if mark <= 0:
+            reason = QuoteRejected.NOT_POSITIVE
+        elif self._reference is None:
+            reason = QuoteRejected.NO_REFERENCE
+        elif not self._lo <= mark <= self._hi:
+            reason = QuoteRejected.OUTSIDE_BAND
+        else:
+            return None
+        self.stats.marks_rejected[reason.value] = self.stats.marks_rejected.get(reason.value, 0) + 1
+        return reason
 
     def _update_reference(self) -> None:
-        if self._mark is not None:
-            ref: Decimal | None = self._mark
-        elif self._mid is not None and (self._close is None or self._mid_at >= self._close_at):
+        ref: Decimal | None
+        if self._mid is not None and (self._close is None or self._mid_at >= self._close_at):
             ref = self._mid
         else:
             ref = self._close
@@ -150,7 +161,7 @@ class PriceGuard:
         # The band follows the accepted mid, but recomputing it on every quote is waste: only
         # once the mid has moved a tenth of the band away from the reference.
         ref = self._reference
-        if self._mark is None and (ref is None or abs(mid - ref) > ref * self.band / 10):
+        if ref is None or abs(mid - ref) > ref * self.band / 10:
             self._set_reference(mid)
 
     def _confirmed_by_feed(self, mid: Decimal) -> bool:
@@ -191,15 +202,13 @@ class PriceGuard:
         if candidate is not None and abs(mid - candidate.mid) <= candidate.mid * self.band:
             self._candidate = None
             self._mid, self._mid_at = mid, self._monotonic()
-            if self._mark is None:
-                self._set_reference(mid)
+            self._set_reference(mid)
             self.stats.confirmed_moves += 1
             logger.warning("price guard: a move to {} confirmed by a REST depth read", mid)
             return True
         self._veto = candidate is not None
-        if self._mark is None:
-            self._mid, self._mid_at = mid, self._monotonic()
-            self._set_reference(mid)
+        self._mid, self._mid_at = mid, self._monotonic()
+        self._set_reference(mid)
         return False
 
     def external_failed(self) -> None:

@@ -34,7 +34,8 @@ from decimal import Decimal
 from loguru import logger
 
 from laptop_agents.config import Settings
-from laptop_agents.models import Candle, Instrument, Tick
+from laptop_agents.models import Candle, FundingSettlement, Instrument, MarkPrice, Tick
+from laptop_agents.paper.funding import FundingBook
 from laptop_agents.paper.intake import OrderIntake
 from laptop_agents.paper.ledger import Ledger
 from laptop_agents.paper.market import MarketEvents
@@ -67,6 +68,7 @@ class PaperBroker:
         self._risk = DailyRisk(settings, self._ledger, journal)
         self._intake = OrderIntake(settings, instrument, self._ledger, self._risk)
         self._market = MarketEvents(settings, instrument, self._ledger, speed)
+        self._funding = FundingBook(self._ledger)
         if journal is not None:
             self._rebuild(journal)
 
@@ -97,8 +99,46 @@ class PaperBroker:
 
     @property
     def balance(self) -> Decimal:
-        """Cash: starting equity + realised PnL - fees."""
+        """Wallet balance: starting equity + realised PnL - fees - funding - liquidation fees."""
         return self._ledger.balance
+
+    @property
+    def funding_paid(self) -> Decimal:
+        """Net funding paid since the journal began (negative: received)."""
+        return self._ledger.funding
+
+    @property
+    def liquidation_fees(self) -> Decimal:
+        return self._ledger.liquidation_fees
+
+    @property
+    def margin_used(self) -> Decimal:
+        return self._ledger.margin_used
+
+    @property
+    def available(self) -> Decimal:
+        """Balance free for a new entry (balance less the margins in use)."""
+        return self._ledger.available
+
+    @property
+    def last_mark(self) -> MarkPrice | None:
+        return self._ledger.last_mark
+
+    def liquidation_price(self) -> Decimal | None:
+        return self._ledger.liquidation_price()
+
+    def exposed_at(self, ts: int) -> bool:
+        """Whether a position of this account was open at instant ``ts``."""
+        p = self._ledger.position
+        if p is not None and p.opened_ms <= ts:
+            return True
+        if self.journal is not None:
+            return self.journal.trade_open_at(self.symbol, ts) is not None
+        return any(t.opened_ms <= ts < t.closed_ms for t in self._ledger.memory_trades())
+
+    def last_funding_ms(self) -> int | None:
+        """The newest settlement applied (None: none yet)."""
+        return self._funding.last_applied_ms()
 
     @property
     def realized_pnl(self) -> Decimal:
@@ -195,6 +235,23 @@ class PaperBroker:
             # the cap cannot have been newly reached. Most ticks end here.
             return events
         return events + self._risk.check_cap(tick.ts, tick)
+
+    def on_mark(self, mark: MarkPrice) -> list[BrokerEvent]:
+        """An accepted mark price: liquidation, and stops/targets when they trigger on mark."""
+        if mark.symbol != self.symbol:
+            return []
+        events = self._market.on_mark(mark)
+        if not events:
+            return events
+        return events + self._risk.check_cap(mark.ts, self._ledger.last_tick)
+
+    def apply_funding(self, settlement: FundingSettlement) -> list[BrokerEvent]:
+        """One settlement, exactly once; then liquidation if the margin it took was the last."""
+        events = self._funding.apply(settlement)
+        mark = self._ledger.last_mark
+        if events and mark is not None:
+            events += self._market.check_liquidation(mark.mark, max(mark.ts, settlement.ts))
+        return events
 
     def on_candle(self, candle: Candle) -> list[BrokerEvent]:
         """Range fills and exits when no quote is fresh, limit expiry, trailing update, then

@@ -18,8 +18,9 @@ from loguru import logger
 from laptop_agents.config import Settings
 from laptop_agents.models import Instrument, Side, Tick
 from laptop_agents.paper.ledger import Ledger
+from laptop_agents.paper.margin import initial_margin
 from laptop_agents.paper.models import Fill, Order, OrderRejected, OrderResult
-from laptop_agents.paper.pricing import market_price, marketable
+from laptop_agents.paper.pricing import fee_of, market_price, marketable
 from laptop_agents.paper.risk import DailyRisk
 from laptop_agents.storage.journal import Journal
 from laptop_agents.strategy.base import OrderIntent
@@ -165,4 +166,28 @@ class OrderIntake:
             return "max_leverage", (
                 f"notional {notional:.2f} exceeds {leverage}x equity {equity:.2f}"
             )
+        return self._check_margin(intent, price, tick)
+
+    def _check_margin(self, intent: OrderIntent, price: Decimal,
+                      tick: Tick | None) -> tuple[str, str] | None:
+        """Isolated margin (notional / leverage) plus the entry fee must fit the available
+        balance; a limit priced beyond ``priceProtectScope`` of the mark is refused, as the
+        exchange refuses it."""
+        s, ledger = self.settings, self._ledger
+        rests = intent.order_type == "limit" and (tick is None or not (
+            tick.ask <= price if intent.side is Side.LONG else tick.bid >= price))
+        fee = fee_of(price, intent.qty, s.maker_fee if rests else s.taker_fee)
+        margin = initial_margin(intent.qty, price, s.leverage)
+        available = ledger.available
+        if margin + fee > available:
+            return "insufficient_margin", (
+                f"margin {margin:.2f} + fee {fee:.2f} at {s.leverage}x exceeds the available "
+                f"balance {available:.2f}")
+        if intent.order_type == "limit":
+            mark = ledger.last_mark.mark if ledger.last_mark is not None else (
+                (tick.bid + tick.ask) / 2 if tick is not None else None)
+            scope = self.instrument.price_protect_scope
+            if mark is not None and abs(intent.entry - mark) > mark * scope:
+                return "price_protect", (
+                    f"limit {intent.entry} is more than {scope * 100}% from the mark {mark}")
         return None

@@ -24,7 +24,13 @@ from typing import Literal
 from loguru import logger
 
 from laptop_agents.config import Settings
-from laptop_agents.models import Instrument, Side, Tick
+from laptop_agents.models import Instrument, MarkPrice, Side, Tick
+from laptop_agents.paper.margin import (
+    bankruptcy_price,
+    initial_margin,
+    liquidation_fee,
+    liquidation_price,
+)
 from laptop_agents.paper.models import (
     BrokerEvent,
     Fill,
@@ -38,6 +44,7 @@ from laptop_agents.paper.models import (
 )
 from laptop_agents.paper.pricing import closing_side, exit_touch, fee_of, market_price
 from laptop_agents.storage.journal import AccountRow, Journal
+from laptop_agents.storage.rows import AccountTotals
 
 MEMORY_TRADES = 1000  # trades (and orders, for idempotency) kept in memory without a journal
 
@@ -56,9 +63,12 @@ class Ledger:
         # Memory-only market data: the engine supplies it again after a restart.
         self.last_tick: Tick | None = None
         self.last_close: Decimal | None = None
+        self.last_mark: MarkPrice | None = None
         self.starting = settings.starting_equity
         self.realized = Decimal(0)
         self.fees = Decimal(0)
+        self.funding = Decimal(0)  # net funding paid (+ = paid)
+        self.liquidation_fees = Decimal(0)
         self.last_exit_ms: int | None = None
 
     def restore(self, account: AccountRow, journal: Journal) -> None:
@@ -66,15 +76,59 @@ class Ledger:
         self.starting = account.starting_equity
         self.realized = account.realized_total
         self.fees = account.fees_total
+        self.funding = account.funding_total
+        self.liquidation_fees = account.liquidation_fees_total
         self.last_exit_ms = account.last_exit_ms
         self.position = journal.load_position(self.symbol)
+        if self.position is not None and self.position.margin <= 0:
+            # Opened before the account had margins (schema 1): margin at today's leverage.
+            p, lev = self.position, self.settings.leverage
+            self.position = replace(p, leverage=lev,
+                                    margin=initial_margin(p.qty, p.entry_price, lev))
         self.orders = {o.order_id: o for o in journal.working_orders(self.symbol)}
 
     # --- read side -------------------------------------------------------------------------
     @property
     def balance(self) -> Decimal:
-        """Cash: starting equity + realised PnL - fees."""
-        return self.starting + self.realized - self.fees
+        """Wallet balance: starting equity + realised PnL - fees - funding - liquidation fees
+        (the ledger invariant, docs/paper-trading.md)."""
+        return self.starting + self.realized - self.fees - self.funding - self.liquidation_fees
+
+    def totals(self, **changes: Decimal | int | None) -> AccountTotals:
+        """The account totals as they are, with ``changes`` applied (not yet in memory)."""
+        values: dict[str, Decimal | int | None] = {
+            "realized": self.realized, "fees": self.fees, "funding": self.funding,
+            "liquidation_fees": self.liquidation_fees, "last_exit_ms": self.last_exit_ms}
+        values.update(changes)
+        return AccountTotals(**values)  # type: ignore[arg-type]
+
+    def adopt_totals(self, totals: AccountTotals) -> None:
+        self.realized, self.fees, self.funding = totals.realized, totals.fees, totals.funding
+        self.liquidation_fees, self.last_exit_ms = totals.liquidation_fees, totals.last_exit_ms
+
+    @property
+    def order_margin(self) -> Decimal:
+        """Margin held for working limit orders (their notional / leverage)."""
+        lev = self.settings.leverage
+        return sum((initial_margin(o.qty, o.price, lev) for o in self.orders.values()),
+                   Decimal(0))
+
+    @property
+    def margin_used(self) -> Decimal:
+        """The open position's isolated margin plus what working orders hold."""
+        held = self.position.margin if self.position is not None else Decimal(0)
+        return held + self.order_margin
+
+    @property
+    def available(self) -> Decimal:
+        """Balance free for a new entry: the balance less every margin in use."""
+        return self.balance - self.margin_used
+
+    def liquidation_price(self) -> Decimal | None:
+        if self.position is None:
+            return None
+        return liquidation_price(self.position, self.settings.maintenance_margin_rate,
+                                 self.instrument.tick_size)
 
     def _exit_price_now(self, tick: Tick | None) -> Decimal | None:
         """The executable closing price of the position: bid for a long, ask for a short."""
@@ -102,6 +156,15 @@ class Ledger:
             return self.journal.trades(limit, since_ms)
         found = [t for t in reversed(self._trades) if since_ms is None or t.closed_ms >= since_ms]
         return found[: max(0, limit)]
+
+    def memory_trades(self) -> list[Trade]:
+        """Closed trades kept in memory (only without a journal), oldest first."""
+        return list(self._trades)
+
+    def replace_memory_trade(self, trade: Trade) -> None:
+        for i, known in enumerate(self._trades):
+            if known.trade_id == trade.trade_id:
+                self._trades[i] = trade
 
     def find_order(self, order_id: str) -> Order | None:
         """Any order recorded under ``order_id``: working, or in the journal / memory."""
@@ -193,18 +256,18 @@ class Ledger:
             symbol=self.symbol, side=order.side, qty=order.qty, entry_price=price,
             stop=order.stop, target=order.target, trailing_stop=None, opened_ms=ts,
             entry_order_id=order.order_id, entry_fee=fee, atr=order.atr, setup=order.setup,
+            leverage=s.leverage, margin=initial_margin(order.qty, price, s.leverage),
         )
         filled = replace(order, status=OrderStatus.FILLED)
-        fees = self.fees + fee
+        totals = self.totals(fees=self.fees + fee)
         if self.journal is not None and not self.journal.apply_fill(
-            fill, order=filled, position=position, trade=None, realized_total=self.realized,
-            fees_total=fees, last_exit_ms=self.last_exit_ms,
+            fill, order=filled, position=position, trade=None, totals=totals,
         ):
             logger.warning("fill {} already journaled; not applied twice", fill.fill_id)
             return []
         self._remember(filled)
         self.orders.pop(order.order_id, None)
-        self.fees = fees
+        self.adopt_totals(totals)
         self.position = position
         logger.info("entry fill {} {} {} @ {} fee {}", fill.fill_id, fill.side, fill.qty,
                     price, fee)
@@ -213,36 +276,63 @@ class Ledger:
     def close(
         self, price: Decimal, intended: Decimal, reason: str, ts: int
     ) -> list[BrokerEvent]:
+        """Close the position at ``price`` (taker). A price beyond the bankruptcy price would
+        lose more than the position's margin: the exchange's liquidation engine takes such a
+        position first, so it settles as a liquidation instead."""
+        p = self.position
+        assert p is not None
+        bankrupt = bankruptcy_price(p)
+        if price <= bankrupt if p.side is Side.LONG else price >= bankrupt:
+            return self.liquidate(ts, f"{reason} beyond the bankruptcy price")
+        return self._close(price, intended, reason, ts, self.settings.taker_fee, liquidation=False)
+
+    def liquidate(self, ts: int, why: str) -> list[BrokerEvent]:
+        """Liquidation: closed at the bankruptcy price with the liquidation fee (no trading
+        fee); the whole isolated margin is lost and nothing more."""
+        p = self.position
+        assert p is not None
+        logger.warning("LIQUIDATION of the {} {} {} ({}): margin {} lost", p.side.value, p.qty,
+                       p.symbol, why, p.margin)
+        price = bankruptcy_price(p)
+        return self._close(price, price, "liquidation", ts, Decimal(0), liquidation=True)
+
+    def _close(self, price: Decimal, intended: Decimal, reason: str, ts: int, fee_rate: Decimal,
+               *, liquidation: bool) -> list[BrokerEvent]:
         p = self.position
         assert p is not None
         long = p.side is Side.LONG
-        fee = fee_of(price, p.qty, self.settings.taker_fee)
+        fee = fee_of(price, p.qty, fee_rate)
         gross = p.unrealized_pnl(price)
+        liq_fee = Decimal(0)
+        if liquidation:
+            liq_fee = liquidation_fee(p.qty, price, self.settings.liquidation_fee_rate,
+                                      self.balance + gross - fee)
         fill = Fill(
             fill_id=f"{p.entry_order_id}:exit", order_id=f"{p.entry_order_id}:exit",
             symbol=self.symbol, side="sell" if long else "buy", kind="exit", qty=p.qty,
             price=price, intended_price=intended,
             slippage=(intended - price) if long else (price - intended), fee=fee,
             liquidity="taker", realized_pnl=gross, reason=reason, ts=ts,
+            liquidation_fee=liq_fee,
         )
         trade = Trade(
             trade_id=p.entry_order_id, symbol=self.symbol, side=p.side, qty=p.qty,
             entry_price=p.entry_price, exit_price=price, opened_ms=p.opened_ms, closed_ms=ts,
-            gross_pnl=gross, fees=p.entry_fee + fee, realized_pnl=gross - p.entry_fee - fee,
-            exit_reason=reason, setup=p.setup,
+            gross_pnl=gross, fees=p.entry_fee + fee,
+            realized_pnl=gross - p.entry_fee - fee - p.funding - liq_fee,
+            exit_reason=reason, setup=p.setup, funding=p.funding, liquidation_fee=liq_fee,
         )
-        realized, fees = self.realized + gross, self.fees + fee
+        totals = self.totals(realized=self.realized + gross, fees=self.fees + fee,
+                             liquidation_fees=self.liquidation_fees + liq_fee, last_exit_ms=ts)
         if self.journal is not None and not self.journal.apply_fill(
-            fill, order=None, position=None, trade=trade, realized_total=realized,
-            fees_total=fees, last_exit_ms=ts,
+            fill, order=None, position=None, trade=trade, totals=totals,
         ):
             logger.warning("fill {} already journaled; not applied twice", fill.fill_id)
             return []
-        self.realized, self.fees = realized, fees
+        self.adopt_totals(totals)
         self.position = None
-        self.last_exit_ms = ts
         if self.journal is None:
             self._trades.append(trade)
         logger.info("exit fill ({}) {} {} @ {} pnl {} fee {}", reason, fill.side, fill.qty,
-                    price, gross, fee)
+                    price, gross, fee + liq_fee)
         return [fill, TradeClosed(trade)]

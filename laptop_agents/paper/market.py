@@ -19,8 +19,9 @@ from dataclasses import replace
 from decimal import Decimal
 
 from laptop_agents.config import Settings
-from laptop_agents.models import Candle, Instrument, Side, Tick, interval_ms
+from laptop_agents.models import Candle, Instrument, MarkPrice, Side, Tick, interval_ms
 from laptop_agents.paper.ledger import Ledger
+from laptop_agents.paper.margin import liquidated_by
 from laptop_agents.paper.models import BrokerEvent, OrderStatus, Position
 from laptop_agents.paper.pricing import exit_touch, level_exit_price, marketable
 from laptop_agents.strategy.sizing import round_to_tick
@@ -40,21 +41,56 @@ class MarketEvents:
 
     # --- ticks -----------------------------------------------------------------------------
     def on_tick(self, tick: Tick) -> list[BrokerEvent]:
-        """Limit fills, then stop / trailing / target exits."""
+        """Limit fills, then stop / trailing / target exits (``trigger_price=last``), then the
+        liquidation check on the mid when no fresh mark price is known."""
         ledger = self._ledger
         events: list[BrokerEvent] = []
         for order in list(ledger.orders.values()):
             if ledger.position is None and marketable(order, tick):
                 events += ledger.open(order, order.price, order.price, "maker", tick.ts,
                                       "limit crossed by the quote")
-        return events + self._check_exits(tick)
+        p = ledger.position
+        if p is not None and self.settings.trigger_price == "last":
+            events += self._check_exits(exit_touch(p.side, tick), tick)
+        if ledger.position is not None and not self.mark_fresh(tick.ts):
+            # Without the exchange's mark (not subscribed, or silent) the quote's mid stands
+            # in for it, so a position can never outlive its margin.
+            events += self.check_liquidation((tick.bid + tick.ask) / 2, tick.ts)
+        return events
 
-    def _check_exits(self, tick: Tick) -> list[BrokerEvent]:
+    # --- mark price ------------------------------------------------------------------------
+    def mark_fresh(self, ts: int) -> bool:
+        mark = self._ledger.last_mark
+        stale_ms = self.settings.stale_after * 1000 * self._speed()
+        return mark is not None and ts - mark.ts <= stale_ms
+
+    def on_mark(self, mark: MarkPrice) -> list[BrokerEvent]:
+        """Liquidation on the mark price, then stops and targets when they trigger on it."""
+        ledger = self._ledger
+        ledger.last_mark = mark
+        events = self.check_liquidation(mark.mark, mark.ts)
+        tick = ledger.last_tick
+        if (ledger.position is not None and self.settings.trigger_price == "mark"
+                and tick is not None):
+            events += self._check_exits(mark.mark, replace(tick, ts=max(tick.ts, mark.ts)))
+        return events
+
+    def check_liquidation(self, mark: Decimal, ts: int) -> list[BrokerEvent]:
+        p = self._ledger.position
+        s = self.settings
+        if p is None or not liquidated_by(p, mark, s.maintenance_margin_rate,
+                                          self.instrument.tick_size):
+            return []
+        return self._ledger.liquidate(ts, f"mark {mark} reached the liquidation price "
+                                          f"{self._ledger.liquidation_price()}")
+
+    def _check_exits(self, price: Decimal, tick: Tick) -> list[BrokerEvent]:
+        """Stop (the tighter of fixed and trailing), target and trailing stop against the
+        trigger ``price``; every exit fills at the executable side of ``tick``."""
         p = self._ledger.position
         if p is None:
             return []
         long = p.side is Side.LONG
-        price = exit_touch(p.side, tick)
         stop = p.effective_stop()
         if stop is not None and (price <= stop if long else price >= stop):
             return self._ledger.close(self._ledger.exit_market_price(tick), stop,
@@ -89,6 +125,11 @@ class MarketEvents:
         events: list[BrokerEvent] = []
         if last_tick is None or last_tick.ts < ts - stale_ms:
             events += self._range_fills(candle)
+            p = ledger.position
+            if p is not None and p.opened_ms <= candle.open_time and not self.mark_fresh(ts):
+                # No quote and no mark: the range is all that is known of the price.
+                worst = candle.low if p.side is Side.LONG else candle.high
+                events += self.check_liquidation(worst, ts)
         events += self._expire(candle)
         if ledger.position is not None:
             self._trail(candle.close)

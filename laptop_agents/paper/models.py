@@ -63,6 +63,11 @@ class Position:
     entry_fee: Decimal
     atr: Decimal
     setup: str
+    # Isolated margin (docs/paper-trading.md): ``margin`` starts as notional / leverage and
+    # moves with every funding settlement (``funding``: net paid by this position, + = paid).
+    leverage: Decimal = Decimal(1)
+    margin: Decimal = Decimal(0)
+    funding: Decimal = Decimal(0)
 
     def effective_stop(self) -> Decimal | None:
         """The tighter of the fixed stop and the trailing stop."""
@@ -98,6 +103,7 @@ class Fill:
     realized_pnl: Decimal
     reason: str
     ts: int
+    liquidation_fee: Decimal = Decimal(0)  # only on a liquidation's exit fill
     type: Literal["fill"] = "fill"
 
     def to_dict(self) -> JSONObject:
@@ -106,7 +112,8 @@ class Fill:
 
 @dataclass(frozen=True, slots=True)
 class Trade:
-    """A closed round trip. ``realized_pnl`` is net of both fees; ``gross_pnl`` is not."""
+    """A closed round trip. ``realized_pnl`` is net of both fees, the funding the position
+    paid (``funding``: + = paid) and a liquidation fee; ``gross_pnl`` is price movement only."""
 
     trade_id: str  # = the entry order id
     symbol: str
@@ -121,6 +128,29 @@ class Trade:
     realized_pnl: Decimal
     exit_reason: str
     setup: str
+    funding: Decimal = Decimal(0)
+    liquidation_fee: Decimal = Decimal(0)
+
+    def to_dict(self) -> JSONObject:
+        return to_plain_dict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class FundingSettled:
+    """One funding settlement applied to the position open at its instant ``ts``.
+
+    ``amount`` is what the position paid (negative = received): qty x mark x rate, paid by a
+    long when the rate is positive. ``trade_id`` is the position's entry order id."""
+
+    symbol: str
+    ts: int
+    rate: Decimal
+    mark: Decimal
+    side: Side
+    qty: Decimal
+    amount: Decimal
+    trade_id: str
+    type: Literal["funding"] = "funding"
 
     def to_dict(self) -> JSONObject:
         return to_plain_dict(self)
@@ -182,7 +212,8 @@ class EntriesPaused:
 
 
 # Every broker event but a closed trade (those are reported, and published, on their own).
-OrderEvent = Fill | OrderRejected | OrderExpired | OrderCanceled | EntriesPaused
+OrderEvent = (Fill | OrderRejected | OrderExpired | OrderCanceled | EntriesPaused
+              | FundingSettled)
 BrokerEvent = OrderEvent | TradeClosed
 
 

@@ -22,6 +22,7 @@ from laptop_agents.session.outcomes import Outcomes
 from laptop_agents.session.render import candle_view, position_view, trade_view
 from laptop_agents.session.symbol_engine import SymbolEngine
 from laptop_agents.session.views import (
+    AccountView,
     CandleView,
     FeedView,
     FlattenResult,
@@ -72,6 +73,7 @@ class EngineController:
             working_orders=len(engine.broker.working_orders),
             equity=engine.equity(),
             realized_pnl_today=engine.broker.realized_pnl_today,
+            account=self.account(),
             uptime_s=round(time.monotonic() - self.started_mono, 1),
             loop_lag_ms=LoopLagView(last=round(lag.last * 1000, 2),
                                     p99=round(lag.percentile(99) * 1000, 2),
@@ -94,12 +96,23 @@ class EngineController:
                         bid=None if tick is None else tick.bid,
                         ask=None if tick is None else tick.ask)
 
+    def account(self) -> AccountView:
+        broker = self.engine.broker
+        return AccountView(
+            starting_equity=broker.starting_equity, balance=broker.balance,
+            equity=self.engine.equity(), realized_pnl=broker.realized_pnl,
+            fees_paid=broker.fees_paid, funding_paid=broker.funding_paid,
+            liquidation_fees=broker.liquidation_fees, margin_used=broker.margin_used,
+            available=broker.available)
+
     def _position(self) -> PositionView | None:
         broker, tick = self.engine.broker, self.engine.last_tick
         position = broker.position
         if position is None:
             return None
-        return position_view(position, None if tick is None else broker.unrealized_pnl(tick))
+        mark = broker.last_mark
+        return position_view(position, None if tick is None else broker.unrealized_pnl(tick),
+                             None if mark is None else mark.mark, broker.liquidation_price())
 
     def positions(self) -> list[PositionView]:
         view = self._position()

@@ -6,6 +6,7 @@ from laptop_agents.paper.models import (
     BrokerEvent,
     EntriesPaused,
     Fill,
+    FundingSettled,
     OrderCanceled,
     OrderExpired,
     OrderRejected,
@@ -50,6 +51,10 @@ def describe_event(event: BrokerEvent) -> str:
         return f"order canceled: {event.order_id} ({event.reason})"
     if isinstance(event, EntriesPaused):
         return f"entries paused by risk limits: {event.reason}"
+    if isinstance(event, FundingSettled):
+        verb = "paid" if event.amount >= 0 else "received"
+        return (f"funding settled: the {event.side.value} {event.qty} {verb} "
+                f"{abs(event.amount)} (rate {event.rate}, mark {event.mark})")
     return f"broker event: {event!r}"
 
 

@@ -133,6 +133,7 @@ class Health:
         return DataHealthView(
             quotes_accepted=guard.stats.accepted,
             quotes_rejected=dict(guard.stats.rejected),
+            marks_rejected=dict(guard.stats.marks_rejected),
             price_suspect_s=round(guard.suspect_for(), 3),
             price_reference=guard.reference,
             moves_confirmed=guard.stats.confirmed_moves,

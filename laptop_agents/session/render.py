@@ -41,11 +41,16 @@ def order_event(event: paper.OrderEvent) -> OrderEventView:
     return _ORDER_EVENT.validate_python({"kind": event.type, **fields})
 
 
-def position_view(position: paper.Position, unrealized: Decimal | None) -> PositionView:
+def position_view(position: paper.Position, unrealized: Decimal | None,
+                  mark: Decimal | None = None,
+                  liquidation: Decimal | None = None) -> PositionView:
     """The open position as /status and /positions show it (``unrealized``: None before the
-    first tick)."""
+    first tick; ``mark``: None before the first mark price)."""
+    extra = {} if liquidation is None else {"liquidation_price": liquidation}
     return PositionView(
         symbol=position.symbol, side=position.side, size=position.qty,
         entry=position.entry_price, stop=position.effective_stop(), fixed_stop=position.stop,
         trailing_stop=position.trailing_stop, target=position.target,
-        opened_ms=position.opened_ms, setup=position.setup, unrealized_pnl=unrealized)
+        opened_ms=position.opened_ms, setup=position.setup, unrealized_pnl=unrealized,
+        mark_price=mark, leverage=position.leverage, margin=position.margin,
+        funding_paid=position.funding, **extra)

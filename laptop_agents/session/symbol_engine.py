@@ -30,6 +30,7 @@ from laptop_agents.metrics import Metrics
 from laptop_agents.models import Candle, Instrument, MarkPrice, Tick
 from laptop_agents.paper.broker import PaperBroker
 from laptop_agents.session.describe import describe_intent
+from laptop_agents.session.funding_sync import FundingSync
 from laptop_agents.session.gate import TradingGate
 from laptop_agents.session.outcomes import Outcomes
 from laptop_agents.session.ports import MarketRest
@@ -87,6 +88,8 @@ class SymbolEngine:
         self.strategy_runtime_max = 0.0
         self._quote_check: asyncio.Task[None] | None = None
         self._quote_check_at = float("-inf")
+        self.funding = FundingSync(self.symbol, broker, rest, settings.bitunix_rest_url,
+                                   lambda events: outcomes.report(events, None))
 
     # --- warm-up --------------------------------------------------------------------------
     async def warm_up(self) -> None:
@@ -109,6 +112,7 @@ class SymbolEngine:
             self.guard.observe_close(last.close)
             logger.info("warm-up: {} closed candles loaded, last open_time={}",
                         len(self.history), last.open_time)
+        await self.funding.catch_up()  # settlements missed while the daemon was down
 
     def update_warm(self) -> None:
         have, need = len(self.history), self.settings.warmup_candles
@@ -145,7 +149,16 @@ class SymbolEngine:
         """The exchange's mark price and funding state (the ``price`` channel)."""
         if mark.symbol != self.symbol:
             return
+        rejected = self.guard.judge_mark(mark.mark)
+        if rejected is not None:
+            # A mark can liquidate: one that the quotes do not support is never used.
+            self.metrics.quotes_rejected.labels(reason=f"mark_{rejected.value}").inc()
+            return
         self.last_mark = mark
+        events = self.broker.on_mark(mark)
+        if events:
+            self.outcomes.report(events, None)
+        self.funding.on_mark(mark)
 
     def on_candle(self, candle: Candle) -> None:
         if candle.symbol != self.symbol or candle.interval != self.interval:
@@ -196,6 +209,7 @@ class SymbolEngine:
         """Stop a REST check of the guard that is still under way (the session is closing)."""
         if self._quote_check is not None:
             self._quote_check.cancel()
+        self.funding.close()
 
     # --- the price guard's REST check -----------------------------------------------------
     def _check_quote_over_rest(self) -> None:

@@ -17,47 +17,47 @@ JSON rules:
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
-from pydantic.json_schema import SkipJsonSchema
+from pydantic import Field
 
 from laptop_agents.data.price_guard import QuoteRejected
-from laptop_agents.models import ConnectionState, Side
+from laptop_agents.models import ConnectionState
 from laptop_agents.session.gate import PauseReason
+from laptop_agents.session.views_base import (
+    Count,
+    EpochMs,
+    Money,
+    Seconds,
+    Unset,
+    View,
+    schema_name,
+    view_json,
+)
+from laptop_agents.session.views_orders import (
+    AccountView,
+    EntriesPausedEvent,
+    FillEvent,
+    FundingEvent,
+    OrderCanceledEvent,
+    OrderEventView,
+    OrderExpiredEvent,
+    OrderRejectedEvent,
+    PositionView,
+    TradeView,
+)
+
+# Re-exported: the API and the tests import every view from here.
+__all__ = [
+    "AccountView", "Count", "EntriesPausedEvent", "EpochMs", "FillEvent", "FundingEvent",
+    "Money", "OrderCanceledEvent", "OrderEventView", "OrderExpiredEvent", "OrderRejectedEvent",
+    "PositionView", "Seconds", "TradeView", "Unset", "View", "schema_name", "view_json",
+]
 
 PAUSE_REASON_MAX_CHARS = 200
 
-Money = Annotated[
-    Decimal,
-    PlainSerializer(str, return_type=str),
-    WithJsonSchema({"type": "string", "description": "decimal number rendered as a string",
-                    "examples": ["67012.5"]}),
-]
-Count = Annotated[int, Field(ge=0)]
-Seconds = Annotated[float, Field(ge=0)]
-EpochMs = Annotated[int, Field(description="epoch milliseconds")]
-# Not in the schema: an unset field is left out of the JSON, never sent as null.
-Unset = SkipJsonSchema[None]
 FeedKind = Literal["tick", "candle", "trade", "order", "status"]
 TaskState = Literal["not started", "running", "stopped", "failed", "finished"]
-
-
-def schema_name(name: str) -> str:
-    """The name a view has in the API's schemas: Status, not StatusView."""
-    return name.removesuffix("View")
-
-
-class View(BaseModel):
-    # forbid: a misspelt field is a bug in the builder, not something to drop silently
-    model_config = ConfigDict(extra="forbid", frozen=True,
-                              model_title_generator=lambda model: schema_name(model.__name__))
-
-
-def view_json(view: BaseModel) -> bytes:
-    """The view as JSON bytes, unset fields left out (pydantic-core, no dict in between)."""
-    return view.__pydantic_serializer__.to_json(view, exclude_unset=True)
 
 
 # -- status ------------------------------------------------------------------------------------
@@ -81,6 +81,8 @@ class DataHealthView(View):
     quotes_accepted: Count
     quotes_rejected: dict[QuoteRejected, Count] = Field(
         description="quarantined quotes by reason")
+    marks_rejected: dict[QuoteRejected, Count] | Unset = Field(
+        None, description="mark prices not believed, by reason")
     price_suspect_s: Seconds
     price_reference: Money | None
     moves_confirmed: Count
@@ -102,22 +104,6 @@ class GateView(View):
     exits_allowed: bool | Unset = None
     reasons: list[PauseReason] = Field(description="active pause reasons, in a fixed order")
     details: dict[PauseReason, str] | Unset = Field(None, description="each reason, in words")
-
-
-class PositionView(View):
-    """The open position."""
-
-    symbol: str | Unset = None
-    side: Side
-    size: Money
-    entry: Money
-    stop: Money | None = Field(None, description="effective stop (trailing when tighter)")
-    fixed_stop: Money | None = None
-    trailing_stop: Money | None = None
-    target: Money | None = None
-    opened_ms: EpochMs | Unset = None
-    setup: str | Unset = None
-    unrealized_pnl: Money | None = Field(None, description="null before the first tick")
 
 
 class LoopLagView(View):
@@ -162,6 +148,7 @@ class StatusView(View):
         None, description="resting entry orders at the paper broker")
     equity: Money
     realized_pnl_today: Money
+    account: AccountView | Unset = None
     uptime_s: Seconds
     loop_lag_ms: LoopLagView | Unset = None
     warmup: WarmupView | Unset = None
@@ -197,80 +184,6 @@ class CandleView(View):
     closed: bool
 
 
-class TradeView(View):
-    """A closed round trip as journaled by the engine."""
-
-    trade_id: str
-    symbol: str
-    side: Side
-    qty: Money
-    entry_price: Money
-    exit_price: Money
-    opened_ms: EpochMs
-    closed_ms: EpochMs
-    gross_pnl: Money
-    fees: Money
-    realized_pnl: Money = Field(description="net of fees")
-    exit_reason: str
-    setup: str
-
-
-# An "order" message is the broker event with ``kind`` first: the event's type, except for a
-# fill, whose own ``kind`` field (entry or exit) wins. Kept as it always was sent.
-class FillEvent(View):
-    kind: Literal["entry", "exit"]
-    fill_id: str
-    order_id: str
-    symbol: str
-    side: Literal["buy", "sell"]
-    qty: Money
-    price: Money
-    intended_price: Money
-    slippage: Money = Field(description="adverse move from the intended price (> 0 = worse)")
-    fee: Money
-    liquidity: Literal["maker", "taker"]
-    realized_pnl: Money
-    reason: str
-    ts: EpochMs
-    type: Literal["fill"]
-
-
-class OrderRejectedEvent(View):
-    kind: Literal["order_rejected"]
-    reason: str
-    code: str
-    setup: str
-    ts: EpochMs
-    type: Literal["order_rejected"]
-
-
-class OrderExpiredEvent(View):
-    kind: Literal["order_expired"]
-    order_id: str
-    reason: str
-    ts: EpochMs
-    type: Literal["order_expired"]
-
-
-class OrderCanceledEvent(View):
-    kind: Literal["order_canceled"]
-    order_id: str
-    reason: str
-    ts: EpochMs | None
-    type: Literal["order_canceled"]
-
-
-class EntriesPausedEvent(View):
-    kind: Literal["entries_paused"]
-    reason: str
-    ts: EpochMs
-    type: Literal["entries_paused"]
-
-
-OrderEventView = Annotated[
-    FillEvent | OrderRejectedEvent | OrderExpiredEvent | OrderCanceledEvent | EntriesPausedEvent,
-    Field(discriminator="type"),
-]
 FeedPayload = TickView | CandleView | TradeView | OrderEventView | StatusView
 
 

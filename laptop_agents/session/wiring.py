@@ -15,7 +15,7 @@ from loguru import logger
 
 from laptop_agents.config import Settings
 from laptop_agents.data.exchange_clock import ExchangeClock
-from laptop_agents.data.instruments import tradable_instrument
+from laptop_agents.data.instruments import check_leverage, tradable_instrument
 from laptop_agents.data.providers.bitunix_rest import BitunixRestClient
 from laptop_agents.data.providers.bitunix_ws import BitunixWSProvider
 from laptop_agents.data.providers.neterrors import describe_connect_error
@@ -101,6 +101,7 @@ async def build_parts(
     exchange_clock = clock or ExchangeClock()
     rest = BitunixRestClient(session, settings, exchange_clock)
     instrument = await fetch_instrument(rest, settings.symbol, settings.bitunix_rest_url)
+    check_leverage(settings.leverage, instrument)
     journal = open_journal(settings)
     # The broker judges quote freshness in exchange ms, which run faster on an accelerated
     # exchange than the wall seconds of LA_STALE_AFTER: it asks the clock for the speed.

@@ -24,16 +24,20 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from laptop_agents.paper.models import Fill, Order, OrderStatus, Position, Trade
+from laptop_agents.paper.models import Fill, FundingSettled, Order, OrderStatus, Position, Trade
 from laptop_agents.storage.rows import (
     INSERT_FILL,
+    INSERT_FUNDING,
     INSERT_TRADE,
     REPLACE_POSITION,
     UPSERT_FILLED_ORDER,
     AccountRow,
+    AccountTotals,
     decimal_or_none,
     fill_from_row,
     fill_params,
+    funding_from_row,
+    funding_params,
     order_from_row,
     order_params,
     position_from_row,
@@ -136,6 +140,8 @@ class Journal:
             day_start_equity=decimal_or_none(row["day_start_equity"]),
             day_start_balance=decimal_or_none(row["day_start_balance"]),
             risk_pause_reason=row["risk_pause_reason"],
+            funding_total=Decimal(row["funding_total"]),
+            liquidation_fees_total=Decimal(row["liquidation_fees_total"]),
         )
 
     def save_risk_day(
@@ -207,9 +213,7 @@ class Journal:
         order: Order | None,
         position: Position | None,
         trade: Trade | None,
-        realized_total: Decimal,
-        fees_total: Decimal,
-        last_exit_ms: int | None,
+        totals: AccountTotals,
     ) -> bool:
         """Write a fill and everything it changes atomically; False if ``fill_id`` exists.
 
@@ -228,12 +232,62 @@ class Journal:
                 self._write_position(conn, position)
             if trade is not None:
                 conn.execute(INSERT_TRADE, trade_params(trade))
-            conn.execute(
-                "UPDATE account SET realized_total = ?, fees_total = ?, last_exit_ms = ?"
-                " WHERE id = 1",
-                (str(realized_total), str(fees_total), last_exit_ms),
-            )
+            self._write_totals(conn, totals)
         return True
+
+    @staticmethod
+    def _write_totals(conn: sqlite3.Connection, totals: AccountTotals) -> None:
+        conn.execute(
+            "UPDATE account SET realized_total = ?, fees_total = ?, funding_total = ?,"
+            " liquidation_fees_total = ?, last_exit_ms = ? WHERE id = 1",
+            (str(totals.realized), str(totals.fees), str(totals.funding),
+             str(totals.liquidation_fees), totals.last_exit_ms),
+        )
+
+    # --- funding: the other transaction that moves money -----------------------------------
+    def apply_funding(
+        self,
+        settled: FundingSettled,
+        *,
+        position: Position | None,
+        trade: Trade | None,
+        totals: AccountTotals,
+    ) -> bool:
+        """Write one settlement with the position (or closed trade) it changed and the totals;
+        False when this symbol's settlement at ``settled.ts`` is already recorded (exactly
+        once, whichever path — live push or history on restart — saw it first)."""
+        with self._tx() as conn:
+            cursor = conn.execute(INSERT_FUNDING, funding_params(settled))
+            if cursor.rowcount != 1:
+                return False
+            if position is not None:
+                self._write_position(conn, position)
+            if trade is not None:
+                conn.execute(
+                    "UPDATE trades SET funding = ?, realized_pnl = ? WHERE trade_id = ?",
+                    (str(trade.funding), str(trade.realized_pnl), trade.trade_id),
+                )
+            self._write_totals(conn, totals)
+        return True
+
+    def funding_events(self, symbol: str | None = None) -> list[FundingSettled]:
+        """Every applied settlement, oldest first."""
+        if symbol is None:
+            rows = self._read("SELECT * FROM funding ORDER BY ts, symbol")
+        else:
+            rows = self._read("SELECT * FROM funding WHERE symbol = ? ORDER BY ts", (symbol,))
+        return [funding_from_row(r) for r in rows]
+
+    def last_funding_ms(self, symbol: str) -> int | None:
+        rows = self._read("SELECT MAX(ts) FROM funding WHERE symbol = ?", (symbol,))
+        return None if rows[0][0] is None else int(rows[0][0])
+
+    def trade_open_at(self, symbol: str, ts: int) -> Trade | None:
+        """The closed trade that was open at instant ``ts`` (opened <= ts < closed)."""
+        rows = self._read(
+            "SELECT * FROM trades WHERE symbol = ? AND opened_ms <= ? AND closed_ms > ?"
+            " ORDER BY opened_ms DESC LIMIT 1", (symbol, ts, ts))
+        return trade_from_row(rows[0]) if rows else None
 
     @staticmethod
     def _write_position(conn: sqlite3.Connection, p: Position) -> None:

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from laptop_agents.models import Side
-from laptop_agents.paper.models import Fill, Order, OrderStatus, Position, Trade
+from laptop_agents.paper.models import Fill, FundingSettled, Order, OrderStatus, Position, Trade
 
 INSERT_FILL = (
     "INSERT INTO fills (fill_id, order_id, symbol, side, kind, qty, price,"
-    " intended_price, slippage, fee, liquidity, realized_pnl, reason, ts)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " intended_price, slippage, fee, liquidity, realized_pnl, reason, ts, liquidation_fee)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 UPSERT_FILLED_ORDER = (
     "INSERT INTO orders (order_id, symbol, side, order_type, qty, price, stop,"
@@ -27,15 +27,31 @@ UPSERT_FILLED_ORDER = (
 )
 INSERT_TRADE = (
     "INSERT INTO trades (trade_id, symbol, side, qty, entry_price, exit_price,"
-    " opened_ms, closed_ms, gross_pnl, fees, realized_pnl, exit_reason, setup)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " opened_ms, closed_ms, gross_pnl, fees, realized_pnl, exit_reason, setup, funding,"
+    " liquidation_fee) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 REPLACE_POSITION = (
     "INSERT OR REPLACE INTO positions (symbol, side, qty, entry_price, stop, target,"
-    " trailing_stop, opened_ms, entry_order_id, entry_fee, atr, setup)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " trailing_stop, opened_ms, entry_order_id, entry_fee, atr, setup, leverage, margin,"
+    " funding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+INSERT_FUNDING = (
+    "INSERT OR IGNORE INTO funding (symbol, ts, rate, mark, side, qty, amount, trade_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 Param = str | int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountTotals:
+    """The money totals of the account row, written with every transaction that moves them.
+    balance = starting equity + realized - fees - funding - liquidation_fees."""
+
+    realized: Decimal  # gross realised PnL of every exit fill
+    fees: Decimal  # trading fees
+    funding: Decimal  # net funding paid (+ = paid, - = received)
+    liquidation_fees: Decimal
+    last_exit_ms: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +64,13 @@ class AccountRow:
     day_start_equity: Decimal | None
     day_start_balance: Decimal | None
     risk_pause_reason: str | None
+    funding_total: Decimal = Decimal(0)
+    liquidation_fees_total: Decimal = Decimal(0)
+
+    @property
+    def totals(self) -> AccountTotals:
+        return AccountTotals(self.realized_total, self.fees_total, self.funding_total,
+                             self.liquidation_fees_total, self.last_exit_ms)
 
 
 def decimal_or_none(value: str | None) -> Decimal | None:
@@ -75,7 +98,7 @@ def fill_from_row(row: sqlite3.Row) -> Fill:
         price=Decimal(row["price"]), intended_price=Decimal(row["intended_price"]),
         slippage=Decimal(row["slippage"]), fee=Decimal(row["fee"]),
         liquidity=row["liquidity"], realized_pnl=Decimal(row["realized_pnl"]),
-        reason=row["reason"], ts=row["ts"],
+        reason=row["reason"], ts=row["ts"], liquidation_fee=Decimal(row["liquidation_fee"]),
     )
 
 
@@ -86,7 +109,8 @@ def trade_from_row(row: sqlite3.Row) -> Trade:
         exit_price=Decimal(row["exit_price"]), opened_ms=row["opened_ms"],
         closed_ms=row["closed_ms"], gross_pnl=Decimal(row["gross_pnl"]),
         fees=Decimal(row["fees"]), realized_pnl=Decimal(row["realized_pnl"]),
-        exit_reason=row["exit_reason"], setup=row["setup"],
+        exit_reason=row["exit_reason"], setup=row["setup"], funding=Decimal(row["funding"]),
+        liquidation_fee=Decimal(row["liquidation_fee"]),
     )
 
 
@@ -97,7 +121,8 @@ def position_from_row(row: sqlite3.Row) -> Position:
         target=decimal_or_none(row["target"]),
         trailing_stop=decimal_or_none(row["trailing_stop"]), opened_ms=row["opened_ms"],
         entry_order_id=row["entry_order_id"], entry_fee=Decimal(row["entry_fee"]),
-        atr=Decimal(row["atr"]), setup=row["setup"],
+        atr=Decimal(row["atr"]), setup=row["setup"], leverage=Decimal(row["leverage"]),
+        margin=Decimal(row["margin"]), funding=Decimal(row["funding"]),
     )
 
 
@@ -114,7 +139,7 @@ def fill_params(fill: Fill) -> tuple[Param, ...]:
         fill.fill_id, fill.order_id, fill.symbol, fill.side, fill.kind,
         str(fill.qty), str(fill.price), str(fill.intended_price),
         str(fill.slippage), str(fill.fee), fill.liquidity, str(fill.realized_pnl),
-        fill.reason, fill.ts,
+        fill.reason, fill.ts, str(fill.liquidation_fee),
     )
 
 
@@ -123,7 +148,8 @@ def trade_params(trade: Trade) -> tuple[Param, ...]:
         trade.trade_id, trade.symbol, trade.side.value, str(trade.qty),
         str(trade.entry_price), str(trade.exit_price), trade.opened_ms,
         trade.closed_ms, str(trade.gross_pnl), str(trade.fees),
-        str(trade.realized_pnl), trade.exit_reason, trade.setup,
+        str(trade.realized_pnl), trade.exit_reason, trade.setup, str(trade.funding),
+        str(trade.liquidation_fee),
     )
 
 
@@ -131,5 +157,18 @@ def position_params(p: Position) -> tuple[Param, ...]:
     return (
         p.symbol, p.side.value, str(p.qty), str(p.entry_price), text_or_none(p.stop),
         text_or_none(p.target), text_or_none(p.trailing_stop), p.opened_ms, p.entry_order_id,
-        str(p.entry_fee), str(p.atr), p.setup,
+        str(p.entry_fee), str(p.atr), p.setup, str(p.leverage), str(p.margin), str(p.funding),
+    )
+
+
+def funding_params(f: FundingSettled) -> tuple[Param, ...]:
+    return (f.symbol, f.ts, str(f.rate), str(f.mark), f.side.value, str(f.qty), str(f.amount),
+            f.trade_id)
+
+
+def funding_from_row(row: sqlite3.Row) -> FundingSettled:
+    return FundingSettled(
+        symbol=row["symbol"], ts=row["ts"], rate=Decimal(row["rate"]), mark=Decimal(row["mark"]),
+        side=Side(row["side"]), qty=Decimal(row["qty"]), amount=Decimal(row["amount"]),
+        trade_id=row["trade_id"],
     )

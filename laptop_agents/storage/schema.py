@@ -49,5 +49,23 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # version 2: the perpetual-futures account (issue #14): isolated margin, funding,
+    # liquidation fees. Older rows get the neutral values (no funding, no liquidation).
+    """
+    ALTER TABLE account ADD COLUMN funding_total TEXT NOT NULL DEFAULT '0';
+    ALTER TABLE account ADD COLUMN liquidation_fees_total TEXT NOT NULL DEFAULT '0';
+    ALTER TABLE positions ADD COLUMN leverage TEXT NOT NULL DEFAULT '1';
+    ALTER TABLE positions ADD COLUMN margin TEXT NOT NULL DEFAULT '0';
+    ALTER TABLE positions ADD COLUMN funding TEXT NOT NULL DEFAULT '0';
+    ALTER TABLE fills ADD COLUMN liquidation_fee TEXT NOT NULL DEFAULT '0';
+    ALTER TABLE trades ADD COLUMN funding TEXT NOT NULL DEFAULT '0';
+    ALTER TABLE trades ADD COLUMN liquidation_fee TEXT NOT NULL DEFAULT '0';
+    CREATE TABLE funding (
+        symbol TEXT NOT NULL, ts INTEGER NOT NULL, rate TEXT NOT NULL, mark TEXT NOT NULL,
+        side TEXT NOT NULL, qty TEXT NOT NULL, amount TEXT NOT NULL, trade_id TEXT NOT NULL,
+        PRIMARY KEY (symbol, ts)
+    );
+    CREATE INDEX funding_trade ON funding(trade_id);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,6 +14,38 @@ from laptop_agents.models import Instrument
 
 
 @dataclass(frozen=True, slots=True)
+class Costs:
+    """What a round trip costs besides the price move, so a stop-out loses the stated risk:
+    the entry's fee rate (taker for a market order, maker for a resting limit), the exit's
+    (a stop is a market order: taker), slippage on market fills, the tick they round to, and
+    the margin leverage (the entry's margin plus fee must fit the equity)."""
+
+    entry_fee: Decimal = Decimal(0)
+    exit_fee: Decimal = Decimal(0)
+    slippage_bps: Decimal = Decimal(0)
+    market_entry: bool = False
+    leverage: Decimal | None = None
+
+    def fills(self, entry: Decimal, stop: Decimal, tick: Decimal) -> tuple[Decimal, Decimal]:
+        """Where the broker fills the entry and a stop-out at ``stop``: against us by the
+        slippage, rounded to the tick against us (as paper/pricing.py fills)."""
+        slip = self.slippage_bps / Decimal(10000)
+        long = stop < entry
+        if self.market_entry:
+            entry = round_to_tick(entry * (1 + slip) if long else entry * (1 - slip), tick,
+                                  up=long)
+        stop = round_to_tick(stop * (1 - slip) if long else stop * (1 + slip), tick,
+                             up=not long)
+        return entry, stop
+
+    def loss_per_unit(self, entry: Decimal, stop: Decimal, tick: Decimal) -> Decimal:
+        """What one unit loses when stopped out: the move between the fills plus both fees."""
+        entry_fill, stop_fill = self.fills(entry, stop, tick)
+        return (abs(entry_fill - stop_fill) + entry_fill * self.entry_fee
+                + stop_fill * self.exit_fee)
+
+
+@dataclass(frozen=True, slots=True)
 class SizeResult:
     qty: Decimal  # 0 when rejected
     reason: str
@@ -55,8 +87,13 @@ def position_size(
     min_notional: Decimal,
     max_qty: Decimal | None = None,
     cap_price: Decimal | None = None,
+    costs: Costs | None = None,
 ) -> SizeResult:
-    """qty = equity x risk_pct / |entry - stop|, capped, floored to the lot step, then checked.
+    """qty = equity x risk_pct / loss per unit, capped, floored to the lot step, then checked.
+
+    The loss per unit is ``|entry - stop|`` without ``costs``; with them it is the distance
+    between the slipped, tick-rounded fills plus both fees, so a stop-out at the stop loses
+    ``risk_pct`` of ``equity`` (to within the lot step's rounding).
 
     Caps (the smallest wins): ``max_notional / cap_price``,
     ``equity x min(max_leverage, instrument.max_leverage) / cap_price`` and ``max_qty``.
@@ -69,11 +106,16 @@ def position_size(
         return SizeResult(Decimal(0), "invalid entry/stop: zero risk distance")
     if equity <= 0:
         return SizeResult(Decimal(0), f"no equity to risk ({equity})")
-    qty = equity * risk_pct / distance
+    costs = costs or Costs()
+    per_unit = costs.loss_per_unit(entry, stop, instrument.tick_size) if costs != Costs() else (
+        distance)
+    qty = equity * risk_pct / per_unit
     capped_by = None
     leverage = min(max_leverage, Decimal(instrument.max_leverage))
     at = entry if cap_price is None else max(cap_price, entry)
     caps = [("max_notional", max_notional / at), ("max_leverage", equity * leverage / at)]
+    if costs.leverage is not None:  # the isolated margin plus the entry fee fit the equity
+        caps.append(("margin", equity / (at * (1 / costs.leverage + costs.entry_fee))))
     if max_qty is not None:
         caps.append(("max_position_qty", max_qty))
     for name, cap in caps:

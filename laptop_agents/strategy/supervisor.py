@@ -13,7 +13,7 @@ import laptop_agents.strategy.indicators as ind
 from laptop_agents.config import Settings
 from laptop_agents.models import Candle, Side
 from laptop_agents.strategy.base import Decision, OrderIntent, OrderType, StrategyContext
-from laptop_agents.strategy.sizing import check_fraction, position_size, round_to_tick
+from laptop_agents.strategy.sizing import Costs, check_fraction, position_size, round_to_tick
 
 PULLBACK = "pullback_ribbon"
 SWEEP = "sweep_invalidation"
@@ -209,6 +209,10 @@ class Supervisor:
             min_notional=s.min_notional,
             max_qty=s.max_position_qty,
             cap_price=cap_price,
+            costs=Costs(
+                entry_fee=s.taker_fee if c.order_type == "market" else s.maker_fee,
+                exit_fee=s.taker_fee, slippage_bps=s.slippage_bps,
+                market_entry=c.order_type == "market", leverage=s.leverage),
         )
         if not size.ok:
             return None, f"{c.setup}: {size.reason}"

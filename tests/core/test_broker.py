@@ -116,7 +116,7 @@ def test_marketable_limit_fills_at_the_touch_as_taker() -> None:
 
 def test_limit_expires_after_configured_candles_with_fresh_quotes() -> None:
     b = broker(limit_expiry_candles=3)
-    b.submit(intent(Side.LONG, "limit", entry=49000, stop=48900, target=49300), tick(50000), T0)
+    b.submit(intent(Side.LONG, "limit", entry=49500, stop=49400, target=49800), tick(50000), T0)
     for i in range(2):
         b.on_tick(tick(50000, ts=T0 + (i + 1) * MIN - 500))
         assert b.on_candle(candle(i, 50000, 50010, 48000, 50000)) == []  # quote fresh: no range
@@ -143,7 +143,7 @@ def test_limit_fills_on_candle_range_without_fresh_quote() -> None:
 
 def test_cancel_working_orders() -> None:
     b = broker()
-    b.submit(intent(Side.LONG, "limit", entry=49000, stop=48900, target=49300), tick(50000), T0)
+    b.submit(intent(Side.LONG, "limit", entry=49500, stop=49400, target=49800), tick(50000), T0)
     [ev] = b.cancel_working_orders("manual")
     assert isinstance(ev, OrderCanceled) and ev.reason == "manual"
     assert b.working_orders == []
@@ -208,7 +208,7 @@ def test_rejections_each_have_a_reason() -> None:
     b.submit(intent(), tick(50000), T0)
     assert "already open" in rejected(b, "position_open", now=T0 + 1)
     b = broker()
-    b.submit(intent(order_type="limit", entry=49000, stop=48900, target=49500), tick(50000), T0)
+    b.submit(intent(order_type="limit", entry=49500, stop=49400, target=49900), tick(50000), T0)
     assert "working" in rejected(b, "order_working", now=T0 + 1)
 
 
@@ -229,13 +229,13 @@ def test_caps_are_checked_at_the_fill_price() -> None:
 def test_orders_per_minute() -> None:
     b = broker(max_orders_per_minute=2)
     for i in range(2):
-        r = b.submit(intent(order_type="limit", entry=49000, stop=48900, target=49500),
+        r = b.submit(intent(order_type="limit", entry=49500, stop=49400, target=49900),
                      tick(50000), T0 + i)
         assert r.accepted
         b.cancel_working_orders("test")
     assert "last minute" in rejected(b, "rate_limit", now=T0 + 30_000)
     # a minute after the first order, one slot is free again
-    r = b.submit(intent(order_type="limit", entry=49000, stop=48900, target=49500),
+    r = b.submit(intent(order_type="limit", entry=49500, stop=49400, target=49900),
                  tick(50000), T0 + MIN + 1)
     assert r.accepted
 
@@ -252,8 +252,8 @@ def test_duplicate_client_order_id_is_not_placed_twice() -> None:
 # --- daily loss cap --------------------------------------------------------------------------
 def test_daily_loss_cap_closes_pauses_and_resets_next_day(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.sqlite")
-    b = PaperBroker(settings(slippage_bps=D(0), daily_loss_cap_pct=D("0.03")), INSTRUMENT,
-                    journal)
+    b = PaperBroker(settings(slippage_bps=D(0), daily_loss_cap_pct=D("0.03"), leverage=D(10)),
+                    INSTRUMENT, journal)
     r = b.submit(intent(Side.LONG, qty=1, entry=50000, stop=49000, target=52000),
                  tick(50000, 50000), T0 + 1000)
     assert r.accepted, r.reason
@@ -324,8 +324,8 @@ def test_a_tick_dated_days_back_never_rolls_the_risk_day_back(tmp_path: Path) ->
     """One tick stamped two days earlier must not bring back that day's budget: before the
     fix it rolled the day backwards and lifted the daily loss cap the same day."""
     journal = Journal(tmp_path / "j.sqlite")
-    b = PaperBroker(settings(slippage_bps=D(0), daily_loss_cap_pct=D("0.03")), INSTRUMENT,
-                    journal)
+    b = PaperBroker(settings(slippage_bps=D(0), daily_loss_cap_pct=D("0.03"), leverage=D(10)),
+                    INSTRUMENT, journal)
     day = T0 + 5 * 86_400_000
     assert b.submit(intent(Side.LONG, qty=1, entry=50000, stop=49000, target=52000),
                     tick(50000, 50000, ts=day + 1000), day + 1000).accepted

@@ -11,6 +11,7 @@ import pytest
 from laptop_agents.models import Side
 from laptop_agents.paper.broker import PaperBroker
 from laptop_agents.storage.journal import SCHEMA_VERSION, Journal, JournalError
+from laptop_agents.storage.rows import AccountTotals
 from tests.core.factories import INSTRUMENT, MIN, T0, D, intent, settings, tick
 
 
@@ -69,18 +70,18 @@ def test_pause_state_and_equity_round_trip(tmp_path: Path) -> None:
 def test_working_order_survives_restart_and_is_idempotent(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     journal, b = make(path)
-    r = b.submit(intent(Side.LONG, "limit", entry=49000, stop=48900, target=49500),
+    r = b.submit(intent(Side.LONG, "limit", entry=49500, stop=49400, target=49900),
                  tick(50000), T0)
     journal.close()
     journal, b = make(path)
     [order] = b.working_orders
-    assert order.order_id == r.order_id and order.price == D(49000)
-    again = b.submit(intent(Side.LONG, "limit", entry=49000, stop=48900, target=49500),
+    assert order.order_id == r.order_id and order.price == D(49500)
+    again = b.submit(intent(Side.LONG, "limit", entry=49500, stop=49400, target=49900),
                      tick(50000), T0)
     assert again.code == "duplicate" and len(b.working_orders) == 1
     # it still fills after the restart
-    b.on_tick(tick(48990, "48999.9", ts=T0 + 1000))
-    assert b.position is not None and b.position.entry_price == D(49000)
+    b.on_tick(tick(49490, "49499.9", ts=T0 + 1000))
+    assert b.position is not None and b.position.entry_price == D(49500)
     journal.close()
 
 
@@ -134,8 +135,7 @@ def test_same_fill_is_never_written_twice(tmp_path: Path) -> None:
     [fill] = r.fills
     assert b.position is not None
     assert not journal.apply_fill(fill, order=None, position=b.position, trade=None,
-                                  realized_total=D(0), fees_total=D(999),
-                                  last_exit_ms=None)
+                                  totals=AccountTotals(D(0), D(999), D(0), D(0), None))
     assert len(journal.fills()) == 1
     assert journal.load_account(D(1)).fees_total == fill.fee  # untouched by the refused write
     journal.close()

@@ -155,7 +155,7 @@ def test_market_entry_capped_by_notional_is_accepted_by_the_broker() -> None:
     from tests.core.factories import T0, tick
 
     def place(headroom: str) -> tuple[object, object]:
-        s = settings(market_cap_headroom=D(headroom))
+        s = settings(market_cap_headroom=D(headroom), max_notional=D(40000))
         it = Supervisor(s).decide(context(sweep_series())).intent
         assert it is not None and it.order_type == "market"
         # the quote at submission is a little above the sweep candle's close (50015)
@@ -163,7 +163,7 @@ def test_market_entry_capped_by_notional_is_accepted_by_the_broker() -> None:
 
     it, result = place("0.005")
     assert "capped by max_notional" in it.reason  # type: ignore[attr-defined]
-    assert it.qty == D("0.9947")  # type: ignore[attr-defined]  # 50000 / (50015 x 1.005)
+    assert it.qty == D("0.7957")  # type: ignore[attr-defined]  # 40000 / (50015 x 1.005)
     assert result.accepted, result.reason  # type: ignore[attr-defined]
     # without headroom the cap is computed at the close and the fill price breaks it
     it, result = place("0")

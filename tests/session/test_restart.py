@@ -38,8 +38,8 @@ def seed_open_position(sim: Any, data_dir: Path) -> Decimal:
     journal = Journal(journal_path(settings))
     broker = PaperBroker(settings, sim.instrument(), journal)
     tick = sim.current_tick()
-    stop = (tick.bid * Decimal("0.8")).quantize(Decimal("0.1"))
-    target = (tick.bid * Decimal("1.2")).quantize(Decimal("0.1"))
+    stop = (tick.bid * Decimal("0.9")).quantize(Decimal("0.1"))  # inside the 5x liquidation price
+    target = (tick.bid * Decimal("1.1")).quantize(Decimal("0.1"))
     intent = OrderIntent(side=Side.LONG, order_type="market", qty=Decimal("0.01"),
                          entry=tick.ask, stop=stop, target=target, setup="seeded",
                          reason="test", atr=Decimal("10"))

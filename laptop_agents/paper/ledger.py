@@ -85,6 +85,7 @@ class Ledger:
             p, lev = self.position, self.settings.leverage
             self.position = replace(p, leverage=lev,
                                     margin=initial_margin(p.qty, p.entry_price, lev))
+            journal.update_position(self.position)
         self.orders = {o.order_id: o for o in journal.working_orders(self.symbol)}
 
     # --- read side -------------------------------------------------------------------------

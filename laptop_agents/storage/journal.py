@@ -33,7 +33,7 @@ from laptop_agents.storage.rows import (
     UPSERT_FILLED_ORDER,
     AccountRow,
     AccountTotals,
-    decimal_or_none,
+    account_from_row,
     fill_from_row,
     fill_params,
     funding_from_row,
@@ -130,19 +130,14 @@ class Journal:
                 " VALUES (1, ?, '0', '0')",
                 (str(starting_equity),),
             )
-        row = self._read("SELECT * FROM account WHERE id = 1")[0]
-        return AccountRow(
-            starting_equity=Decimal(row["starting_equity"]),
-            realized_total=Decimal(row["realized_total"]),
-            fees_total=Decimal(row["fees_total"]),
-            last_exit_ms=row["last_exit_ms"],
-            risk_day=row["risk_day"],
-            day_start_equity=decimal_or_none(row["day_start_equity"]),
-            day_start_balance=decimal_or_none(row["day_start_balance"]),
-            risk_pause_reason=row["risk_pause_reason"],
-            funding_total=Decimal(row["funding_total"]),
-            liquidation_fees_total=Decimal(row["liquidation_fees_total"]),
-        )
+        account = self.read_account()
+        assert account is not None
+        return account
+
+    def read_account(self) -> AccountRow | None:
+        """The account row as it is (None before the first start): reads only."""
+        rows = self._read("SELECT * FROM account WHERE id = 1")
+        return account_from_row(rows[0]) if rows else None
 
     def save_risk_day(
         self,
@@ -297,6 +292,9 @@ class Journal:
         """Persist a changed stop, target or trailing stop of the open position."""
         with self._tx() as conn:
             self._write_position(conn, position)
+
+    def positions(self) -> list[Position]:
+        return [position_from_row(r) for r in self._read("SELECT * FROM positions")]
 
     def load_position(self, symbol: str) -> Position | None:
         rows = self._read("SELECT * FROM positions WHERE symbol = ?", (symbol,))

@@ -172,3 +172,18 @@ def funding_from_row(row: sqlite3.Row) -> FundingSettled:
         side=Side(row["side"]), qty=Decimal(row["qty"]), amount=Decimal(row["amount"]),
         trade_id=row["trade_id"],
     )
+
+
+def account_from_row(row: sqlite3.Row) -> AccountRow:
+    return AccountRow(
+        starting_equity=Decimal(row["starting_equity"]),
+        realized_total=Decimal(row["realized_total"]),
+        fees_total=Decimal(row["fees_total"]),
+        last_exit_ms=row["last_exit_ms"],
+        risk_day=row["risk_day"],
+        day_start_equity=decimal_or_none(row["day_start_equity"]),
+        day_start_balance=decimal_or_none(row["day_start_balance"]),
+        risk_pause_reason=row["risk_pause_reason"],
+        funding_total=Decimal(row["funding_total"]),
+        liquidation_fees_total=Decimal(row["liquidation_fees_total"]),
+    )

@@ -110,6 +110,53 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     return cli_resume(_settings(args), url=args.url)
 
 
+def _account_table(summary: dict[str, Any]) -> None:
+    """The account as a two-column table (rich honours NO_COLOR and a non-terminal stdout)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"paper account ({summary['source']})", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right", overflow="fold")
+    for key in ("starting_equity", "balance", "equity", "realized_pnl", "fees_paid",
+                "funding_paid", "liquidation_fees", "margin_used", "available", "trades",
+                "working_orders"):
+        table.add_row(key.replace("_", " "), str(summary[key]))
+    for position in summary["positions"]:
+        table.add_row("position", str(position["description"]))
+    if not summary["positions"]:
+        table.add_row("position", "flat")
+    table.add_row("journal", str(summary["journal"]) + ("" if summary["exists"] else
+                                                         " (not created yet)"))
+    Console().print(table)
+
+
+def _cmd_account(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from decimal import Decimal, InvalidOperation
+
+    from laptop_agents.account import account_summary, reset_account
+
+    if args.action == "show":
+        summary = account_summary(settings)
+        if args.json:
+            import orjson
+
+            _say(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
+        else:
+            _account_table(summary)
+        return 0
+    try:
+        equity = None if args.starting_equity is None else Decimal(args.starting_equity)
+    except InvalidOperation:
+        _complain(f"invalid --starting-equity {args.starting_equity!r}: not a number")
+        return 64
+    archive, equity = reset_account(settings, equity)
+    kept = f"the old journal is kept as {archive}" if archive else "there was no journal yet"
+    _say(f"account reset: starting equity {equity}; {kept}")
+    return 0
+
+
 def _cmd_install_service(args: argparse.Namespace) -> int:
     from laptop_agents.service_install import install_service
 
@@ -166,6 +213,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_api_flags(resume)
     resume.set_defaults(handler=_cmd_resume)
 
+    account = sub.add_parser("account", help="show or reset the paper account (no daemon needed)")
+    account.add_argument("action", choices=["show", "reset"])
+    account.add_argument("--source", choices=["sim", "bitunix"], help="whose journal")
+    account.add_argument("--json", action="store_true", help="the same as JSON data")
+    account.add_argument("--starting-equity", help="reset: the new account's USDT balance")
+    account.set_defaults(handler=_cmd_account)
+
     install = sub.add_parser("install-service", help="write a systemd unit or launchd plist")
     install.add_argument("--user", action="store_true", help="per-user service")
     install.add_argument("--print", dest="print_only", action="store_true",
@@ -174,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("run", "sim", "probe", "status", "pause", "resume", "install-service")
+COMMANDS = ("run", "sim", "probe", "status", "pause", "resume", "account", "install-service")
 
 
 def translate_legacy(argv: Sequence[str]) -> list[str]:
@@ -222,6 +276,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `laptop-agents account show --json | head`: the reader left
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as error:  # the last line of defence: log, then a distinct code
         import traceback
 

@@ -65,8 +65,13 @@ class Health:
         """Position size, equity and quote age for /metrics: after every broker event, at
         start-up (a restored position) and on every watchdog pass (the mark moves)."""
         engine = self.engine
-        self.metrics.position_size.set(float(signed_size(engine.broker.position)))
-        self.metrics.equity.set(float(engine.equity()))
+        broker, metrics = engine.broker, self.metrics
+        metrics.position_size.set(float(signed_size(broker.position)))
+        metrics.equity.set(float(engine.equity()))
+        metrics.balance.set(float(broker.balance))
+        metrics.funding_paid.set(float(broker.funding_paid))
+        metrics.margin_used.set(float(broker.margin_used))
+        metrics.liquidation_price.set(float(broker.liquidation_price() or 0))
         age = engine.gate.last_tick_age()
         if age is not None:
             self.metrics.last_quote_age.set(age)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from loguru import logger
 
 from laptop_agents.metrics import Metrics
-from laptop_agents.paper.models import BrokerEvent, TradeClosed
+from laptop_agents.paper.models import BrokerEvent, FundingSettled, TradeClosed
 from laptop_agents.session.controller import FeedPublisher
 from laptop_agents.session.describe import describe_event, describe_trade
 from laptop_agents.session.render import order_event, trade_view
@@ -35,9 +35,13 @@ class Outcomes:
     def report(self, events: Iterable[BrokerEvent], arrived: float | None) -> None:
         """``arrived``: perf_counter of the tick that caused them (times the watchdog)."""
         for event in events:
+            if isinstance(event, FundingSettled):
+                self.metrics.funding_settlements.inc()
             if isinstance(event, TradeClosed):
                 trade = event.trade
                 self.metrics.trades.inc()
+                if trade.exit_reason == "liquidation":
+                    self.metrics.liquidations.inc()
                 if arrived is not None:
                     self.metrics.watchdog_reaction.observe(time.perf_counter() - arrived)
                 logger.info("trade closed pnl={} ({})", trade.realized_pnl, describe_trade(trade))

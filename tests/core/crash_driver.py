@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 from laptop_agents.config import Settings
-from laptop_agents.models import DEFAULT_BTCUSDT, Candle, Side, Tick
+from laptop_agents.models import DEFAULT_BTCUSDT, Candle, FundingSettlement, Side, Tick
 from laptop_agents.paper.broker import PaperBroker
 from laptop_agents.storage.journal import Journal
 from laptop_agents.strategy.base import OrderIntent
@@ -55,8 +55,9 @@ def driver_settings() -> Settings:
 
 @dataclass(frozen=True)
 class Step:
-    kind: Literal["tick", "candle", "submit", "flatten", "cancel"]
+    kind: Literal["tick", "candle", "submit", "flatten", "cancel", "funding"]
     tick: Tick | None = None
+    settlement: FundingSettlement | None = None
     candle: Candle | None = None
     intent: OrderIntent | None = None
     now_ms: int = 0
@@ -84,6 +85,10 @@ def script() -> list[Step]:
         candle = Candle("BTCUSDT", "1min", start, prices[0], max(prices), min(prices),
                         prices[-1], D(10), prices[-1] * 10)
         steps.append(Step("candle", candle=candle))
+        if minute % 7 == 3:  # a settlement off any round grid, its rate changing sign
+            rate = D("0.0001") * ((minute // 7) % 5 - 2)
+            steps.append(Step("funding", settlement=FundingSettlement(
+                "BTCUSDT", start + 31_234, rate, prices[len(prices) // 2])))
         if rng.random() < 0.6:
             quote = None if quiet else last_tick
             side = rng.choice([Side.LONG, Side.SHORT])
@@ -148,6 +153,8 @@ def run(journal_path: Path) -> None:
             broker.flatten(step.tick, "scripted flatten")
         elif step.kind == "cancel":
             broker.cancel_working_orders("scripted cancel")
+        elif step.kind == "funding" and step.settlement is not None:
+            broker.apply_funding(step.settlement)
         if index == kill_step:  # K past the step's last statement: writes done, progress not
             os.kill(os.getpid(), signal.SIGKILL)
         current = -1

@@ -17,6 +17,7 @@ import pytest
 
 from laptop_agents.models import DEFAULT_BTCUSDT, Side
 from laptop_agents.paper.broker import PaperBroker
+from laptop_agents.paper.invariant import check_ledger
 from laptop_agents.storage.journal import Journal
 from tests.core import crash_driver
 
@@ -110,9 +111,7 @@ def check_consistent(path: Path) -> PaperBroker:
     fills = journal.fills()
     ids = [f.fill_id for f in fills]
     assert len(ids) == len(set(ids)), "a fill was duplicated"
-    expected = broker.starting_equity + sum(f.realized_pnl for f in fills) - sum(
-        f.fee for f in fills)
-    assert broker.balance == expected  # exact, hence to the cent
+    check_ledger(journal, broker.balance)  # the one invariant, exact to the smallest unit
     p = broker.position
     assert replay_position(journal) == (None if p is None else (p.side, p.qty, p.entry_price))
     journal.close()
@@ -139,6 +138,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path: Path) -
     assert run(reference, tmp_path, env={"CRASH_TRACE": "1"})
     ref_broker = check_consistent(reference)
     assert len(table(reference, "SELECT * FROM trades")) >= 10  # the script really trades
+    assert len(table(reference, "SELECT * FROM funding")) >= 3  # and pays funding
     ref_fills = table(reference, f"SELECT {FILL_COLUMNS} FROM fills ORDER BY seq")
     trace = read_trace(reference)
     fills_before = {step: sum(sql.startswith("INSERT INTO fills") for s2, sqls in trace.items()
@@ -201,5 +201,6 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path: Path) -
         "SELECT * FROM positions",
         "SELECT * FROM account",
         "SELECT * FROM equity ORDER BY ts_ms",
+        "SELECT * FROM funding ORDER BY ts",
     ):
         assert table(crashed, sql) == table(reference, sql), sql

@@ -51,7 +51,8 @@ class MemoryController:
         self.position: PositionView | None = PositionView(
             side=Side.LONG, size=Decimal("0.010"), entry=Decimal("50000.0"),
             stop=Decimal("49800.0"), target=Decimal("50400.0"),
-            unrealized_pnl=Decimal("1.50"),
+            unrealized_pnl=Decimal("1.50"), leverage=Decimal(5), margin=Decimal("100"),
+            liquidation_price=Decimal("40250.0"), funding_paid=Decimal("0"),
         )
         self.equity = Decimal("10000")
         self.realized = Decimal("0")

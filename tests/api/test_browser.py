@@ -61,6 +61,8 @@ def test_dashboard_live_chart_and_pause(server: ServerThread) -> None:
             expect(page.locator("#gate")).to_have_text("trading")
             expect(page.locator("#equity")).to_have_text("10000")
             expect(page.locator("#position")).to_contain_text("long 0.010 @ 50000.0")
+            expect(page.locator("#liquidation")).to_have_text("40250.0")
+            expect(page.locator("#margin")).to_have_text("100 at 5x")
             page.wait_for_function(
                 "window.laDashboard.candles === 50 && window.laDashboard.subscribed >= 1",
                 timeout=10_000)

@@ -107,6 +107,7 @@
     add(position.entry, "#c8cdd2", "entry");
     add(position.stop, "#ef5350", "stop");
     add(position.target, "#26a69a", "target");
+    add(position.liquidation_price, "#ff9800", "liquidation");
   }
 
   function onStatus(s) {
@@ -128,6 +129,9 @@
     $("position").textContent = p ? `${p.side} ${p.size} @ ${p.entry} (stop ${show(p.stop)}, ` +
       `target ${show(p.target)})` : "flat";
     $("upnl").textContent = p ? show(p.unrealized_pnl) : "–";
+    $("margin").textContent = p ? `${show(p.margin)} at ${show(p.leverage)}x` : "–";
+    $("liquidation").textContent = p ? show(p.liquidation_price) : "–";
+    $("funding").textContent = show((s.account || {}).funding_paid);
     setPriceLines(p);
   }
 

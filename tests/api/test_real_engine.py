@@ -151,10 +151,20 @@ async def test_real_engine_status_feed_schemas_and_metrics(
     assert Decimal(shown["stop"]) == position.stop and Decimal(shown["target"]) == position.target
     assert shown["unrealized_pnl"] is not None
     assert set(shown) <= DOCUMENTED["Position"]
+    # the perpetual account: isolated margin, liquidation price, the account object
+    assert Decimal(shown["margin"]) == position.margin == (
+        position.qty * position.entry_price / runner.settings.leverage).quantize(Decimal("1e-8"))
+    assert Decimal(shown["liquidation_price"]) == runner.broker.liquidation_price() < position.stop
+    account = status["account"]
+    assert set(account) == DOCUMENTED["Account"]
+    assert Decimal(account["margin_used"]) == position.margin
+    assert Decimal(account["available"]) == Decimal(account["balance"]) - position.margin
+    assert Decimal(account["balance"]) == runner.broker.balance
     positions = await conforms(await client.get("/positions"), "/positions")
     assert [p["side"] for p in positions["positions"]] == ["long"]
     text = await (await client.get("/metrics")).text()
     assert metric(text, "la_position_size") == float(position.qty)
+    assert metric(text, "la_margin_used_usdt") == float(position.margin)
 
     # -- a stop hit by a tick: trade message, /trades, watchdog histogram -------------------
     bid = position.stop - Decimal("5")

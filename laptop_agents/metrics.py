@@ -33,20 +33,7 @@ class Metrics:
         self.position_size = Gauge(
             "la_position_size", "Open position size in base coin, signed", registry=r
         )
-        # The perpetual account (docs/paper-trading.md).
-        self.balance = Gauge("la_balance_usdt", "Paper wallet balance (USDT)", registry=r)
-        self.funding_paid = Gauge(
-            "la_funding_paid_usdt", "Net funding paid since the journal began (USDT; "
-            "negative = received)", registry=r)
-        self.funding_settlements = Counter(
-            "la_funding_settlements", "Funding settlements applied to a position", registry=r)
-        self.margin_used = Gauge(
-            "la_margin_used_usdt", "Isolated margin in use (position and working orders)",
-            registry=r)
-        self.liquidation_price = Gauge(
-            "la_liquidation_price", "Liquidation price of the open position (0 when flat)",
-            registry=r)
-        self.liquidations = Counter("la_liquidations", "Positions liquidated", registry=r)
+        self._account(r)
         self.orders = Counter("la_orders", "Orders submitted to the paper broker", registry=r)
         self.trades = Counter("la_trades", "Round-trip trades closed", registry=r)
         # Data health (docs/market-data.md): what the daemon refused to believe, and why.
@@ -74,6 +61,22 @@ class Metrics:
         self.pauses_detected = Counter(
             "la_pauses_detected", "Laptop sleeps or loop stalls detected", registry=r
         )
+
+    def _account(self, r: CollectorRegistry) -> None:
+        """The perpetual account (docs/paper-trading.md)."""
+        self.balance = Gauge("la_balance_usdt", "Paper wallet balance (USDT)", registry=r)
+        self.funding_paid = Gauge(
+            "la_funding_paid_usdt", "Net funding paid since the journal began (USDT; "
+            "negative = received)", registry=r)
+        self.funding_settlements = Counter(
+            "la_funding_settlements", "Funding settlements applied to a position", registry=r)
+        self.margin_used = Gauge(
+            "la_margin_used_usdt", "Isolated margin in use (position and working orders)",
+            registry=r)
+        self.liquidation_price = Gauge(
+            "la_liquidation_price", "Liquidation price of the open position (0 when flat)",
+            registry=r)
+        self.liquidations = Counter("la_liquidations", "Positions liquidated", registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -33,7 +33,9 @@ async def test_positions(client: Client, controller: MemoryController) -> None:
     body = await (await client.get("/positions")).json()
     assert body == {"positions": [{"side": "long", "size": "0.010", "entry": "50000.0",
                                    "stop": "49800.0", "target": "50400.0",
-                                   "unrealized_pnl": "1.50"}]}
+                                   "unrealized_pnl": "1.50", "leverage": "5",
+                                   "margin": "100", "liquidation_price": "40250.0",
+                                   "funding_paid": "0"}]}
     controller.position = None
     assert await (await client.get("/positions")).json() == {"positions": []}
 

@@ -189,16 +189,19 @@ async def test_repeats_are_coalesced_and_stale_marks_skipped(
     for ts, mp in [(t, "1"), (t + 400, "1"), (t + MARK_REPEAT_MS - 1, "1"),
                    (t + MARK_REPEAT_MS, "1"),  # a second on: passed on as a refresh
                    (t + MARK_REPEAT_MS + 1, "2"),  # changed: passed on at once
-                   (t + 500, "3")]:  # older than the last passed on: skipped
+                   (t + MARK_REPEAT_MS + 2, "2"),  # a repeat again
+                   (t + 500, "2"),  # a repeat whose ts went back: still a repeat
+                   (t + 400, "3")]:  # ts went back, but a new mark: the newest word wins
         provider._on_text(conn, price_push(ts, mp=mp))
     items = _drain(provider)
     assert [(m.ts - t, m.mark) for m in items] == [
-        (0, Decimal(1)), (MARK_REPEAT_MS, Decimal(1)), (MARK_REPEAT_MS + 1, Decimal(2))]
+        (0, Decimal(1)), (MARK_REPEAT_MS, Decimal(1)), (MARK_REPEAT_MS + 1, Decimal(2)),
+        (400, Decimal(3))]
     # a change of funding state alone is not a repeat
-    provider._on_text(conn, price_push(t + MARK_REPEAT_MS + 2, mp="2", fr="0.01"))
+    provider._on_text(conn, price_push(t + 401, mp="3", fr="0.01"))
     [changed] = _drain(provider)
     assert changed.funding_rate == Decimal("0.0001")
-    assert provider.stats.marks == 4 and provider.stats.malformed == 0
+    assert provider.stats.marks == 5 and provider.stats.malformed == 0
     await provider.close()
 
 

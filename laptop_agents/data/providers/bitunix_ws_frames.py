@@ -133,12 +133,14 @@ class FrameHandler:
             self._counters.tick(time.time())
 
     def on_mark(self, mark: MarkPrice) -> None:
-        """Pass a mark price on, unless it is older than the last one or a recent repeat."""
+        """Pass a mark price on, unless it repeats the last one passed on within a second.
+
+        A push whose ts went back is still passed on when it says something new (the same
+        socket delivers in order, so only the server's clock can have gone back; the newest
+        word on the mark wins, as for ticks)."""
         previous = self.last_mark.get(mark.symbol)
-        if previous is not None and (
-            mark.ts < previous.ts
-            or (mark.ts - previous.ts < MARK_REPEAT_MS and replace(previous, ts=mark.ts) == mark)
-        ):
+        if (previous is not None and abs(mark.ts - previous.ts) < MARK_REPEAT_MS
+                and replace(previous, ts=mark.ts) == mark):
             return
         self.last_mark[mark.symbol] = mark
         self._stats.marks += 1

@@ -19,6 +19,9 @@ KLINE = {"ch": "market_kline_1min", "symbol": "BTCUSDT", "ts": NOW,
 DEPTH = {"ch": "depth_book1", "symbol": "BTCUSDT", "ts": NOW,
          "data": {"b": [["7403.89", "0.002"]], "a": [["7405.96", "3.340"]]}}
 TICKER = {"ch": "ticker", "symbol": "BTCUSDT", "ts": NOW, "data": {"la": "86688.2"}}
+PRICE = {"ch": "price", "symbol": "BTCUSDT", "ts": NOW,
+         "data": {"ip": "86720.6", "mp": "86688.3", "fr": "-0.00077",
+                  "ft": "2026-09-23T00:00:00Z", "nft": "2026-09-23T08:00:00Z"}}
 
 # Values a hostile or broken server could put where a number belongs.
 HOSTILE_NUMBERS: list[Any] = [
@@ -79,6 +82,25 @@ PATHS: list[tuple[Any, ...]] = [
     ("data", "c"), ("data", "b"), ("data", "q"), ("data", "la"), ("data", "a"),
     ("data", "b", 0, 0), ("data", "b", 0, 1), ("data", "a", 0, 0), ("data", "a", 0, 1),
 ]
+
+
+# `price` pushes: ISO-ish settlement times (some impossible), any number where one belongs.
+iso_like = st.builds(
+    "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}{}{}".format,
+    st.integers(0, 9999), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25),
+    st.integers(0, 61), st.integers(0, 61),
+    st.sampled_from(["", ".5", ".123456789", ".1234567890"]),
+    st.sampled_from(["", "Z", "+01:00", "-0130", "+24:00", "z"]),
+)
+times = iso_like | timestamps | st.sampled_from(["", None, "2026-09-23T08:00:00Z"])
+fields = {"mp": numbers, "ip": numbers, "fr": numbers | st.decimals().map(str),
+          "ft": times, "nft": times}
+price_frames = st.fixed_dictionaries(
+    {"ch": st.just("price")},
+    optional={"symbol": st.sampled_from(["BTCUSDT", "btcusdt", "", "BTC-USDT"]) | json_values,
+              "ts": timestamps,
+              "data": st.fixed_dictionaries({}, optional=fields) | json_values},
+)
 
 
 def replace_paths(base: dict[str, Any], changes: dict[tuple[Any, ...], Any]) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from typing import TypeVar
 
 import orjson
 
+from laptop_agents.data.providers.bitunix_price import PRICE_CHANNEL, parse_price_push
+
 # REST parsing and value bounds live in their own modules; their names are re-exported here
 # because this module is the protocol's one import point for the client and the tests.
 from laptop_agents.data.providers.bitunix_rest_parse import (
@@ -41,7 +43,7 @@ from laptop_agents.data.providers.bitunix_values import (
     timestamp_ms,
     to_decimal,
 )
-from laptop_agents.models import WS_INTERVAL_MS, Candle
+from laptop_agents.models import WS_INTERVAL_MS, Candle, MarkPrice
 
 Item = TypeVar("Item")
 KLINE_PREFIX = "market_kline_"
@@ -166,7 +168,8 @@ class TickerPush:
     last: Decimal
 
 
-Frame = ConnectFrame | HeartbeatReply | LoginReply | OpReply | KlinePush | DepthPush | TickerPush
+Frame = (ConnectFrame | HeartbeatReply | LoginReply | OpReply | KlinePush | DepthPush
+         | TickerPush | MarkPrice)
 
 
 def _dict(value: object, what: str) -> dict[str, object]:
@@ -222,6 +225,8 @@ def _parse_push(frame: dict[str, object], channel: str) -> Frame:
         data = _dict(frame.get("data"), "ticker data")
         return TickerPush(symbol=_symbol(frame), ts=_ts(frame),
                           last=price(data.get("la"), "la"))
+    if channel == PRICE_CHANNEL:
+        return parse_price_push(frame)
     raise MalformedFrame(f"unknown channel {sample(channel, 40)!r}")
 
 

@@ -1,6 +1,7 @@
 """Bitunix futures market REST client on the process's single aiohttp session.
 
-Klines (warm-up, candle confirmation and gap backfill), trading pairs and depth. Every reply is
+Klines (warm-up, candle confirmation and gap backfill), trading pairs, depth and funding (the
+current rate and past settlements, paged). Every reply is
 HTTP 200 with ``{"code","data","msg"}``; ``code != 0`` becomes :class:`BitunixApiError` (or
 :class:`RateLimitedError` for 10005/10006, retried with exponential backoff). Requests go
 through one async limiter: at most ``LA_REST_MAX_REQUESTS_PER_SECOND`` (the exchange allows 10/s
@@ -33,6 +34,8 @@ from laptop_agents.data.providers.bitunix_rest_parse import (
     DepthSnapshot,
     RateLimitedError,
     parse_depth,
+    parse_funding_quote,
+    parse_funding_row,
     parse_kline_row,
     parse_rest_envelope,
     parse_trading_pair,
@@ -52,6 +55,13 @@ from laptop_agents.models import (
 KLINE_PATH = "/api/v1/futures/market/kline"
 TRADING_PAIRS_PATH = "/api/v1/futures/market/trading_pairs"
 DEPTH_PATH = "/api/v1/futures/market/depth"
+FUNDING_RATE_PATH = "/api/v1/futures/market/funding_rate"
+FUNDING_HISTORY_PATH = "/api/v1/futures/market/get_funding_rate_history"
+FUNDING_PAGE = 200  # the documented maximum rows per history call
+# A bound on one history walk (~2 requests per 199 settlements): 500 requests cover more than
+# five years of hourly settlements; a server that keeps answering with new rows past that is
+# not paging as documented.
+MAX_FUNDING_REQUESTS = 500
 
 QUIET_PROBE_S = 2.0  # no word from the exchange for this long: ask its time before paging
 RETRY_ATTEMPTS = 4  # one request plus three retries (rate limited or transport failure)
@@ -263,8 +273,76 @@ class BitunixRestClient:
     # ------------------------------------------------------------------ funding
 
     async def funding_rate(self, symbol: str) -> FundingQuote:
-        raise NotImplementedError  # issue #14: being written
+        """The predicted rate of the coming settlement (a fraction), the mark price, and the
+        next settlement time when the reply has one."""
+        symbol = symbol.upper()
+        data = await self.get(FUNDING_RATE_PATH, {"symbol": symbol})
+        try:
+            return parse_funding_quote(data, symbol)
+        except MalformedFrame as error:
+            raise BitunixApiError(-1, f"bad funding_rate reply: {error}") from None
 
     async def funding_history(self, symbol: str, start_ms: int,
                               end_ms: int | None = None) -> list[FundingSettlement]:
-        raise NotImplementedError  # issue #14: being written
+        """Settlements with ``start_ms <= ts`` (and ``ts <= end_ms``), oldest first, one per ts.
+
+        A call returns at most 200 rows, and neither their order nor which 200 of a larger
+        window the server keeps is documented. So a full page, spanning ``first..last``, leaves
+        two windows to ask about, ``start..first`` and ``last..end``; a window whose page is
+        not full, or adds nothing new, is done. That walks the history whichever end the
+        server prefers, at the cost of one extra request per page.
+        """
+        symbol = symbol.upper()
+        found: dict[int, FundingSettlement] = {}
+        windows: list[tuple[int, int | None]] = [(start_ms, end_ms)]
+        requests = 0
+        while windows and (end_ms is None or start_ms <= end_ms):
+            if requests >= MAX_FUNDING_REQUESTS:
+                logger.warning("funding history of {}: stopped after {} requests ({} rows)",
+                               symbol, requests, len(found))
+                break
+            low, high = windows.pop()
+            requests += 1
+            rows, added, span = await self._funding_page(symbol, low, high, found,
+                                                         (start_ms, end_ms))
+            if rows < FUNDING_PAGE or not added or span is None:
+                continue
+            first, last = span
+            if first > low:
+                windows.append((low, first))
+            if high is None or last < high:
+                windows.append((last, high))
+        return [found[ts] for ts in sorted(found)]
+
+    async def _funding_page(
+        self, symbol: str, low: int, high: int | None, found: dict[int, FundingSettlement],
+        bounds: tuple[int, int | None],
+    ) -> tuple[int, int, tuple[int, int] | None]:
+        """One history call for ``low..high`` into ``found`` (only rows within ``bounds``):
+        (rows returned, rows new to ``found``, (oldest, newest) ts of the valid rows)."""
+        # One ms wider on each side, so both bounds are in whether the server reads them as
+        # inclusive or exclusive; rows outside the caller's bounds are dropped below.
+        params = {"symbol": symbol, "startTime": str(max(0, low - 1)),
+                  "limit": str(FUNDING_PAGE)}
+        params["starTime"] = params["startTime"]  # the documentation's spelling (sic)
+        if high is not None:
+            params["endTime"] = str(high + 1)
+        rows = await self.get(FUNDING_HISTORY_PATH, params)
+        if rows is None:  # no settlements in the window, in the terse spelling
+            rows = []
+        if not isinstance(rows, list):
+            raise BitunixApiError(-1, "funding history data is not a list")
+        start_ms, end_ms = bounds
+        added, stamps = 0, []
+        for row in rows:
+            try:
+                settlement = parse_funding_row(row, symbol)
+            except MalformedFrame as error:
+                logger.debug("skipping bad funding history row: {}", error)
+                continue
+            stamps.append(settlement.ts)
+            inside = start_ms <= settlement.ts and (end_ms is None or settlement.ts <= end_ms)
+            if inside and settlement.ts not in found:
+                found[settlement.ts] = settlement
+                added += 1
+        return len(rows), added, (min(stamps), max(stamps)) if stamps else None

@@ -1,4 +1,5 @@
-"""Bitunix futures REST replies -> models (pure): the envelope, kline rows, trading pairs, depth.
+"""Bitunix futures REST replies -> models (pure): the envelope, kline rows, trading pairs, depth,
+funding (the current quote and past settlements; rates in percent on the wire, fractions here).
 
 Every number goes through the bounds of :mod:`bitunix_values`; a row that breaks one raises
 :class:`MalformedFrame` and the REST client skips it.
@@ -16,16 +17,21 @@ from laptop_agents.data.providers.bitunix_values import (
     MalformedFrame,
     amount,
     bounded_int,
+    funding_fraction,
     price,
+    settlement_ms,
     symbol_name,
     timestamp_ms,
+    to_decimal,
 )
-from laptop_agents.models import Candle, Instrument
+from laptop_agents.models import Candle, FundingQuote, FundingSettlement, Instrument
 
 RATE_LIMIT_CODES = frozenset({10005, 10006})
 # A row without `symbolStatus` is listed but not known to be open: not tradable.
 UNKNOWN_STATUS = "UNKNOWN"
 _STATUS = re.compile(r"[A-Za-z_]{1,32}")
+# `priceProtectScope` when a row lacks it or carries nonsense: the value every live row shows.
+DEFAULT_PRICE_PROTECT_SCOPE = Decimal("0.02")
 
 
 class BitunixApiError(Exception):
@@ -113,6 +119,17 @@ def _api_supported(value: object) -> bool:
     raise MalformedFrame("isApiSupported: expected a boolean")
 
 
+def _protect_scope(value: object) -> Decimal:
+    """``priceProtectScope``, a fraction of the mark (``"0.02"``). Missing or invalid falls
+    back to the default rather than refusing the row: the symbol stays tradable, and the
+    broker still refuses orders far from the mark."""
+    try:
+        scope = to_decimal(value, "priceProtectScope")
+    except MalformedFrame:
+        return DEFAULT_PRICE_PROTECT_SCOPE
+    return scope if 0 < scope <= 1 else DEFAULT_PRICE_PROTECT_SCOPE
+
+
 def parse_trading_pair(row: object) -> Instrument:
     data = _dict(row, "trading pair")
     quote_precision = bounded_int(data.get("quotePrecision"), "quotePrecision", 0, MAX_PRECISION)
@@ -125,6 +142,7 @@ def parse_trading_pair(row: object) -> Instrument:
         max_leverage=bounded_int(data.get("maxLeverage", 125), "maxLeverage", 1, MAX_LEVERAGE),
         status=_status(data.get("symbolStatus")),
         api_supported=_api_supported(data.get("isApiSupported")),
+        price_protect_scope=_protect_scope(data.get("priceProtectScope")),
     )
 
 
@@ -152,3 +170,36 @@ def parse_depth(data: object) -> DepthSnapshot:
     return DepthSnapshot(
         bids=levels(book.get("bids"), "bids"), asks=levels(book.get("asks"), "asks")
     )
+
+
+def parse_funding_quote(data: object, symbol: str) -> FundingQuote:
+    """``funding_rate``'s data: an object, or (some clients say) a one-element list of it.
+    ``lastPrice`` is not needed and not required; ``nextFundingTime`` is optional."""
+    if isinstance(data, list):
+        if len(data) != 1:
+            raise MalformedFrame(f"funding rate: a list of {len(data)} rows, expected one")
+        data = data[0]
+    row = _dict(data, "funding rate")
+    _same_symbol(row, symbol)
+    return FundingQuote(
+        symbol=symbol, rate=funding_fraction(row.get("fundingRate"), "fundingRate"),
+        mark=price(row.get("markPrice"), "markPrice"),
+        next_settlement_ms=settlement_ms(row.get("nextFundingTime"), "nextFundingTime"),
+    )
+
+
+def parse_funding_row(row: object, symbol: str) -> FundingSettlement:
+    """One ``get_funding_rate_history`` row; ``fundingTime`` is required (ms, int or string)."""
+    data = _dict(row, "funding history row")
+    _same_symbol(data, symbol)
+    return FundingSettlement(
+        symbol=symbol, ts=timestamp_ms(data.get("fundingTime"), "fundingTime", strings=True),
+        rate=funding_fraction(data.get("fundingRate"), "fundingRate"),
+        mark=price(data.get("markPrice"), "markPrice"),
+    )
+
+
+def _same_symbol(row: dict[str, object], symbol: str) -> None:
+    # Rows may name their symbol; one naming another symbol is not an answer to our request.
+    if "symbol" in row and symbol_name(row["symbol"]) != symbol:
+        raise MalformedFrame(f"a row for {symbol_name(row['symbol'])}, asked for {symbol}")

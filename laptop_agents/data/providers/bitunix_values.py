@@ -15,7 +15,8 @@ import functools
 import math
 import re
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Context, Decimal, InvalidOperation
 
 # A number string longer than this is not something an exchange prints (BTC turnover with
 # ten decimals is ~25 characters); it bounds the work Decimal() does on hostile input.
@@ -49,6 +50,18 @@ _SYMBOL = re.compile(r"[A-Za-z0-9]{1,32}")
 # accepts other scripts' digits, underscores ("1_000"), surrounding spaces, "NaN", "Infinity".
 _NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,4})?")
 _DIGITS = re.compile(r"-?[0-9]+")
+# Funding rates arrive in percent (WS `fr`, REST `fundingRate`) and are kept as fractions.
+# Real rates are capped by the exchange at a few tenths of a percent per settlement (live
+# `maxFundingRate`); 5 % is far above any cap and keeps a funding payment a small multiple of
+# the position's notional.
+MAX_FUNDING_FRACTION = Decimal("0.05")
+# Dividing by 100 only moves the exponent; a context wider than any accepted number string
+# keeps the digits exact (the default 28 digits could round a 31-digit string).
+_EXACT = Context(prec=2 * MAX_NUMBER_CHARS)
+# Settlement times (`ft`, `nft`): ISO-8601 like "2026-09-23T08:00:00Z", fractional seconds of
+# any precision (trade times carry nanoseconds), "Z", an offset or nothing (read as UTC).
+_ISO = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2}):([0-9]{2})"
+                  r"(?:\.([0-9]{1,9}))?(Z|[+-][0-9]{2}:?[0-9]{2})?")
 
 
 class MalformedFrame(ValueError):
@@ -166,6 +179,46 @@ def timestamp_ms(value: object, what: str = "ts", *, strings: bool = False) -> i
     return bounded_int(value, what, TS_MIN_MS, TS_MAX_MS, strings=strings)
 
 
+def funding_fraction(value: object, what: str) -> Decimal:
+    """A funding rate sent in percent (``"-0.00077"``) as an exact fraction (``-0.0000077``),
+    with ``|fraction| <= MAX_FUNDING_FRACTION``."""
+    fraction = to_decimal(value, what).scaleb(-2, _EXACT)
+    if abs(fraction) > MAX_FUNDING_FRACTION:
+        raise MalformedFrame(f"{what}: {fraction} beyond +-{MAX_FUNDING_FRACTION} per settlement")
+    return fraction
+
+
+def settlement_ms(value: object, what: str) -> int | None:
+    """A settlement time: an ISO-8601 UTC string, or milliseconds (integer or digit string);
+    None when missing or empty. Within TS_MIN_MS..TS_MAX_MS like every exchange time."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and not _DIGITS.fullmatch(value):
+        return timestamp_ms(_iso_ms(value, what), what)
+    return timestamp_ms(value, what, strings=True)
+
+
+def _iso_ms(text: str, what: str) -> int:
+    match = _ISO.fullmatch(text) if len(text) <= 40 else None
+    if match is None:
+        raise MalformedFrame(f"{what}: not an ISO-8601 time: {sample(text, 40)!r}")
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    fraction, zone = match.group(7) or "", match.group(8)
+    offset = timedelta(0)
+    if zone and zone != "Z":
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        offset = sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    try:
+        moment = datetime(year, month, day, hour, minute, second, tzinfo=timezone(offset))
+    except ValueError as error:  # month 13, hour 25, an offset of a day or more ...
+        raise MalformedFrame(f"{what}: {error}") from None
+    # Whole seconds through the timestamp, then the milliseconds of the fraction (sub-ms
+    # digits are cut, never rounded up into the next millisecond).
+    whole = int((moment - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds())
+    return whole * 1000 + int((fraction + "00")[:3])
+
+
 def symbol_name(value: object, what: str = "symbol") -> str:
     """An upper-cased ASCII alphanumeric symbol of 1 to 32 characters."""
     if not isinstance(value, str) or not _SYMBOL.fullmatch(value):
@@ -176,6 +229,7 @@ def symbol_name(value: object, what: str = "symbol") -> str:
 __all__ = [
     "AMOUNT_MAX",
     "AMOUNT_MIN",
+    "MAX_FUNDING_FRACTION",
     "MAX_LEVERAGE",
     "MAX_NUMBER_CHARS",
     "MAX_PRECISION",
@@ -186,8 +240,10 @@ __all__ = [
     "MalformedFrame",
     "amount",
     "bounded_int",
+    "funding_fraction",
     "price",
     "sample",
+    "settlement_ms",
     "symbol_name",
     "timestamp_ms",
     "to_decimal",

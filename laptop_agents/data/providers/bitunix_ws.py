@@ -129,7 +129,8 @@ class BitunixWSProvider:
         self._subs.add_kline(symbol, interval)
 
     async def subscribe_ticker(self, symbol: str) -> None:
-        """Best bid/offer from ``depth_book1``; last price from ``ticker``."""
+        """Best bid/offer from ``depth_book1``; last price from ``ticker``; MarkPrice events
+        (mark, index, funding) from ``price``."""
         self._subs.add_ticker(symbol.upper())
 
     # ------------------------------------------------------------------ supervisor
@@ -181,7 +182,8 @@ class BitunixWSProvider:
     # ------------------------------------------------------------------ public loop
 
     async def listen(self, start_after_open_time: int | None = None) -> AsyncIterator[MarketEvent]:
-        """Yield Ticks, closed Candles (exactly once, in order) and ConnectionEvents.
+        """Yield Ticks, MarkPrices, closed Candles (exactly once, in order) and
+        ConnectionEvents.
 
         With ``start_after_open_time`` every closed candle after it is first fetched over REST,
         so warm-up history and live candles join without a gap. Raises FeedRefusedError or

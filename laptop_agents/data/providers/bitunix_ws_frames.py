@@ -6,6 +6,7 @@ stream against the subscriptions, then route it:
 * ``depth_book1`` → a Tick, into the outbox at once (ticks never wait behind a REST call);
 * kline → the candle worker's inbox (closing candles is the worker's job);
 * ticker → the last price, carried by the next Tick;
+* price → a MarkPrice into the outbox (repeats coalesced, the latest never dropped);
 * a heartbeat reply → clears the outstanding ping.
 
 Anything malformed is counted and skipped; anything that raises while handling one frame is
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Container, Set
+from dataclasses import replace
 from decimal import Decimal
 from typing import Protocol
 
@@ -33,9 +35,13 @@ from laptop_agents.data.providers.bitunix_protocol import (
     parse_frame,
 )
 from laptop_agents.data.providers.bitunix_ws_outbox import FeedCounters, Outbox
-from laptop_agents.models import Tick
+from laptop_agents.models import MarkPrice, Tick
 
 FRAME_ERROR_LOG_EVERY = 10.0  # seconds: a burst of failing frames logs one warning
+# A `price` push that repeats the last one passed on (same mark, index and funding state) only
+# says the mark is still current; pushes come about twice a second, so one such repeat per
+# second of exchange time is passed on and the rest are dropped.
+MARK_REPEAT_MS = 1000
 
 
 class PingState(Protocol):
@@ -62,6 +68,7 @@ class FrameHandler:
         self._kline_streams = kline_streams
         self._on_kline = on_kline
         self.last_price: dict[str, Decimal] = {}  # the latest ticker price per symbol
+        self.last_mark: dict[str, MarkPrice] = {}  # the latest mark passed on, per symbol
         self._error_logged = -FRAME_ERROR_LOG_EVERY  # monotonic time of the last warning
 
     def on_text(self, conn: PingState, text: str) -> None:
@@ -85,8 +92,8 @@ class FrameHandler:
         except MalformedFrame as error:
             self._counters.malformed(text, error)
             return
-        if isinstance(frame, DepthPush | KlinePush | TickerPush) and not self._clock.observe(
-            frame.ts
+        if isinstance(frame, DepthPush | KlinePush | TickerPush | MarkPrice) and not (
+            self._clock.observe(frame.ts)
         ):
             self._stats.implausible_ts += 1
             self._counters.malformed(
@@ -107,6 +114,11 @@ class FrameHandler:
                 self.last_price[frame.symbol] = frame.last
             else:  # else any symbol a server names would grow last_price without bound
                 self._counters.malformed(text, MalformedFrame("push for an unsubscribed symbol"))
+        elif isinstance(frame, MarkPrice):
+            if frame.symbol in self._tick_symbols:  # subscribed with the ticker
+                self.on_mark(frame)
+            else:  # else any symbol a server names would grow last_mark without bound
+                self._counters.malformed(text, MalformedFrame("push for an unsubscribed symbol"))
         elif isinstance(frame, HeartbeatReply):
             conn.ping_sent_at = None
         elif isinstance(frame, OpReply) and frame.result is False:
@@ -119,3 +131,17 @@ class FrameHandler:
                     ask_size=push.ask_size, last=self.last_price.get(push.symbol), ts=push.ts)
         if self._outbox.offer(tick):
             self._counters.tick(time.time())
+
+    def on_mark(self, mark: MarkPrice) -> None:
+        """Pass a mark price on, unless it repeats the last one passed on within a second.
+
+        A push whose ts went back is still passed on when it says something new (the same
+        socket delivers in order, so only the server's clock can have gone back; the newest
+        word on the mark wins, as for ticks)."""
+        previous = self.last_mark.get(mark.symbol)
+        if (previous is not None and abs(mark.ts - previous.ts) < MARK_REPEAT_MS
+                and replace(previous, ts=mark.ts) == mark):
+            return
+        self.last_mark[mark.symbol] = mark
+        self._stats.marks += 1
+        self._outbox.offer_latest(mark)

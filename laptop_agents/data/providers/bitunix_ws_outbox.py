@@ -2,7 +2,9 @@
 
 * :class:`Outbox` is the one queue ``listen()`` drains. Closed candles and connection events
   always go in; ticks and partial candles are *offered* and dropped (``stats.dropped``) once
-  the consumer is ``MAX_BUFFERED`` behind. A :class:`Fatal` error in it ends ``listen()``.
+  the consumer is ``MAX_BUFFERED`` behind. Mark prices are state, not a stream: behind that
+  point only the latest per symbol is held back, and queued once there is room again. A
+  :class:`Fatal` error in it ends ``listen()``.
 * :class:`ProviderStats` is ``provider.stats``; :class:`FeedCounters` bumps a counter and its
   Prometheus metric together, so no task can update one and forget the other.
 """
@@ -17,7 +19,7 @@ from loguru import logger
 
 from laptop_agents.data.providers.bitunix_protocol import sample
 from laptop_agents.metrics import Metrics
-from laptop_agents.models import MarketEvent, SocketState
+from laptop_agents.models import MarketEvent, MarkPrice, SocketState
 
 MAX_BUFFERED = 10_000  # ticks / partial candles / kline pushes held for a slow consumer
 
@@ -43,6 +45,7 @@ class ProviderStats:
     implausible_ts: int = 0  # pushes skipped: ts outside the window around exchange time
     forced_reconnects: int = 0  # sockets replaced on request (e.g. after the laptop slept)
     frame_errors: int = 0  # frames whose handling raised (a bug or an unforeseen input)
+    marks: int = 0  # mark prices (`price` pushes) passed on; repeats are coalesced
 
     def as_dict(self) -> dict[str, StatValue]:
         return asdict(self)
@@ -72,6 +75,7 @@ class Outbox:
     def __init__(self, stats: ProviderStats) -> None:
         self.queue: asyncio.Queue[MarketEvent | Fatal] = asyncio.Queue()
         self._stats = stats
+        self._held: dict[str, MarkPrice] = {}  # the latest mark per symbol that did not fit
 
     def put(self, item: MarketEvent) -> None:
         self.queue.put_nowait(item)
@@ -80,11 +84,27 @@ class Outbox:
         """Queue a tick or partial candle; dropped when the consumer is far behind."""
         return offer(self.queue, item, self._stats)
 
+    def offer_latest(self, mark: MarkPrice) -> None:
+        """Queue a mark price. Once the consumer is ``MAX_BUFFERED`` behind, the mark waits
+        beside the queue, replaced by any newer one for its symbol, and goes in when there is
+        room: a lost surplus tick is followed by the next, but the mark (and the funding state
+        it carries) may not change again for a long time, so the newest must get through."""
+        self._held.pop(mark.symbol, None)  # re-inserted last: held marks keep arrival order
+        self._held[mark.symbol] = mark
+        self._release()
+
+    def _release(self) -> None:
+        while self._held and self.queue.qsize() < MAX_BUFFERED:
+            symbol = next(iter(self._held))
+            self.queue.put_nowait(self._held.pop(symbol))
+
     def fail(self, error: BaseException) -> None:
         self.queue.put_nowait(Fatal(error))
 
     async def get(self) -> MarketEvent:
         item = await self.queue.get()
+        if self._held:
+            self._release()
         if isinstance(item, Fatal):
             raise item.error
         return item

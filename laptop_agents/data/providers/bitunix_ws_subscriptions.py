@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from loguru import logger
 
+from laptop_agents.data.providers.bitunix_price import PRICE_CHANNEL
 from laptop_agents.data.providers.bitunix_protocol import (
     DEPTH_BBO_CHANNEL,
     MAX_SUBSCRIPTIONS,
@@ -42,9 +43,11 @@ class Subscriptions:
         self._add([(kline_channel(interval), symbol)])
 
     def add_ticker(self, symbol: str) -> None:
-        """Best bid/offer from ``depth_book1``; last price from ``ticker``."""
+        """Best bid/offer from ``depth_book1``; last price from ``ticker``; mark price, index
+        and funding from ``price``."""
         self.tick_symbols.add(symbol)
-        self._add([(DEPTH_BBO_CHANNEL, symbol), (TICKER_CHANNEL, symbol)])
+        self._add([(DEPTH_BBO_CHANNEL, symbol), (TICKER_CHANNEL, symbol),
+                   (PRICE_CHANNEL, symbol)])
 
     def _add(self, pairs: list[tuple[str, str]]) -> None:
         for pair in pairs:

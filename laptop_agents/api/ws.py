@@ -15,6 +15,8 @@ answered with ``{"type": "pong", "data": {}}``; anything else gets ``{"type": "e
 from __future__ import annotations
 
 import contextlib
+import socket
+import struct
 import time
 
 import orjson
@@ -124,8 +126,16 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
         await ws.send_frame(data, WSMsgType.TEXT)
 
     def abort() -> None:
-        if transport is not None:
-            transport.abort()
+        if transport is None:
+            return
+        # Reset, not FIN: a client that stopped reading would otherwise keep the kernel's
+        # send buffer (its unsent backlog, up to megabytes) and the connection alive for as
+        # long as TCP keeps probing a zero window.
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
 
     hub = request.app[HUB]
     peer = request.remote or "?"

@@ -26,6 +26,7 @@ from laptop_agents.sim.admin import create_admin_app
 from laptop_agents.sim.clock import SimClock
 from laptop_agents.sim.contracts import SPECS
 from laptop_agents.sim.frames import JsonObject
+from laptop_agents.sim.funding_rest import add_funding_routes
 from laptop_agents.sim.listeners import Listeners
 from laptop_agents.sim.market import SymbolMarket, origin_for
 from laptop_agents.sim.options import SimOptions
@@ -46,7 +47,10 @@ class SimExchange:
         if start_ms is None:
             start_ms = time.time_ns() // 1_000_000 // MINUTE_MS * MINUTE_MS
         self.start_ms = start_ms
-        self.origin_ms = origin_for(start_ms, self.options.history_minutes)
+        self.origin_ms = origin_for(start_ms, self.options.history_minutes) \
+            if self.options.origin_ms is None else self.options.origin_ms
+        if self.origin_ms > start_ms:
+            raise ValueError("origin_ms must not be after the start")
         self.markets: dict[str, SymbolMarket] = {
             s.upper(): SymbolMarket(SPECS[s.upper()], self.options.seed, self.origin_ms)
             for s in self.options.symbols
@@ -73,6 +77,7 @@ class SimExchange:
         app = web.Application()
         app.router.add_get("/public/", self._ws_public)
         app.router.add_get("/private/", self._ws_private)
+        add_funding_routes(app, self)  # before add_rest_routes' catch-all 404 route
         add_rest_routes(app, self)
         await self._listeners.open(app)
         if self.options.admin:

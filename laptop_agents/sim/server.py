@@ -20,7 +20,7 @@ from types import TracebackType
 from aiohttp import web
 from loguru import logger
 
-from laptop_agents.models import Candle, Instrument, Tick
+from laptop_agents.models import Candle, Instrument, MarkPrice, Tick
 from laptop_agents.sim import faults, inject, readouts
 from laptop_agents.sim.admin import create_admin_app
 from laptop_agents.sim.clock import SimClock
@@ -173,6 +173,11 @@ class SimExchange:
 
     def current_tick(self, symbol: str = "BTCUSDT") -> Tick:
         return readouts.current_tick(self.market(symbol), self.now_ms())
+
+    def mark_price(self, symbol: str = "BTCUSDT") -> MarkPrice:
+        """Mark, index and the last settled funding rate (a fraction) now (sim/funding.py)."""
+        return readouts.mark_price(self.market(symbol), self.options.seed,
+                                   self.options.funding_interval_ms, self.now_ms())
 
     def instrument(self, symbol: str = "BTCUSDT") -> Instrument:
         return readouts.instrument(self.market(symbol).spec)

@@ -177,6 +177,10 @@ async def test_price_channel_shows_settlements_at_speed(sim: SimExchange, sessio
     ft, nft = _iso_ms(data["ft"]), _iso_ms(data["nft"])
     assert ft <= first["ts"] < nft == ft + MINUTE_MS
     assert abs(Decimal(data["ip"]) / Decimal(data["mp"]) - 1) <= Decimal("0.0005")
+    truth = sim.mark_price("BTCUSDT")  # the ground truth as the client's model
+    assert truth.funding_rate * 100 == Decimal(data["fr"]) or truth.last_settlement_ms != ft
+    assert truth.ts >= first["ts"] and truth.next_settlement_ms == truth.last_settlement_ms \
+        + MINUTE_MS
     # At 100x a one-minute interval settles every 0.6 wall seconds: wait for two more.
     seen = {ft: data["fr"]}
     while len(seen) < 3:

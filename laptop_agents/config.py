@@ -133,6 +133,10 @@ class Settings(BaseSettings):
     sim_kline_push_ms: int = Field(500, gt=0, description="Kline push period (wall ms).")
     sim_depth_push_ms: int = Field(310, gt=0, description="Depth push period (wall ms).")
     sim_admin: bool = Field(False, description="Enable the loopback-only fault admin API.")
+    sim_funding_interval: int = Field(
+        28_800, gt=0, multiple_of=60,
+        description="Simulated seconds between funding settlements (whole minutes).",
+    )
 
     # --- strategy (Supervisor) -----------------------------------------------------------
     strategy: Literal["supervisor"] = Field("supervisor", description="Strategy to run.")

@@ -54,7 +54,7 @@ from laptop_agents.session.ports import Notifier
 from laptop_agents.session.startup import StoppedDuringStartup, until_stopped
 from laptop_agents.session.symbol_engine import SymbolEngine
 from laptop_agents.session.tasks import TaskInfo, TaskSpec, TaskSupervisor, every
-from laptop_agents.session.wiring import EngineParts, build_parts
+from laptop_agents.session.wiring import EngineParts, build_parts, open_journal
 from laptop_agents.strategy.base import Strategy
 
 GIL_SWITCH_INTERVAL_S = 0.001
@@ -361,10 +361,12 @@ async def run_async_session(
     stop = stop or asyncio.Event()
     async with contextlib.AsyncExitStack() as stack:
         if settings.source == "sim":
-            from laptop_agents.sim.embedded import start_embedded
+            from laptop_agents.sim.embedded import start_embedded, stop_embedded
 
-            sim, settings = await start_embedded(settings)
-            stack.push_async_callback(sim.stop)
+            journal = open_journal(settings)  # holds where the simulated market resumes
+            stack.callback(journal.close)
+            sim, settings = await start_embedded(settings, journal)
+            stack.push_async_callback(stop_embedded, sim, journal)
             logger.info("embedded simulator on {} (speed x{:g}, seed {})",
                         settings.bitunix_ws_url, settings.sim_speed, settings.sim_seed)
         session = await stack.enter_async_context(aiohttp.ClientSession())

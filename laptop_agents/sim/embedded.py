@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import time
+from typing import TYPE_CHECKING
+
+from loguru import logger
+
 from laptop_agents.config import Settings
+from laptop_agents.sim import resume
 from laptop_agents.sim.contracts import SPECS
 from laptop_agents.sim.options import SimOptions
 from laptop_agents.sim.server import SimExchange
 
+if TYPE_CHECKING:
+    # Only annotations: importing storage first, before paper, trips the import order of
+    # paper/__init__ -> ledger -> storage.journal; the caller passes an open journal anyway.
+    from laptop_agents.storage.journal import Journal
 
-async def start_embedded(settings: Settings) -> tuple[SimExchange, Settings]:
+
+async def start_embedded(settings: Settings, journal: Journal | None = None
+                         ) -> tuple[SimExchange, Settings]:
     """Start a SimExchange from ``settings.sim_*``; return it and settings pointing at it.
 
-    The caller owns the simulator and must ``await sim.stop()``.
+    With a ``journal`` (the daemon's) the market resumes where the journal left it
+    (sim/resume.py); without one (the probe) it starts at the wall minute. The caller owns
+    the simulator and must ``await stop_embedded(sim, journal)`` (or ``sim.stop()``).
     """
+    point = None
+    if journal is not None:
+        point = resume.start_point(journal, settings.sim_seed, time.time_ns() // 1_000_000)
     sim = SimExchange(SimOptions(
         host=settings.sim_host,
         port=settings.sim_port,
@@ -22,15 +39,31 @@ async def start_embedded(settings: Settings) -> tuple[SimExchange, Settings]:
         kline_push_ms=settings.sim_kline_push_ms,
         depth_push_ms=settings.sim_depth_push_ms,
         admin=settings.sim_admin,
+        funding_interval_ms=settings.sim_funding_interval * 1000,
+        start_ms=None if point is None else point.start_ms,
+        origin_ms=None if point is None else point.origin_ms,
         # A symbol it cannot simulate still gets a running simulator (with every contract it
         # can), so the start-up check asks its trading_pairs like the real exchange's and
         # refuses the symbol with one line (exit 78) instead of a ValueError here.
         symbols=(settings.symbol,) if settings.symbol in SPECS else tuple(SPECS),
     ))
+    if point is not None:
+        logger.info("embedded simulator: {} market of seed {} from origin {} at simulated ms {}"
+                    " (journal's latest {})", "resuming the" if point.resumed else "a new",
+                    settings.sim_seed, sim.origin_ms, sim.start_ms, point.last_ms)
     await sim.start()
+    if journal is not None:
+        resume.remember(journal, settings.sim_seed, sim.origin_ms, sim.start_ms)
     pointed = settings.model_copy(update={
         "bitunix_ws_url": sim.ws_url,
         "bitunix_private_ws_url": sim.private_ws_url,
         "bitunix_rest_url": sim.rest_url,
     })
     return sim, pointed
+
+
+async def stop_embedded(sim: SimExchange, journal: Journal | None = None) -> None:
+    """Stop it and journal the simulated time reached, so the next start resumes after it."""
+    await sim.stop()
+    if journal is not None:
+        resume.record_time(journal, sim.clock.now_ms())

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from laptop_agents.sim.contracts import fmt_scaled
+from laptop_agents.sim.funding import PriceState, fmt_rate
 from laptop_agents.sim.market import SymbolMarket, book_levels
 from laptop_agents.sim.records import Agg, Trade
 
@@ -30,6 +31,11 @@ def iso_ns(ms: int) -> str:
     """Trade time as Bitunix sends it: ISO-8601 UTC with nanoseconds."""
     moment = datetime.fromtimestamp(ms // 1000, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{(ms % 1000) * 1_000_000:09d}Z"
+
+
+def iso_s(ms: int) -> str:
+    """A settlement time as the ``price`` channel sends it: ISO-8601 UTC to the second."""
+    return datetime.fromtimestamp(ms // 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def dumps(obj: Any) -> str:
@@ -94,6 +100,18 @@ def trade_push(market: SymbolMarket, trades: list[Trade], ts: int) -> JsonObject
         {"t": iso_ns(t.ms), "p": fmt_scaled(t.price, pd), "v": fmt_scaled(t.qty, sd),
          "s": "buy" if t.buy else "sell"} for t in trades
     ]}
+
+
+def price_push(market: SymbolMarket, state: PriceState, ts: int) -> JsonObject:
+    """The ``price`` channel: index, mark, the last settled rate (percent) and both times."""
+    pd = market.spec.price_decimals
+    return {"ch": "price", "symbol": market.spec.symbol, "ts": ts, "data": {
+        "ip": fmt_scaled(state.index, pd),
+        "mp": fmt_scaled(state.mark, pd),
+        "fr": fmt_rate(state.last_rate),
+        "ft": iso_s(state.last_ms),
+        "nft": iso_s(state.next_ms),
+    }}
 
 
 def malformed(kind: str, ch: str, symbol: str, ts: int, oversized_bytes: int) -> str | bytes:

@@ -29,6 +29,7 @@ class SimOptions:
     depth_push_ms: int = 310
     ticker_push_ms: int = 1000
     trade_push_ms: int = 500
+    price_push_ms: int = 1000
     idle_timeout: float = 60.0
     max_frames_per_second: int = 5
     max_subscriptions: int = 300
@@ -43,6 +44,12 @@ class SimOptions:
     api_secret: str = "sim-secret"
     oversized_bytes: int = 4 * 1024 * 1024 + 1024
     kline_final_push: bool = False
+    # Simulated ms between funding settlements (at every multiple of it since the epoch).
+    funding_interval_ms: int = 28_800_000
+    # None: derived from start_ms and history_minutes. Set, the market is generated from this
+    # instant (a whole minute <= start_ms): a restarted simulator given the first run's origin
+    # and seed shows the same market at every instant (sim/resume.py).
+    origin_ms: int | None = None
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.symbols if s.upper() not in SPECS]
@@ -54,3 +61,10 @@ class SimOptions:
             raise ValueError("ping_reply must be 'open_second' or 'now'")
         if self.speed <= 0:
             raise ValueError("speed must be > 0")
+        # Whole minutes: a settlement's mark is then read from a kept minute aggregate, so it
+        # is known for every settlement of the history (sim/funding.py).
+        if self.funding_interval_ms <= 0 or self.funding_interval_ms % 60_000:
+            raise ValueError("funding_interval_ms must be a positive multiple of 60000")
+        if self.origin_ms is not None and self.start_ms is not None \
+                and self.origin_ms > self.start_ms:
+            raise ValueError("origin_ms must not be after start_ms")

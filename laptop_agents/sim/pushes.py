@@ -16,6 +16,7 @@ from loguru import logger
 
 from laptop_agents.sim import frames
 from laptop_agents.sim.frames import JsonObject
+from laptop_agents.sim.funding import price_state
 from laptop_agents.sim.subscriptions import Subscription
 from laptop_agents.sim.venue import ConnectionsVenue, Subscriber
 
@@ -36,7 +37,8 @@ class PushTimers:
         for period, push in ((options.kline_push_ms, self.push_klines),
                              (options.depth_push_ms, self.push_depth),
                              (options.ticker_push_ms, self.push_tickers),
-                             (options.trade_push_ms, self.push_trades)):
+                             (options.trade_push_ms, self.push_trades),
+                             (options.price_push_ms, self.push_price)):
             self._tasks.append(loop.create_task(self._timer(period, push)))
 
     async def stop(self) -> None:
@@ -145,3 +147,15 @@ class PushTimers:
             sub.trade_cursor = now
             if trades:
                 conn.send(frames.trade_push(market, trades, now))
+
+    def push_price(self, now: int) -> None:
+        options = self._venue.options
+        cache: dict[str, JsonObject] = {}
+        for conn, sub in self._subscribed("price"):
+            symbol = self._symbol(sub)
+            frame = cache.get(symbol)
+            if frame is None:
+                market = self._venue.markets[symbol]
+                state = price_state(market, options.seed, options.funding_interval_ms, now)
+                frame = cache[symbol] = frames.price_push(market, state, now)
+            conn.send(frame)

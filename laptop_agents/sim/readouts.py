@@ -7,9 +7,17 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from laptop_agents.models import REST_TO_WS_INTERVAL, WS_INTERVAL_MS, Candle, Instrument, Tick
+from laptop_agents.models import (
+    REST_TO_WS_INTERVAL,
+    WS_INTERVAL_MS,
+    Candle,
+    Instrument,
+    MarkPrice,
+    Tick,
+)
 from laptop_agents.sim import frames
 from laptop_agents.sim.contracts import SymbolSpec, fmt_scaled
+from laptop_agents.sim.funding import price_state
 from laptop_agents.sim.market import SymbolMarket
 from laptop_agents.sim.records import Agg
 
@@ -60,3 +68,13 @@ def instrument(spec: SymbolSpec) -> Instrument:
                       lot_step=Decimal(1).scaleb(-spec.size_decimals),
                       min_qty=Decimal(spec.min_trade_volume),
                       max_leverage=spec.max_leverage)
+
+
+def mark_price(market: SymbolMarket, seed: int, interval_ms: int, now_ms: int) -> MarkPrice:
+    """What the ``price`` channel says at ``now_ms``, as the client's model (rate a fraction)."""
+    state = price_state(market, seed, interval_ms, now_ms)
+    pd = market.spec.price_decimals
+    return MarkPrice(symbol=market.spec.symbol, mark=Decimal(fmt_scaled(state.mark, pd)),
+                     index=Decimal(fmt_scaled(state.index, pd)),
+                     funding_rate=state.last_rate / 100, last_settlement_ms=state.last_ms,
+                     next_settlement_ms=state.next_ms, ts=now_ms)

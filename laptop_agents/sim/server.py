@@ -20,12 +20,13 @@ from types import TracebackType
 from aiohttp import web
 from loguru import logger
 
-from laptop_agents.models import Candle, Instrument, Tick
+from laptop_agents.models import Candle, Instrument, MarkPrice, Tick
 from laptop_agents.sim import faults, inject, readouts
 from laptop_agents.sim.admin import create_admin_app
 from laptop_agents.sim.clock import SimClock
 from laptop_agents.sim.contracts import SPECS
 from laptop_agents.sim.frames import JsonObject
+from laptop_agents.sim.funding_rest import add_funding_routes
 from laptop_agents.sim.listeners import Listeners
 from laptop_agents.sim.market import SymbolMarket, origin_for
 from laptop_agents.sim.options import SimOptions
@@ -46,7 +47,10 @@ class SimExchange:
         if start_ms is None:
             start_ms = time.time_ns() // 1_000_000 // MINUTE_MS * MINUTE_MS
         self.start_ms = start_ms
-        self.origin_ms = origin_for(start_ms, self.options.history_minutes)
+        self.origin_ms = origin_for(start_ms, self.options.history_minutes) \
+            if self.options.origin_ms is None else self.options.origin_ms
+        if self.origin_ms > start_ms:
+            raise ValueError("origin_ms must not be after the start")
         self.markets: dict[str, SymbolMarket] = {
             s.upper(): SymbolMarket(SPECS[s.upper()], self.options.seed, self.origin_ms)
             for s in self.options.symbols
@@ -73,6 +77,7 @@ class SimExchange:
         app = web.Application()
         app.router.add_get("/public/", self._ws_public)
         app.router.add_get("/private/", self._ws_private)
+        add_funding_routes(app, self)  # before add_rest_routes' catch-all 404 route
         add_rest_routes(app, self)
         await self._listeners.open(app)
         if self.options.admin:
@@ -168,6 +173,11 @@ class SimExchange:
 
     def current_tick(self, symbol: str = "BTCUSDT") -> Tick:
         return readouts.current_tick(self.market(symbol), self.now_ms())
+
+    def mark_price(self, symbol: str = "BTCUSDT") -> MarkPrice:
+        """Mark, index and the last settled funding rate (a fraction) now (sim/funding.py)."""
+        return readouts.mark_price(self.market(symbol), self.options.seed,
+                                   self.options.funding_interval_ms, self.now_ms())
 
     def instrument(self, symbol: str = "BTCUSDT") -> Instrument:
         return readouts.instrument(self.market(symbol).spec)

@@ -9,7 +9,7 @@ from laptop_agents.models import WS_INTERVAL_MS
 
 @dataclass(frozen=True, slots=True)
 class Channel:
-    """A parsed channel name: kind is kline, depth, ticker or trade."""
+    """A parsed channel name: kind is kline, depth, ticker, trade or price."""
 
     kind: str
     interval_ms: int = 0
@@ -26,7 +26,7 @@ def parse_channel(ch: object) -> Channel | None:
             return Channel("kline", interval_ms=iv) if iv else None
     if ch in ("depth_book1", "depth_book5", "depth_book15"):
         return Channel("depth", levels=int(ch.removeprefix("depth_book")))
-    if ch in ("ticker", "trade"):
+    if ch in ("ticker", "trade", "price"):
         return Channel(ch)
     return None
 

@@ -47,6 +47,11 @@ from laptop_agents.storage.rows import (
 )
 from laptop_agents.storage.schema import EQUITY_RETENTION_MS, MIGRATIONS, SCHEMA_VERSION
 
+# Every column holding an exchange timestamp (latest_ms reads them all).
+_TIME_COLUMNS = (("orders", "created_ms"), ("orders", "updated_ms"), ("fills", "ts"),
+                 ("trades", "opened_ms"), ("trades", "closed_ms"), ("positions", "opened_ms"),
+                 ("equity", "ts_ms"), ("account", "last_exit_ms"))
+
 
 class JournalError(Exception):
     """A journal read or write failed (disk full, read-only file, corrupt database)."""
@@ -355,6 +360,17 @@ class Journal:
         if not rows:
             return False, None
         return bool(rows[0][0]), rows[0][1]
+
+    def latest_ms(self) -> int | None:
+        """The latest timestamp anywhere in the journal (exchange ms), None when it is empty.
+
+        The embedded simulator resumes after it (sim/resume.py), so time never goes back.
+        """
+        parts = " UNION ALL ".join(f"SELECT MAX({column}) AS t FROM {table}"
+                                   for table, column in _TIME_COLUMNS)
+        rows = self._read(f"SELECT MAX(t) FROM ({parts})")
+        value = rows[0][0]
+        return None if value is None else int(value)
 
     def set_meta(self, key: str, value: str) -> None:
         with self._tx() as conn:

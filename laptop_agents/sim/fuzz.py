@@ -29,7 +29,7 @@ CONTROL_OPS = frozenset({"ping", "pong", "connect", "login", "subscribe", "unsub
 # Channel names no client of this protocol subscribes under (REST spellings, unsupported
 # channels, typos).
 UNKNOWN_CHANNELS = ("market_kline_1m", "market_kline_", "depth_books", "depth_book2", "trade",
-                    "price", "tickers", "Ticker", "mark_kline_1min", "kline_1min", "", " ")
+                    "tickers", "Ticker", "mark_kline_1min", "kline_1min", "", " ")
 # Refused as a price: non-finite, beyond 1e-12..1e12, not a plain ASCII decimal, wrong type.
 BAD_PRICES: tuple[Any, ...] = (
     "1e999999", "-1e999999", "1e-999999", "NaN", "Infinity", "-Infinity", "inf", "-0", "0",

@@ -153,3 +153,34 @@ async def test_candles_built_from_pushes_never_move_the_price_reference(
         assert engine.history[-1] is crafted  # shown and traded on as the stream said ...
         assert engine.guard.reference is not None and engine.guard.in_band(reference)
         assert engine.guard.check(runner.engine.last_tick) is None  # ... never a reference
+
+
+def inject_mark(sim: Any, mark: str) -> int:
+    """Send one crafted `price` frame (mark and index) to every public connection."""
+    frame = {"ch": "price", "symbol": "BTCUSDT", "ts": sim.clock.now_ms(),
+             "data": {"mp": mark, "ip": mark, "fr": "0.01", "ft": "", "nft": ""}}
+    return sum(conn.send(frame, force=True) for conn in sim.connections if not conn.private)
+
+
+async def test_a_crafted_mark_price_never_liquidates(sim: Any, tmp_path: Path) -> None:
+    """A mark far beyond the liquidation price, not backed by any quote, is counted and never
+    used: no liquidation, no equity change; the real marks go on being used."""
+    strategy = AlwaysEnter()
+    strategy.armed.clear()
+    async with running(sim, tmp_path, strategy) as runner:
+        await wait_until(runner.gate.entries_allowed, 10, "gate open")
+        await wait_until(lambda: runner.broker.last_mark is not None, 10, "a real mark")
+        open_long(runner, sim, stop_pct="0.3")  # the stop is beyond the liquidation price
+        liquidation = runner.broker.liquidation_price()
+        assert liquidation is not None
+        balance = runner.broker.balance
+        assert inject_mark(sim, str((liquidation / 2).quantize(D("0.1")))) >= 1
+        await wait_until(lambda: runner.engine.guard.stats.marks_rejected, 5, "mark refused")
+        seen = runner.broker.last_mark
+        await wait_until(lambda: runner.broker.last_mark is not seen, 5, "the next real mark")
+        assert runner.broker.position is not None and runner.journal.trades(10, None) == []
+        assert runner.broker.balance == balance
+        assert runner.engine.guard.stats.marks_rejected == {"outside_band": 1}
+        assert runner.controller.status().data_health.marks_rejected == {"outside_band": 1}
+        metrics = runner.metrics.render().decode()
+        assert 'la_quotes_rejected_total{reason="mark_outside_band"} 1.0' in metrics

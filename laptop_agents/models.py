@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass
 from decimal import Decimal
 
+import msgspec
+
 # WebSocket interval names (`market_kline_<name>`) -> milliseconds.
 WS_INTERVAL_MS: dict[str, int] = {
     "1min": 60_000,
@@ -55,9 +57,13 @@ class Side(enum.StrEnum):
     SHORT = "short"
 
 
-@dataclass(frozen=True, slots=True)
-class Tick:
-    """Best bid/offer (and last trade price when known) at one instant."""
+class Tick(msgspec.Struct, frozen=True):
+    """Best bid/offer (and last trade price when known) at one instant.
+
+    A frozen msgspec Struct rather than a frozen dataclass: one is built for every frame of
+    the feed, and a frozen dataclass's ``__init__`` (an ``object.__setattr__`` per field) cost
+    more than a microsecond of it; a Struct is built in C (~0.1 µs) and reads the same.
+    """
 
     symbol: str
     bid: Decimal

@@ -41,7 +41,6 @@ from laptop_agents.data.providers.bitunix_ws_connection import (
 )
 from laptop_agents.data.providers.bitunix_ws_frames import FrameHandler, PingState
 from laptop_agents.data.providers.bitunix_ws_outbox import (
-    Fatal,
     FeedCounters,
     Outbox,
     ProviderStats,
@@ -91,8 +90,8 @@ class BitunixWSProvider:
 
     # Internals the tests look into: the queues the tasks fill and the last ticker prices.
     @property
-    def _out(self) -> asyncio.Queue[MarketEvent | Fatal]:
-        return self._outbox.queue
+    def _out(self) -> Outbox:
+        return self._outbox
 
     @property
     def _kline_in(self) -> asyncio.Queue[InboxItem]:
@@ -196,9 +195,14 @@ class BitunixWSProvider:
             asyncio.create_task(self._watch_worker(worker), name="bitunix-candles-watch"),
             asyncio.create_task(self._supervise(start_after_open_time), name="bitunix-feed"),
         ]
+        outbox = self._outbox
         try:
             while True:
-                yield await self._outbox.get()
+                item = outbox.pop()
+                if item is None:
+                    await outbox.wait()
+                    continue
+                yield item
         finally:
             await self.close()
 

@@ -143,20 +143,11 @@ class PriceGuard:
             self.stats.confirmed_moves += 1
             logger.warning("price guard: a move to {} confirmed by {} agreeing quotes; "
                            "accepted as the new reference", mid, self.confirm_quotes)
-        self._accept(bid, ask)
-        return None
-
-    def _accept(self, bid: Decimal, ask: Decimal) -> None:
+            self._end_quarantine()
+        # Accepted (inline: every quote comes here).
         self.stats.accepted += 1
         if self._burst:
-            held = self._monotonic() - (self.suspect_since or self._monotonic())
-            logger.info("price guard: quotes accepted again after {} quarantined over {:.1f}s",
-                        self._burst, held)
-            self._burst = 0
-        self.suspect_since = None
-        self._candidate = None
-        self.external_wanted = False
-        self._veto = False
+            self._end_quarantine()
         self._mid_at = self._monotonic()
         # The band follows the accepted mid, but recomputing it on every quote is waste: only
         # once the mid has moved a tenth of the band away from the reference. Compared as
@@ -167,6 +158,21 @@ class PriceGuard:
         if self._mark is None and (self._reference is None
                                    or not self._keep_lo <= total <= self._keep_hi):
             self._set_reference(total / 2)
+        return None
+
+    def _end_quarantine(self) -> None:
+        """An accepted quote ends a quarantine. (Only a quarantine sets any of this state:
+        with no quote quarantined since the last accepted one, there is nothing to clear.)"""
+        if self._burst:
+            held = self._monotonic() - (self.suspect_since or self._monotonic())
+            logger.info("price guard: quotes accepted again after {} quarantined over {:.1f}s",
+                        self._burst, held)
+            self._burst = 0
+        self.suspect_since = None
+        self._candidate = None
+        self.external_wanted = False
+        self._veto = False
+
     def _confirmed_by_feed(self, mid: Decimal) -> bool:
         now = self._monotonic()
         self.external_wanted = True  # the engine rate-limits the reads

@@ -39,7 +39,7 @@ from laptop_agents.paper.intake import OrderIntake
 from laptop_agents.paper.ledger import Ledger
 from laptop_agents.paper.market import MarketEvents
 from laptop_agents.paper.models import BrokerEvent, Order, OrderResult, Position, Trade
-from laptop_agents.paper.risk import DailyRisk
+from laptop_agents.paper.risk import DAY_MS, DailyRisk
 from laptop_agents.storage.journal import Journal
 from laptop_agents.strategy.base import OrderIntent, PositionView
 
@@ -189,7 +189,8 @@ class PaperBroker:
             return []
         ledger = self._ledger
         ledger.last_tick = tick
-        self._risk.roll(tick.ts, tick)
+        if tick.ts // DAY_MS > self._risk.day_index:  # roll()'s own test, without the call
+            self._risk.roll(tick.ts, tick)
         if ledger.position is None and not ledger.orders:
             # Flat with nothing working (most ticks): no fill, no exit, and equity is the
             # balance, which only a fill moves, so the cap cannot have been newly reached.

@@ -41,6 +41,7 @@ from laptop_agents.data.providers.bitunix_ws_connection import (
 )
 from laptop_agents.data.providers.bitunix_ws_frames import FrameHandler, PingState
 from laptop_agents.data.providers.bitunix_ws_outbox import (
+    Fatal,
     FeedCounters,
     Outbox,
     ProviderStats,
@@ -196,12 +197,15 @@ class BitunixWSProvider:
             asyncio.create_task(self._supervise(start_after_open_time), name="bitunix-feed"),
         ]
         outbox = self._outbox
+        items = outbox.items
         try:
             while True:
-                item = outbox.pop()
-                if item is None:
+                if not items:
                     await outbox.wait()
                     continue
+                item = items.popleft()  # Outbox.pop, inline: every tick
+                if isinstance(item, Fatal):
+                    raise item.error
                 yield item
         finally:
             await self.close()

@@ -70,10 +70,14 @@ class FrameHandler:
             # Best bid/offer pushes are nearly every frame: the exact-shape fast path first,
             # the generic parser for anything it does not accept in full.
             quote = fast_depth(text)
-            if quote is not None:
-                self._on_quote(quote, text)
-            else:
+            if quote is None:
                 self.handle_text(conn, text)
+            elif not self._clock.observe(quote.ts):  # _on_quote, inline: every frame
+                self._implausible(text)
+            elif quote.symbol in self._tick_symbols:
+                self.on_depth(quote)
+            else:
+                self._counters.malformed(text, MalformedFrame("push for an unsubscribed symbol"))
         except Exception as error:  # one bad frame must never end the reader (or the daemon)
             self._frame_error(text, error)
 

@@ -81,7 +81,7 @@ class Outbox:
     """
 
     def __init__(self, stats: ProviderStats) -> None:
-        self._items: deque[MarketEvent | Fatal] = deque()
+        self.items: deque[MarketEvent | Fatal] = deque()  # listen() pops them itself
         self._waiter: asyncio.Future[None] | None = None
         self._stats = stats
 
@@ -96,16 +96,16 @@ class Outbox:
         self.put_nowait(item)
 
     def put_nowait(self, item: MarketEvent | Fatal) -> None:
-        self._items.append(item)
+        self.items.append(item)
         if self._waiter is not None:
             self._wake()
 
     def offer(self, item: MarketEvent) -> bool:
         """Queue a tick or partial candle; dropped when the consumer is far behind."""
-        if len(self._items) >= MAX_BUFFERED:
+        if len(self.items) >= MAX_BUFFERED:
             self._stats.dropped += 1
             return False
-        self._items.append(item)
+        self.items.append(item)
         if self._waiter is not None:
             self._wake()
         return True
@@ -115,16 +115,16 @@ class Outbox:
 
     def pop(self) -> MarketEvent | None:
         """The next item, None when there is none; a :class:`Fatal` is raised here."""
-        if not self._items:
+        if not self.items:
             return None
-        item = self._items.popleft()
+        item = self.items.popleft()
         if isinstance(item, Fatal):
             raise item.error
         return item
 
     async def wait(self) -> None:
         """Until an item is there (returns at once when one is)."""
-        if not self._items:
+        if not self.items:
             self._waiter = asyncio.get_running_loop().create_future()
             await self._waiter
 
@@ -137,13 +137,13 @@ class Outbox:
 
     # What the tests look into, as they did on the queue.
     def qsize(self) -> int:
-        return len(self._items)
+        return len(self.items)
 
     def empty(self) -> bool:
-        return not self._items
+        return not self.items
 
     def get_nowait(self) -> MarketEvent | Fatal:
-        return self._items.popleft()
+        return self.items.popleft()
 
 
 class FeedCounters:

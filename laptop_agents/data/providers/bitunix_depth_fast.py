@@ -36,19 +36,20 @@ SYMBOLS_REMEMBERED = 256  # validated symbol strings; a hostile server cannot gr
 # The exact shape of a push (reference 4.4), unknown keys forbidden: msgspec skips an unknown
 # key's value without checking it as orjson would (``1e999`` there is "not JSON" to orjson),
 # so a frame with any other key is left to the generic parser.
-class _Levels(msgspec.Struct, forbid_unknown_fields=True):
-    b: list[list[str]]
-    a: list[list[str]]
+# gc=False: nothing here can hold a cycle, so the collector need not track a struct per frame.
+class _Levels(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    b: tuple[tuple[str, str], ...]  # a level of other than two strings: generic parser
+    a: tuple[tuple[str, str], ...]
 
 
-class _Depth(msgspec.Struct, forbid_unknown_fields=True):
+class _Depth(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     ch: str
     symbol: str
     ts: int
     data: _Levels  # a control frame's "op" is an unknown key here: generic parser
 
 
-class DepthQuote(msgspec.Struct, frozen=True):
+class DepthQuote(msgspec.Struct, frozen=True, gc=False):
     """A validated best bid/offer push: the same fields as ``DepthPush``, built in C."""
 
     symbol: str
@@ -82,8 +83,6 @@ def fast_depth(text: str | bytes) -> DepthQuote | None:
     if not bids or not asks:
         return None
     best_bid, best_ask = bids[0], asks[0]
-    if len(best_bid) < 2 or len(best_ask) < 2:
-        return None
     try:
         bid, ask = price_text(best_bid[0]), price_text(best_ask[0])
         bid_size, ask_size = amount_text(best_bid[1]), amount_text(best_ask[1])

@@ -7,8 +7,10 @@ milliseconds since the epoch (of simulated time when the source is the simulator
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError, dataclass
 from decimal import Decimal
+
+import msgspec
 
 # WebSocket interval names (`market_kline_<name>`) -> milliseconds.
 WS_INTERVAL_MS: dict[str, int] = {
@@ -55,9 +57,16 @@ class Side(enum.StrEnum):
     SHORT = "short"
 
 
-@dataclass(frozen=True, slots=True)
-class Tick:
-    """Best bid/offer (and last trade price when known) at one instant."""
+class Tick(msgspec.Struct, gc=False):
+    """Best bid/offer (and last trade price when known) at one instant. Immutable.
+
+    A msgspec Struct rather than a frozen dataclass: one is built for every frame of the feed,
+    and a frozen dataclass's ``__init__`` (an ``object.__setattr__`` per field) cost more than
+    a microsecond of it; a Struct is built in C (~0.1 µs) and reads the same. Immutable as the
+    dataclass was, with the same error (msgspec's own ``frozen=True`` raises a plain
+    AttributeError), and hashable by value. ``gc=False``: a Tick holds strings, Decimals and
+    ints only, so it can never be part of a cycle; the collector need not track one per frame.
+    """
 
     symbol: str
     bid: Decimal
@@ -66,6 +75,16 @@ class Tick:
     ask_size: Decimal
     last: Decimal | None
     ts: int  # ms
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __hash__(self) -> int:
+        return hash((self.symbol, self.bid, self.ask, self.bid_size, self.ask_size, self.last,
+                     self.ts))
 
     @property
     def mid(self) -> Decimal:

@@ -82,8 +82,12 @@ class ExchangeClock:
 
     def __init__(self, local: LocalClock | None = None) -> None:
         self.local: LocalClock = local or SystemClock()
+        # Read on every push: the system's clock without a method call in between.
+        self._mono = time.monotonic if type(self.local) is SystemClock else self.local.mono
         self.stats = ClockStats()
         self._rate = 1.0
+        # "A minute ahead" is a minute of the exchange's clock as the laptop lives it.
+        self._ahead_ms = float(AHEAD_WINDOW_MS)
         self._rate_known = False  # pushes spread over MIN_RATE_SPAN_MS gave the rate
         self._offset: float | None = None  # exchange ms - rate * local mono ms
         self._date_offset: float | None = None  # exchange ms - local wall ms, from Date
@@ -156,8 +160,7 @@ class ExchangeClock:
         if self._rate_known:
             assert self._offset is not None
             expected = self._rate * mono_ms + self._offset
-            # "A minute ahead" is a minute of the exchange's clock as the laptop lives it.
-            return expected - BACK_WINDOW_MS, expected + AHEAD_WINDOW_MS * max(1.0, self._rate)
+            return expected - BACK_WINDOW_MS, expected + self._ahead_ms
         anchor_mono: float
         anchor_ms: float
         if self._samples:
@@ -173,13 +176,22 @@ class ExchangeClock:
 
     def observe(self, ts_ms: int) -> bool:
         """Take one push's ``ts``; False when it is implausible (the caller skips the push)."""
-        mono_ms = self.local.mono() * 1000.0
-        window = self._window(mono_ms)
-        if window is not None and not window[0] <= ts_ms <= window[1]:
+        mono = self._mono()
+        mono_ms = mono * 1000.0
+        offset = self._offset
+        if self._rate_known and offset is not None:
+            # The steady state, on every push: _window()'s bounds, inline.
+            expected = self._rate * mono_ms + offset
+            plausible = expected - BACK_WINDOW_MS <= ts_ms <= expected + self._ahead_ms
+        else:
+            window = self._window(mono_ms)
+            plausible = window is None or window[0] <= ts_ms <= window[1]
+        if not plausible:
             self.stats.implausible += 1
             return self._maybe_reanchor(mono_ms, ts_ms)
-        self._outliers.clear()
-        self._heard_mono = mono_ms / 1000.0
+        if self._outliers:
+            self._outliers.clear()
+        self._heard_mono = mono
         if ts_ms > self._latest_ms:
             self._latest_ms = ts_ms
         every = SAMPLE_EVERY_MS if self._rate_known else FIRST_SAMPLES_EVERY_MS
@@ -241,6 +253,7 @@ class ExchangeClock:
         rate = min(max(rate, 0.01), UNKNOWN_MAX_RATE)
         snap = RATE_SNAP if settled else PROVISIONAL_RATE_SNAP
         self._rate = 1.0 if abs(rate - 1.0) < snap else rate
+        self._ahead_ms = AHEAD_WINDOW_MS * max(1.0, self._rate)
         self._rate_known = self._rate_known or settled
 
     def _maybe_reanchor(self, mono_ms: float, ts_ms: int) -> bool:

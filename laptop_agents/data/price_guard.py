@@ -34,6 +34,8 @@ from loguru import logger
 
 from laptop_agents.models import Tick
 
+_ZERO = Decimal(0)  # compared with every quote: a Decimal against a Decimal is the cheaper
+
 
 class QuoteRejected(enum.StrEnum):
     CROSSED = "crossed"
@@ -76,11 +78,14 @@ class PriceGuard:
         self.confirm_seconds = confirm_seconds
         self._monotonic = monotonic
         self.stats = GuardStats()
-        self._mid: Decimal | None = None  # last accepted mid
+        self._mid_sum: Decimal | None = None  # bid + ask of the last accepted quote
         self._mid_at = float("-inf")
         self._close: Decimal | None = None  # last closed candle's close
         self._close_at = float("-inf")
         self._lo = self._hi = Decimal(0)  # band around the current reference
+        # bid + ask bounds within which an accepted quote leaves the reference where it is
+        # (its mid within a tenth of the band of it); see _accept.
+        self._keep_lo = self._keep_hi = Decimal(0)
         self._reference: Decimal | None = None
         self._candidate: _Candidate | None = None
         self.suspect_since: float | None = None  # monotonic start of the current quarantine
@@ -89,6 +94,11 @@ class PriceGuard:
         self._veto = False  # the last REST read contradicted the quarantined quotes
 
     # --- references -----------------------------------------------------------------------
+    @property
+    def _mid(self) -> Decimal | None:
+        """The last accepted mid (kept as bid + ask: halved only when it is read)."""
+        return None if self._mid_sum is None else self._mid_sum / 2
+
     @property
     def reference(self) -> Decimal | None:
         return self._reference
@@ -126,12 +136,14 @@ class PriceGuard:
         self._reference = ref
         if ref is not None:
             self._lo, self._hi = ref * (1 - self.band), ref * (1 + self.band)
+            keep = ref * self.band / 10
+            self._keep_lo, self._keep_hi = (ref - keep) * 2, (ref + keep) * 2
 
     # --- checking -------------------------------------------------------------------------
     def check(self, tick: Tick) -> QuoteRejected | None:
         """None when ``tick`` may be used; otherwise why it is quarantined."""
         bid, ask = tick.bid, tick.ask
-        if bid <= 0 or ask <= 0:
+        if bid <= _ZERO or ask <= _ZERO:
             return self._reject(QuoteRejected.NOT_POSITIVE, tick, None)
         if bid > ask:
             return self._reject(QuoteRejected.CROSSED, tick, None)
@@ -142,27 +154,34 @@ class PriceGuard:
             self.stats.confirmed_moves += 1
             logger.warning("price guard: a move to {} confirmed by {} agreeing quotes; "
                            "accepted as the new reference", mid, self.confirm_quotes)
-        self._accept(bid, ask)
+            self._end_quarantine()
+        # Accepted (inline: every quote comes here).
+        self.stats.accepted += 1
+        if self._burst:
+            self._end_quarantine()
+        self._mid_at = self._monotonic()
+        # The band follows the accepted mid, but recomputing it on every quote is waste: only
+        # once the mid has moved a tenth of the band away from the reference. Compared as
+        # bid + ask against bounds kept with the reference, every quote costs one addition;
+        # the mid itself is computed only when it is needed.
+        total = bid + ask
+        self._mid_sum = total
+        if self._reference is None or not self._keep_lo <= total <= self._keep_hi:
+            self._set_reference(total / 2)
         return None
 
-    def _accept(self, bid: Decimal, ask: Decimal) -> None:
-        self.stats.accepted += 1
+    def _end_quarantine(self) -> None:
+        """An accepted quote ends a quarantine. (Only a quarantine sets any of this state:
+        with no quote quarantined since the last accepted one, there is nothing to clear.)"""
         if self._burst:
             held = self._monotonic() - (self.suspect_since or self._monotonic())
             logger.info("price guard: quotes accepted again after {} quarantined over {:.1f}s",
                         self._burst, held)
-        self._burst = 0
+            self._burst = 0
         self.suspect_since = None
         self._candidate = None
         self.external_wanted = False
         self._veto = False
-        mid = (bid + ask) / 2
-        self._mid, self._mid_at = mid, self._monotonic()
-        # The band follows the accepted mid, but recomputing it on every quote is waste: only
-        # once the mid has moved a tenth of the band away from the reference.
-        ref = self._reference
-        if ref is None or abs(mid - ref) > ref * self.band / 10:
-            self._set_reference(mid)
 
     def _confirmed_by_feed(self, mid: Decimal) -> bool:
         now = self._monotonic()
@@ -201,13 +220,13 @@ class PriceGuard:
         candidate = self._candidate
         if candidate is not None and abs(mid - candidate.mid) <= candidate.mid * self.band:
             self._candidate = None
-            self._mid, self._mid_at = mid, self._monotonic()
+            self._mid_sum, self._mid_at = bid + ask, self._monotonic()
             self._set_reference(mid)
             self.stats.confirmed_moves += 1
             logger.warning("price guard: a move to {} confirmed by a REST depth read", mid)
             return True
         self._veto = candidate is not None
-        self._mid, self._mid_at = mid, self._monotonic()
+        self._mid_sum, self._mid_at = bid + ask, self._monotonic()
         self._set_reference(mid)
         return False
 

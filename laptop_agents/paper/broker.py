@@ -40,7 +40,7 @@ from laptop_agents.paper.intake import OrderIntake
 from laptop_agents.paper.ledger import Ledger
 from laptop_agents.paper.market import MarketEvents
 from laptop_agents.paper.models import BrokerEvent, Order, OrderResult, Position, Trade
-from laptop_agents.paper.risk import DailyRisk
+from laptop_agents.paper.risk import DAY_MS, DailyRisk
 from laptop_agents.storage.journal import Journal
 from laptop_agents.strategy.base import OrderIntent, PositionView
 
@@ -227,13 +227,17 @@ class PaperBroker:
         """Limit fills, then stop / trailing / target exits, then the daily loss cap."""
         if tick.symbol != self.symbol:
             return []
-        self._ledger.last_tick = tick
-        self._risk.roll(tick.ts, tick)
+        ledger = self._ledger
+        ledger.last_tick = tick
+        if tick.ts // DAY_MS > self._risk.day_index:  # roll()'s own test, without the call
+            self._risk.roll(tick.ts, tick)
+        if ledger.position is None and not ledger.orders:
+            # Flat with nothing working (most ticks): no fill, no exit, and equity is the
+            # balance, which only a fill moves, so the cap cannot have been newly reached.
+            return []
         events = self._market.on_tick(tick)
-        if not events and self._ledger.position is None:
-            # Flat and nothing happened: equity is the balance, which only a fill moves, so
-            # the cap cannot have been newly reached. Most ticks end here.
-            return events
+        if not events and ledger.position is None:
+            return events  # working orders, none filled: still flat, as above
         return events + self._risk.check_cap(tick.ts, tick)
 
     def on_mark(self, mark: MarkPrice) -> list[BrokerEvent]:

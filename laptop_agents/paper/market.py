@@ -51,7 +51,7 @@ class MarketEvents:
                                       "limit crossed by the quote")
         p = ledger.position
         if p is not None and self.settings.trigger_price == "last":
-            events += self._check_exits(exit_touch(p.side, tick), tick)
+            events += self._check_exits(exit_touch(p.side, tick), tick, tick.ts)
         if ledger.position is not None and not self.mark_fresh(tick.ts):
             # Without the exchange's mark (not subscribed, or silent) the quote's mid stands
             # in for it, so a position can never outlive its margin.
@@ -72,7 +72,7 @@ class MarketEvents:
         tick = ledger.last_tick
         if (ledger.position is not None and self.settings.trigger_price == "mark"
                 and tick is not None):
-            events += self._check_exits(mark.mark, replace(tick, ts=max(tick.ts, mark.ts)))
+            events += self._check_exits(mark.mark, tick, max(tick.ts, mark.ts))
         return events
 
     def check_liquidation(self, mark: Decimal, ts: int) -> list[BrokerEvent]:
@@ -84,9 +84,9 @@ class MarketEvents:
         return self._ledger.liquidate(ts, f"mark {mark} reached the liquidation price "
                                           f"{self._ledger.liquidation_price()}")
 
-    def _check_exits(self, price: Decimal, tick: Tick) -> list[BrokerEvent]:
+    def _check_exits(self, price: Decimal, tick: Tick, ts: int) -> list[BrokerEvent]:
         """Stop (the tighter of fixed and trailing), target and trailing stop against the
-        trigger ``price``; every exit fills at the executable side of ``tick``."""
+        trigger ``price``; every exit fills at the executable side of ``tick``, at ``ts``."""
         p = self._ledger.position
         if p is None:
             return []
@@ -94,10 +94,10 @@ class MarketEvents:
         stop = p.effective_stop()
         if stop is not None and (price <= stop if long else price >= stop):
             return self._ledger.close(self._ledger.exit_market_price(tick), stop,
-                                      _stop_reason(p, stop), tick.ts)
+                                      _stop_reason(p, stop), ts)
         if p.target is not None and (price >= p.target if long else price <= p.target):
             return self._ledger.close(self._ledger.exit_market_price(tick), p.target, "target",
-                                      tick.ts)
+                                      ts)
         self._trail(price)
         return []
 

@@ -33,7 +33,9 @@ class DailyRisk:
         self._ledger = ledger  # read for equity and balance; flattens at the cap
         self._journal = journal
         self.day: str | None = None
-        self._day_index = -1  # ts // DAY_MS of self.day: the day test costs one division
+        # ts // DAY_MS of self.day: the day test costs one division (the broker makes it
+        # itself on every tick before calling roll()).
+        self.day_index = -1
         self.day_start_equity = settings.starting_equity
         self.day_start_balance = settings.starting_equity
         self.pause_reason: str | None = None  # set while the cap holds entries
@@ -43,7 +45,7 @@ class DailyRisk:
         totals, whose balance stands in for figures an older journal lacks)."""
         self.day = account.risk_day
         if self.day:
-            self._day_index = int(datetime.strptime(self.day, "%Y-%m-%d").replace(
+            self.day_index = int(datetime.strptime(self.day, "%Y-%m-%d").replace(
                 tzinfo=UTC).timestamp()) * 1000 // DAY_MS
         self.day_start_equity = account.day_start_equity or self._ledger.balance
         self.day_start_balance = account.day_start_balance or self._ledger.balance
@@ -55,10 +57,10 @@ class DailyRisk:
         The day only moves forward: an event stamped in an earlier day (a late or forged
         timestamp) must never bring back an old day's budget and lift the cap."""
         index = ts // DAY_MS
-        if index <= self._day_index:
+        if index <= self.day_index:
             return
         day = utc_day(ts)
-        self._day_index = index
+        self.day_index = index
         if self.pause_reason:
             logger.info("new UTC day {}: daily loss cap pause lifted", day)
         equity, balance = self._ledger.equity(tick), self._ledger.balance

@@ -25,12 +25,20 @@ class Outcomes:
 
     def __init__(self, metrics: Metrics, after: Callable[[], None]) -> None:
         self.metrics = metrics
-        self.publisher: FeedPublisher = NullPublisher()
+        self._publisher: FeedPublisher = NullPublisher()
+        # Whether a real publisher (the feed hub) is attached: a plain attribute, because
+        # the engine reads it on every tick.
+        self.attached = False
         self._after = after  # refresh the gauges once the events are reported
 
     @property
-    def attached(self) -> bool:
-        return not isinstance(self.publisher, NullPublisher)
+    def publisher(self) -> FeedPublisher:
+        return self._publisher
+
+    @publisher.setter
+    def publisher(self, publisher: FeedPublisher) -> None:
+        self._publisher = publisher
+        self.attached = not isinstance(publisher, NullPublisher)
 
     def report(self, events: Iterable[BrokerEvent], arrived: float | None) -> None:
         """``arrived``: perf_counter of the tick that caused them (times the watchdog)."""

@@ -81,6 +81,9 @@ class SymbolEngine:
         self.last_tick_arrival: float | None = None  # perf_counter of the latest tick
         self.last_mark: MarkPrice | None = None
         self.first_tick = asyncio.Event()
+        self._first_seen = False  # first_tick is set (a bool: read on every tick)
+        self._feed_tick: Tick | None = None  # the latest accepted tick not yet published
+        self._feed_pending = False
         self.candles: asyncio.Queue[Candle] = asyncio.Queue(maxsize=settings.queue_size)
         self.candles_dropped = 0
         self.decisions = 0
@@ -140,8 +143,9 @@ class SymbolEngine:
         if events:
             self.outcomes.report(events, arrived)
         if self.outcomes.attached:  # no feed hub, no view to build on the tick path
-            self.outcomes.publisher.publish("tick", tick_view(tick))
-        if not self.first_tick.is_set():
+            self._publish_tick_soon(tick)
+        if not self._first_seen:
+            self._first_seen = True
             logger.info("first tick: bid={} ask={}", tick.bid, tick.ask)
             self.first_tick.set()
 
@@ -159,6 +163,25 @@ class SymbolEngine:
         if events:
             self.outcomes.report(events, None)
         self.funding.on_mark(mark)
+
+    def _publish_tick_soon(self, tick: Tick) -> None:
+        """The feed gets the latest accepted tick once per turn of the loop.
+
+        A browser only ever gets the latest quote (the hub coalesces ticks), so building and
+        encoding a view for every tick of a burst was work thrown away: the latest tick is
+        kept and published once the loop turns, after the burst's ticks of this turn (the
+        watchdog above still sees every one of them). In a quiet market that is every tick.
+        """
+        self._feed_tick = tick
+        if not self._feed_pending:
+            self._feed_pending = True
+            asyncio.get_running_loop().call_soon(self._publish_tick)
+
+    def _publish_tick(self) -> None:
+        self._feed_pending = False
+        tick = self._feed_tick
+        if tick is not None:
+            self.outcomes.publisher.publish("tick", tick_view(tick))
 
     def on_candle(self, candle: Candle) -> None:
         if candle.symbol != self.symbol or candle.interval != self.interval:

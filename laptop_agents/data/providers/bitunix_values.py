@@ -140,6 +140,11 @@ def _amount_text(text: str) -> Decimal:
     return _checked_amount(to_decimal(text, "number"), "number")
 
 
+# The fast path of depth_book1 (bitunix_depth_fast) calls these directly on strings.
+price_text = _price_text
+amount_text = _amount_text
+
+
 def _checked_price(number: Decimal, what: str) -> Decimal:
     if not PRICE_MIN <= number <= PRICE_MAX:
         raise MalformedFrame(f"{what}: price {number} outside [{PRICE_MIN}, {PRICE_MAX}]")
@@ -239,9 +244,11 @@ __all__ = [
     "TS_MIN_MS",
     "MalformedFrame",
     "amount",
+    "amount_text",
     "bounded_int",
     "funding_fraction",
     "price",
+    "price_text",
     "sample",
     "settlement_ms",
     "symbol_name",

@@ -91,8 +91,8 @@ class BitunixWSProvider:
 
     # Internals the tests look into: the queues the tasks fill and the last ticker prices.
     @property
-    def _out(self) -> asyncio.Queue[MarketEvent | Fatal]:
-        return self._outbox.queue
+    def _out(self) -> Outbox:
+        return self._outbox
 
     @property
     def _kline_in(self) -> asyncio.Queue[InboxItem]:
@@ -198,9 +198,19 @@ class BitunixWSProvider:
             asyncio.create_task(self._watch_worker(worker), name="bitunix-candles-watch"),
             asyncio.create_task(self._supervise(start_after_open_time), name="bitunix-feed"),
         ]
+        outbox = self._outbox
+        items = outbox.items
         try:
             while True:
-                yield await self._outbox.get()
+                if not items:
+                    await outbox.wait()
+                    continue
+                item = items.popleft()  # Outbox.pop, inline: every tick
+                if outbox.held:
+                    outbox.release()
+                if isinstance(item, Fatal):
+                    raise item.error
+                yield item
         finally:
             await self.close()
 

@@ -264,6 +264,7 @@ class Connector:
     async def _reader(self, conn: Connection) -> None:
         reason = "socket closed"
         handled = 0
+        stats = self._stats
         try:
             while True:
                 handled += 1
@@ -277,7 +278,9 @@ class Connector:
                 if kind not in _FRAME_TYPES:  # ERROR, CLOSE, CLOSING, CLOSED
                     reason = self._end_reason(conn, message)
                     break
-                self._frame_seen(conn)
+                # _frame_seen, inline (every frame)
+                conn.last_frame = time.monotonic()
+                stats.last_frame_wall = time.time()
                 if kind == aiohttp.WSMsgType.TEXT:
                     self._on_text(conn, message.data)
                 elif kind == aiohttp.WSMsgType.BINARY:

@@ -24,6 +24,7 @@ from typing import Protocol
 from loguru import logger
 
 from laptop_agents.data.exchange_clock import ExchangeClock
+from laptop_agents.data.providers.bitunix_depth_fast import DepthQuote, fast_depth
 from laptop_agents.data.providers.bitunix_protocol import (
     DepthPush,
     HeartbeatReply,
@@ -73,7 +74,17 @@ class FrameHandler:
 
     def on_text(self, conn: PingState, text: str) -> None:
         try:
-            self.handle_text(conn, text)
+            # Best bid/offer pushes are nearly every frame: the exact-shape fast path first,
+            # the generic parser for anything it does not accept in full.
+            quote = fast_depth(text)
+            if quote is None:
+                self.handle_text(conn, text)
+            elif not self._clock.observe(quote.ts):  # _on_quote, inline: every frame
+                self._implausible(text)
+            elif quote.symbol in self._tick_symbols:
+                self.on_depth(quote)
+            else:
+                self._counters.malformed(text, MalformedFrame("push for an unsubscribed symbol"))
         except Exception as error:  # one bad frame must never end the reader (or the daemon)
             self._frame_error(text, error)
 
@@ -92,19 +103,14 @@ class FrameHandler:
         except MalformedFrame as error:
             self._counters.malformed(text, error)
             return
-        if isinstance(frame, DepthPush | KlinePush | TickerPush | MarkPrice) and not (
-            self._clock.observe(frame.ts)
-        ):
-            self._stats.implausible_ts += 1
-            self._counters.malformed(
-                text, MalformedFrame("ts outside the window around exchange time"))
-            return
         if isinstance(frame, DepthPush):
-            if frame.symbol in self._tick_symbols:
-                self.on_depth(frame)
-            else:
-                self._counters.malformed(text, MalformedFrame("push for an unsubscribed symbol"))
-        elif isinstance(frame, KlinePush):
+            self._on_quote(frame, text)
+            return
+        if isinstance(frame, KlinePush | TickerPush | MarkPrice) and not (
+                self._clock.observe(frame.ts)):
+            self._implausible(text)
+            return
+        if isinstance(frame, KlinePush):
             if (frame.symbol, frame.interval) in self._kline_streams:
                 self._on_kline(frame)
             else:
@@ -125,10 +131,23 @@ class FrameHandler:
             logger.warning("{} refused by the server: {}", frame.op, frame.msg)
         # connect/login repeats and unsubscribe echoes need nothing.
 
-    def on_depth(self, push: DepthPush) -> None:
+    def _implausible(self, text: str) -> None:
+        self._stats.implausible_ts += 1
+        self._counters.malformed(text, MalformedFrame("ts outside the window around exchange time"))
+
+    def _on_quote(self, push: DepthQuote | DepthPush, text: str) -> None:
+        if not self._clock.observe(push.ts):
+            self._implausible(text)
+        elif push.symbol in self._tick_symbols:
+            self.on_depth(push)
+        else:
+            self._counters.malformed(text, MalformedFrame("push for an unsubscribed symbol"))
+
+    def on_depth(self, push: DepthQuote | DepthPush) -> None:
         """Emit the Tick of a best bid/offer push (dropped when the consumer is far behind)."""
-        tick = Tick(symbol=push.symbol, bid=push.bid, ask=push.ask, bid_size=push.bid_size,
-                    ask_size=push.ask_size, last=self.last_price.get(push.symbol), ts=push.ts)
+        symbol = push.symbol
+        tick = Tick(symbol, push.bid, push.ask, push.bid_size, push.ask_size,
+                    self.last_price.get(symbol), push.ts)
         if self._outbox.offer(tick):
             self._counters.tick(time.time())
 

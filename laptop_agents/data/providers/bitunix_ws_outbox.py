@@ -1,9 +1,10 @@
 """What the market-data tasks hand outward: items for ``listen()`` and counts for ``stats``.
 
-* :class:`Outbox` is the one queue ``listen()`` drains. Closed candles and connection events
-  always go in; ticks and partial candles are *offered* and dropped (``stats.dropped``) once
-  the consumer is ``MAX_BUFFERED`` behind. Mark prices are state, not a stream: behind that
-  point only the latest per symbol is held back, and queued once there is room again. A
+* :class:`Outbox` is the one queue ``listen()`` drains (a deque: see the class). Closed
+  candles and connection events always go in; ticks and partial candles are *offered* and
+  dropped (``stats.dropped``) once the consumer is ``MAX_BUFFERED`` behind. Mark prices are
+  state, not a stream: behind that point only the latest per symbol is held back, and queued
+  once there is room again. A
   :class:`Fatal` error in it ends ``listen()``.
 * :class:`ProviderStats` is ``provider.stats``; :class:`FeedCounters` bumps a counter and its
   Prometheus metric together, so no task can update one and forget the other.
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from dataclasses import asdict, dataclass
 from typing import TypeVar
 
@@ -72,42 +74,97 @@ class Fatal:
 
 
 class Outbox:
+    """A deque and one waiter: ``listen()`` is its only consumer.
+
+    Not an ``asyncio.Queue``: a tick is put and taken by the thousand per second in a burst,
+    and the queue's put/get (its own bookkeeping, a waiter deque, ``get`` as a coroutine even
+    when an item waits) cost as much as parsing the frame. Here a put is an append (plus one
+    wake-up when the consumer sleeps), a take a ``popleft``. Bounded as the queue was: ticks and
+    partial candles are offered and counted dropped beyond ``MAX_BUFFERED``.
+    """
+
     def __init__(self, stats: ProviderStats) -> None:
-        self.queue: asyncio.Queue[MarketEvent | Fatal] = asyncio.Queue()
+        self.items: deque[MarketEvent | Fatal] = deque()  # listen() pops them itself
+        self._waiter: asyncio.Future[None] | None = None
         self._stats = stats
-        self._held: dict[str, MarkPrice] = {}  # the latest mark per symbol that did not fit
+        self.held: dict[str, MarkPrice] = {}  # the latest mark per symbol that did not fit
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
     def put(self, item: MarketEvent) -> None:
-        self.queue.put_nowait(item)
+        self.put_nowait(item)
+
+    def put_nowait(self, item: MarketEvent | Fatal) -> None:
+        self.items.append(item)
+        if self._waiter is not None:
+            self._wake()
 
     def offer(self, item: MarketEvent) -> bool:
         """Queue a tick or partial candle; dropped when the consumer is far behind."""
-        return offer(self.queue, item, self._stats)
+        if len(self.items) >= MAX_BUFFERED:
+            self._stats.dropped += 1
+            return False
+        self.items.append(item)
+        if self._waiter is not None:
+            self._wake()
+        return True
 
     def offer_latest(self, mark: MarkPrice) -> None:
         """Queue a mark price. Once the consumer is ``MAX_BUFFERED`` behind, the mark waits
         beside the queue, replaced by any newer one for its symbol, and goes in when there is
         room: a lost surplus tick is followed by the next, but the mark (and the funding state
         it carries) may not change again for a long time, so the newest must get through."""
-        self._held.pop(mark.symbol, None)  # re-inserted last: held marks keep arrival order
-        self._held[mark.symbol] = mark
-        self._release()
+        self.held.pop(mark.symbol, None)  # re-inserted last: held marks keep arrival order
+        self.held[mark.symbol] = mark
+        self.release()
 
-    def _release(self) -> None:
-        while self._held and self.queue.qsize() < MAX_BUFFERED:
-            symbol = next(iter(self._held))
-            self.queue.put_nowait(self._held.pop(symbol))
+    def release(self) -> None:
+        """Queue the held marks that fit (the consumer calls it when it took an item)."""
+        while self.held and len(self.items) < MAX_BUFFERED:
+            symbol = next(iter(self.held))
+            self.put_nowait(self.held.pop(symbol))
 
     def fail(self, error: BaseException) -> None:
-        self.queue.put_nowait(Fatal(error))
+        self.put_nowait(Fatal(error))
 
-    async def get(self) -> MarketEvent:
-        item = await self.queue.get()
-        if self._held:
-            self._release()
+    def pop(self) -> MarketEvent | None:
+        """The next item, None when there is none; a :class:`Fatal` is raised here."""
+        if not self.items:
+            return None
+        item = self.items.popleft()
+        if self.held:
+            self.release()
         if isinstance(item, Fatal):
             raise item.error
         return item
+
+    async def wait(self) -> None:
+        """Until an item is there (returns at once when one is)."""
+        if not self.items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+
+    async def get(self) -> MarketEvent:
+        while True:
+            item = self.pop()
+            if item is not None:
+                return item
+            await self.wait()
+
+    # What the tests look into, as they did on the queue.
+    def qsize(self) -> int:
+        return len(self.items)
+
+    def empty(self) -> bool:
+        return not self.items
+
+    def get_nowait(self) -> MarketEvent | Fatal:
+        return self.items.popleft()
 
 
 class FeedCounters:
@@ -130,7 +187,7 @@ class FeedCounters:
         self.stats.ticks += 1
         self.stats.last_tick_wall = wall
         if self._metrics is not None:
-            self._metrics.ticks.inc()
+            self._metrics.ticks.value += 1  # a plain int, read at scrape time
 
     def candle(self) -> None:
         self.stats.candles += 1

@@ -224,11 +224,11 @@ async def test_the_latest_mark_waits_beside_a_full_queue_and_is_never_lost(
     outbox.offer_latest(mark("BTCUSDT", 5))
     outbox.offer_latest(mark("ETHUSDT", 6))
     outbox.offer_latest(mark("BTCUSDT", 7))  # replaces the waiting BTCUSDT mark
-    assert outbox.queue.qsize() == 4 and stats.dropped == 1  # marks are held, not dropped
+    assert outbox.qsize() == 4 and stats.dropped == 1  # marks are held, not dropped
     got = [await outbox.get() for _ in range(6)]
     assert [type(g).__name__ for g in got] == ["Tick"] * 4 + ["MarkPrice"] * 2
     assert [(g.symbol, g.ts) for g in got[4:]] == [("ETHUSDT", 6), ("BTCUSDT", 7)]
-    assert outbox.queue.empty()
+    assert outbox.empty()
     # with room in the queue a mark goes straight in
     outbox.offer_latest(mark("BTCUSDT", 8))
     assert (await outbox.get()).ts == 8

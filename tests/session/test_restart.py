@@ -90,7 +90,8 @@ async def test_sigterm_keeps_position_and_pause_then_restart_closes_at_stop(
         # /metrics shows the restored position before any broker event happened.
         assert runner.metrics.position_size._value.get() == float(kept.qty)
         assert runner.controller.status().gate.details["manual"] == "before restart"
-        sim.script_price(stop_price - Decimal("5"), pushes=1)
+        # well below the stop, so the walk that resumes from there stays below it
+        sim.script_price((stop_price * Decimal("0.99")).quantize(Decimal("0.1")), pushes=1)
         await wait_until(lambda: runner.broker.position is None, 15, "stop exit after restart")
         trades = runner.journal.trades(10, None)
     assert [t.exit_reason for t in trades] == ["stop"]

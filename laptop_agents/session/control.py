@@ -26,6 +26,7 @@ from laptop_agents.session.views import (
     CandleView,
     FeedView,
     FlattenResult,
+    FundingView,
     GateView,
     LoopLagView,
     PositionView,
@@ -74,6 +75,7 @@ class EngineController:
             equity=engine.equity(),
             realized_pnl_today=engine.broker.realized_pnl_today,
             account=self.account(),
+            funding=self._funding(),
             uptime_s=round(time.monotonic() - self.started_mono, 1),
             loop_lag_ms=LoopLagView(last=round(lag.last * 1000, 2),
                                     p99=round(lag.percentile(99) * 1000, 2),
@@ -104,6 +106,19 @@ class EngineController:
             fees_paid=broker.fees_paid, funding_paid=broker.funding_paid,
             liquidation_fees=broker.liquidation_fees, margin_used=broker.margin_used,
             available=broker.available)
+
+    def _funding(self) -> FundingView:
+        engine = self.engine
+        mark, upcoming = engine.broker.last_mark, engine.funding.upcoming
+        next_ms = mark.next_settlement_ms if mark is not None else None
+        if upcoming is not None and upcoming.next_settlement_ms is not None:
+            next_ms = upcoming.next_settlement_ms
+        return FundingView(
+            mark_price=None if mark is None else mark.mark,
+            index_price=None if mark is None else mark.index,
+            last_rate=None if mark is None else mark.funding_rate,
+            last_settlement_ms=None if mark is None else mark.last_settlement_ms,
+            next_rate=None if upcoming is None else upcoming.rate, next_settlement_ms=next_ms)
 
     def _position(self) -> PositionView | None:
         broker, tick = self.engine.broker, self.engine.last_tick

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from loguru import logger
 
 from laptop_agents.data.providers.neterrors import describe_connect_error
-from laptop_agents.models import FundingSettlement, MarkPrice
+from laptop_agents.models import FundingQuote, FundingSettlement, MarkPrice
 from laptop_agents.paper.broker import PaperBroker
 from laptop_agents.paper.models import BrokerEvent
 from laptop_agents.session.ports import MarketRest
@@ -43,6 +43,8 @@ class FundingSync:
         self._due = False  # a catch-up read failed: try again on a later push
         self._task: asyncio.Task[None] | None = None
         self._tried_at = float("-inf")
+        self.upcoming: FundingQuote | None = None  # REST funding_rate: the predicted rate
+        self._quote_task: asyncio.Task[None] | None = None
 
     def _since(self) -> int | None:
         """Where a catch-up read starts: after the last applied settlement, and not before
@@ -53,8 +55,18 @@ class FundingSync:
         last = self.broker.last_funding_ms()
         return max(position.opened_ms, (last or 0) + 1)
 
+    async def read_upcoming(self) -> None:
+        """The predicted rate of the coming settlement (shown in /status), from REST."""
+        try:
+            self.upcoming = await self.rest.funding_rate(self.symbol)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            logger.debug("funding_rate could not be read: {!r}", error)
+
     async def catch_up(self) -> None:
         """Apply every settlement from the history the open position has not paid yet."""
+        await self.read_upcoming()
         since = self._since()
         if since is None:
             return
@@ -85,6 +97,9 @@ class FundingSync:
         settled = mark.last_settlement_ms
         if settled is not None and settled > self._seen_ms:
             self._seen_ms = settled
+            if self._quote_task is None or self._quote_task.done():  # a new prediction
+                self._quote_task = asyncio.create_task(self.read_upcoming(),
+                                                       name="funding-rate")
             if self.broker.exposed_at(settled):
                 self._start(self._settle(mark, settled))
                 return
@@ -115,5 +130,6 @@ class FundingSync:
         self._apply(rows)
 
     def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in (self._task, self._quote_task):
+            if task is not None:
+                task.cancel()

@@ -39,6 +39,7 @@ from laptop_agents.session.views_orders import (
     EntriesPausedEvent,
     FillEvent,
     FundingEvent,
+    FundingView,
     OrderCanceledEvent,
     OrderEventView,
     OrderExpiredEvent,
@@ -50,8 +51,8 @@ from laptop_agents.session.views_orders import (
 # Re-exported: the API and the tests import every view from here.
 __all__ = [
     "AccountView", "Count", "EntriesPausedEvent", "EpochMs", "FillEvent", "FundingEvent",
-    "Money", "OrderCanceledEvent", "OrderEventView", "OrderExpiredEvent", "OrderRejectedEvent",
-    "PositionView", "Seconds", "TradeView", "Unset", "View", "schema_name", "view_json",
+    "FundingView", "Money", "OrderCanceledEvent", "OrderEventView", "OrderExpiredEvent",
+    "OrderRejectedEvent", "PositionView", "Seconds", "TradeView", "Unset", "View", "schema_name", "view_json",
 ]
 
 PAUSE_REASON_MAX_CHARS = 200
@@ -149,6 +150,7 @@ class StatusView(View):
     equity: Money
     realized_pnl_today: Money
     account: AccountView | Unset = None
+    funding: FundingView | Unset = None
     uptime_s: Seconds
     loop_lag_ms: LoopLagView | Unset = None
     warmup: WarmupView | Unset = None

@@ -141,3 +141,15 @@ OrderEventView = Annotated[
     | FundingEvent,
     Field(discriminator="type"),
 ]
+
+
+class FundingView(View):
+    """The exchange's mark price and funding state (the ``price`` channel and REST)."""
+
+    mark_price: Money | None = Field(None, description="latest accepted mark price")
+    index_price: Money | None = None
+    last_rate: Money | None = Field(None, description="rate of the last settlement (fraction)")
+    last_settlement_ms: EpochMs | None = None
+    next_rate: Money | None = Field(
+        None, description="predicted rate of the next settlement (fraction, REST funding_rate)")
+    next_settlement_ms: EpochMs | None = None

@@ -37,6 +37,11 @@ async def test_settlements_are_paid_live_and_after_a_restart_exactly_once(
         await wait_until(lambda: len(runner.journal.funding_events()) >= 2, 15,
                          "two settlements paid live")
         assert runner.broker.last_mark is not None  # the price channel reached the broker
+        funding = runner.controller.status().funding
+        assert funding is not None and funding.mark_price == runner.broker.last_mark.mark
+        assert funding.next_rate is not None  # the prediction from REST funding_rate
+        assert funding.last_settlement_ms is not None and funding.next_settlement_ms is not None
+        assert funding.next_settlement_ms > funding.last_settlement_ms
         check_ledger(runner.journal, runner.broker.balance)
         stopped_at = sim.now_ms()
     # Down while at least two more settlements happen.

@@ -52,7 +52,8 @@ from laptop_agents.session.views_orders import (
 __all__ = [
     "AccountView", "Count", "EntriesPausedEvent", "EpochMs", "FillEvent", "FundingEvent",
     "FundingView", "Money", "OrderCanceledEvent", "OrderEventView", "OrderExpiredEvent",
-    "OrderRejectedEvent", "PositionView", "Seconds", "TradeView", "Unset", "View", "schema_name", "view_json",
+    "OrderRejectedEvent", "PositionView", "Seconds", "TradeView", "Unset", "View",
+    "schema_name", "view_json",
 ]
 
 PAUSE_REASON_MAX_CHARS = 200

@@ -21,7 +21,8 @@ from loguru import logger
 from laptop_agents.models import FundingSettlement, Side
 from laptop_agents.paper.ledger import Ledger
 from laptop_agents.paper.margin import funding_payment
-from laptop_agents.paper.models import BrokerEvent, FundingSettled, Trade
+from laptop_agents.paper.models import BrokerEvent, FundingSettled, Position, Trade
+from laptop_agents.storage.rows import AccountTotals
 
 MEMORY_SETTLEMENTS = 1000  # applied settlement times kept without a journal
 
@@ -61,6 +62,15 @@ class FundingBook:
         return FundingSettled(symbol=s.symbol, ts=s.ts, rate=s.rate, mark=s.mark, side=side,
                               qty=qty, amount=amount, trade_id=trade_id)
 
+    def _record(self, event: FundingSettled, *, position: Position | None, trade: Trade | None,
+                totals: AccountTotals) -> bool:
+        """Journal first (False: this settlement is already recorded); without a journal,
+        the memory-only idempotency."""
+        journal = self._ledger.journal
+        if journal is not None:
+            return journal.apply_funding(event, position=position, trade=trade, totals=totals)
+        return self._fresh_in_memory(event.ts)
+
     def _fresh_in_memory(self, ts: int) -> bool:
         if ts in self._applied:
             return False
@@ -75,11 +85,7 @@ class FundingBook:
         event = self._settled(s, p.side, p.qty, p.entry_order_id)
         moved = replace(p, margin=p.margin - event.amount, funding=p.funding + event.amount)
         totals = ledger.totals(funding=ledger.funding + event.amount)
-        if ledger.journal is not None:
-            if not ledger.journal.apply_funding(event, position=moved, trade=None,
-                                                totals=totals):
-                return []
-        elif not self._fresh_in_memory(s.ts):
+        if not self._record(event, position=moved, trade=None, totals=totals):
             return []
         ledger.adopt_totals(totals)
         ledger.position = moved
@@ -94,13 +100,9 @@ class FundingBook:
         charged = replace(trade, funding=trade.funding + event.amount,
                           realized_pnl=trade.realized_pnl - event.amount)
         totals = ledger.totals(funding=ledger.funding + event.amount)
-        if ledger.journal is not None:
-            if not ledger.journal.apply_funding(event, position=None, trade=charged,
-                                                totals=totals):
-                return []
-        elif not self._fresh_in_memory(s.ts):
+        if not self._record(event, position=None, trade=charged, totals=totals):
             return []
-        else:
+        if ledger.journal is None:
             ledger.replace_memory_trade(charged)
         ledger.adopt_totals(totals)
         logger.info("funding at {} charged to the closed trade {}: {}", s.ts, trade.trade_id,

@@ -80,7 +80,7 @@ class Ledger:
         self.liquidation_fees = account.liquidation_fees_total
         self.last_exit_ms = account.last_exit_ms
         self.position = journal.load_position(self.symbol)
-        if self.position is not None and self.position.margin <= 0:
+        if self.position is not None and self.position.margin == 0 == self.position.funding:
             # Opened before the account had margins (schema 1): margin at today's leverage.
             p, lev = self.position, self.settings.leverage
             self.position = replace(p, leverage=lev,

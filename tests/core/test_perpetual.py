@@ -271,3 +271,31 @@ def test_a_stop_out_at_the_stop_loses_the_stated_risk(
     stated = D(10000) * s.risk_pct
     assert abs(loss - stated) <= size.qty * INSTRUMENT.tick_size, (loss, stated)
     check_ledger(journal, b.balance)
+
+
+def test_a_schema_1_journal_is_migrated_and_its_position_gets_a_margin(tmp_path: Path) -> None:
+    """A journal written before the perpetual account (schema 1): the position it holds gets
+    its isolated margin at today's leverage, and the invariant holds."""
+    import sqlite3
+
+    from laptop_agents.storage.schema import MIGRATIONS, SCHEMA_VERSION
+
+    path = tmp_path / "journal.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0])
+    conn.executescript(
+        "PRAGMA user_version = 1;"
+        "INSERT INTO account (id, starting_equity, realized_total, fees_total)"
+        " VALUES (1, '10000', '0', '3');"
+        "INSERT INTO fills (fill_id, order_id, symbol, side, kind, qty, price, intended_price,"
+        " slippage, fee, liquidity, realized_pnl, reason, ts) VALUES ('o:entry', 'o', 'BTCUSDT',"
+        " 'buy', 'entry', '0.1', '50000', '50000', '0', '3', 'taker', '0', 'x', 1);"
+        "INSERT INTO positions (symbol, side, qty, entry_price, stop, target, trailing_stop,"
+        " opened_ms, entry_order_id, entry_fee, atr, setup) VALUES ('BTCUSDT', 'long', '0.1',"
+        " '50000', '45000', '60000', NULL, 1, 'o', '3', '10', 'x');")
+    conn.close()
+    journal, b = journaled(tmp_path)
+    assert journal.schema_version == SCHEMA_VERSION
+    assert b.position is not None and b.position.margin == D(1000)
+    assert journal.load_position("BTCUSDT") == b.position  # written back
+    check_ledger(journal, b.balance)

@@ -157,6 +157,15 @@ def _cmd_account(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_history(args: argparse.Namespace) -> int:
+    from laptop_agents.data.history.command import history_fetch, history_list
+
+    if args.action == "list":
+        return history_list(_settings(args), out=_say)
+    settings = _settings(args, interval=args.interval)
+    return history_fetch(settings, args.start, args.end, out=_say, err=_complain)
+
+
 def _cmd_install_service(args: argparse.Namespace) -> int:
     from laptop_agents.service_install import install_service
 
@@ -172,6 +181,19 @@ def _add_market_flags(parser: argparse.ArgumentParser) -> None:
 
 def _add_api_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="daemon API base URL (default from LA_API_HOST/PORT)")
+
+
+def _add_history_parser(sub: Any) -> None:
+    history = sub.add_parser("history", help="fetch closed candles into the candle store, or "
+                             "list what it holds (no daemon needed)")
+    history.add_argument("action", choices=["fetch", "list"])
+    history.add_argument("--source", choices=["sim", "bitunix"], help="market data source")
+    history.add_argument("--symbol", help="contract, e.g. BTCUSDT")
+    history.add_argument("--interval", help="candle interval, e.g. 1min (default LA_INTERVAL)")
+    history.add_argument("--from", dest="start", help="fetch: first day (YYYY-MM-DD) or ISO "
+                         "date-time, UTC unless it says otherwise")
+    history.add_argument("--to", dest="end", help="fetch: end (exclusive; default now)")
+    history.set_defaults(handler=_cmd_history)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     account.add_argument("--starting-equity", help="reset: the new account's USDT balance")
     account.set_defaults(handler=_cmd_account)
 
+    _add_history_parser(sub)
     install = sub.add_parser("install-service", help="write a systemd unit or launchd plist")
     install.add_argument("--user", action="store_true", help="per-user service")
     install.add_argument("--print", dest="print_only", action="store_true",
@@ -228,7 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("run", "sim", "probe", "status", "pause", "resume", "account", "install-service")
+COMMANDS = ("run", "sim", "probe", "status", "pause", "resume", "account", "history",
+            "install-service")
 
 
 def translate_legacy(argv: Sequence[str]) -> list[str]:

@@ -96,6 +96,7 @@ class AsyncRunner:
             gate=self.gate, guard=guard, rest=parts.rest, clock=parts.clock,
             metrics=self.metrics, outcomes=self.outcomes,
             on_change=lambda: self.controller.publish_status(force=True),
+            candle_cache=parts.candles,
         )
         self.health = Health(engine=self.engine, journal=parts.journal, provider=parts.provider,
                              clock=parts.clock, clock_watch=self.clock_watch, lag=self.lag,

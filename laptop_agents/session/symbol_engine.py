@@ -35,6 +35,7 @@ from laptop_agents.session.gate import TradingGate
 from laptop_agents.session.outcomes import Outcomes
 from laptop_agents.session.ports import MarketRest
 from laptop_agents.session.render import candle_view, tick_view
+from laptop_agents.session.warm_history import CandleCache, load_history
 from laptop_agents.strategy.base import Decision, Strategy, StrategyContext
 
 STRATEGY_FAILURE_LIMIT = 3  # consecutive strategy exceptions before the engine gives up
@@ -62,7 +63,8 @@ class SymbolEngine:
     def __init__(self, settings: Settings, *, instrument: Instrument, broker: PaperBroker,
                  strategy: Strategy, gate: TradingGate, guard: PriceGuard, rest: MarketRest,
                  clock: ExchangeClock, metrics: Metrics, outcomes: Outcomes,
-                 on_change: Callable[[], None] = lambda: None) -> None:
+                 on_change: Callable[[], None] = lambda: None,
+                 candle_cache: CandleCache | None = None) -> None:
         self.settings = settings
         self.symbol = instrument.symbol
         self.interval = settings.interval
@@ -76,6 +78,7 @@ class SymbolEngine:
         self.metrics = metrics
         self.outcomes = outcomes
         self._on_change = on_change  # the controller republishes status after an order
+        self.candle_cache = candle_cache or CandleCache(None, None)  # none: REST alone
         self.history: deque[Candle] = deque(maxlen=settings.history_candles)
         self.last_tick: Tick | None = None
         self.last_tick_arrival: float | None = None  # perf_counter of the latest tick
@@ -99,8 +102,8 @@ class SymbolEngine:
         """Closed candles over REST before any task starts; live ones join without a gap."""
         s = self.settings
         try:
-            candles = await self.rest.klines(self.symbol, self.interval,
-                                             limit=s.history_candles)
+            candles = await load_history(self.rest, self.candle_cache, self.symbol,
+                                         self.interval, s.history_candles)
         except LaptopAgentsError:
             raise
         except Exception as error:  # warm-up over live candles still works, just later
@@ -199,6 +202,7 @@ class SymbolEngine:
         self.update_warm()
         if candle.confirmed:  # REST's values; pushes alone never move the price reference
             self.guard.observe_close(candle.close)
+            self.candle_cache.add([candle], (candle.open_time, candle.close_time))
         logger.info("candle closed {} o={} h={} l={} c={} v={}", _fmt_ms(candle.open_time),
                     candle.open, candle.high, candle.low, candle.close, candle.volume)
         events = self.broker.on_candle(candle)
@@ -233,6 +237,7 @@ class SymbolEngine:
         if self._quote_check is not None:
             self._quote_check.cancel()
         self.funding.close()
+        self.candle_cache.close()
 
     # --- the price guard's REST check -----------------------------------------------------
     def _check_quote_over_rest(self) -> None:

@@ -7,7 +7,7 @@ CLI and the daemon use.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -25,6 +25,7 @@ from laptop_agents.models import DEFAULT_BTCUSDT, Instrument
 from laptop_agents.paper.broker import PaperBroker
 from laptop_agents.session.describe import describe_position
 from laptop_agents.session.ports import MarketData, MarketRest, Notifier, NullNotifier
+from laptop_agents.session.warm_history import CandleCache, open_candle_cache
 from laptop_agents.storage.journal import Journal, JournalError
 from laptop_agents.strategy.base import Strategy
 
@@ -46,6 +47,7 @@ class EngineParts:
     clock: ExchangeClock
     metrics: Metrics
     notifier: Notifier
+    candles: CandleCache = field(default_factory=lambda: CandleCache(None, None))
 
 
 def journal_path(settings: Settings) -> Path:
@@ -117,7 +119,8 @@ async def build_parts(
                                  metrics=metrics)
     return EngineParts(rest=rest, provider=provider, instrument=instrument, journal=journal,
                        broker=broker, strategy=strategy, clock=exchange_clock, metrics=metrics,
-                       notifier=notifier or NullNotifier())
+                       notifier=notifier or NullNotifier(),
+                       candles=open_candle_cache(settings, journal))
 
 
 __all__ = ["JOURNAL_FILES", "EngineParts", "build_parts", "fetch_instrument", "journal_path",

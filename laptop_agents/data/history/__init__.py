@@ -1,0 +1,1 @@
+"""Stored market history: the candle store, and the fetch that fills it (issue #15)."""

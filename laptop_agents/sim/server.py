@@ -144,6 +144,9 @@ class SimExchange:
             market.advance(now)
         return now
 
+    def pushes_skipped(self, now_ms: int) -> bool:
+        return self._pushes.skipped(now_ms)
+
     @property
     def speed(self) -> float:
         """Simulated seconds per wall second now."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 
 from loguru import logger
 
@@ -32,14 +32,17 @@ class Outcomes:
     def attached(self) -> bool:
         return not isinstance(self.publisher, NullPublisher)
 
-    def report(self, events: Iterable[BrokerEvent], arrived: float | None) -> None:
-        """``arrived``: perf_counter of the tick that caused them (times the watchdog)."""
+    def report(self, events: Sequence[BrokerEvent], arrived: float | None) -> None:
+        """``arrived``: perf_counter of the tick that caused them (times the watchdog).
+
+        The events are already journaled (the broker commits before it returns them), so the
+        watchdog's reaction ends here, before any log line or feed message is rendered."""
+        if arrived is not None and any(isinstance(e, TradeClosed) for e in events):
+            self.metrics.watchdog_reaction.observe(time.perf_counter() - arrived)
         for event in events:
             if isinstance(event, TradeClosed):
                 trade = event.trade
                 self.metrics.trades.inc()
-                if arrived is not None:
-                    self.metrics.watchdog_reaction.observe(time.perf_counter() - arrived)
                 logger.info("trade closed pnl={} ({})", trade.realized_pnl, describe_trade(trade))
                 self.publisher.publish("trade", trade_view(trade))
                 continue

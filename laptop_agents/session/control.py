@@ -91,6 +91,11 @@ class EngineController:
         (session/status_cache.py says when it is rendered again)."""
         return self._status_body.body()
 
+    def status_changed(self) -> None:
+        """Something /status shows changed (not a continuously moving field): the next
+        request renders it afresh."""
+        self._status_body.invalidate()
+
     def _feed(self) -> FeedView:
         age, tick = self.engine.gate.last_tick_age(), self.engine.last_tick
         clock = self.health.clock
@@ -168,7 +173,7 @@ class EngineController:
     def publish_status(self, force: bool = False) -> None:
         """At most once a second, or at once on a state change (``force``)."""
         if force:
-            self._status_body.invalidate()  # even with no feed attached: /status must show it
+            self.status_changed()  # even with no feed attached: /status must show it
         if not self.outcomes.attached:
             return
         now = time.monotonic()

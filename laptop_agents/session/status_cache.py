@@ -4,12 +4,14 @@ Building the StatusView and encoding it costs tens of microseconds of loop time;
 dashboard's (or a load test's) hundreds of requests a second that is loop time the ticks and
 the exits wait behind. Everything /status shows changes either on an event or continuously:
 
-* events (the feed connecting or lost, the gate, an order, a fill, a trade, pause, resume,
-  flatten, a detected pause) go through ``EngineController.publish_status(force=True)``, which
-  calls :meth:`StatusCache.invalidate`: the next request renders afresh;
-* continuous fields (ages, uptime, loop lag, prices, equity and unrealized PnL, counters) are
-  re-rendered at most once per loop-lag sample and never served older than ``max_age``
-  (50 ms, the sampling interval): every lag sample still reaches some answer.
+* events call :meth:`StatusCache.invalidate` (``EngineController.status_changed``), so the
+  next request renders afresh: every broker event (order, fill, trade, rejection, expiry,
+  entries paused; through ``Outcomes``' after-report hook) and every forced status publish
+  (the feed connecting, lost or recovered, pause, resume, flatten, a detected sleep);
+* continuous fields (ages, uptime, loop lag, prices, equity and unrealized PnL, counters) and
+  gate changes found by a timer (stale prices, the kill file, warm-up done) are re-rendered
+  at most once per loop-lag sample and never served older than ``max_age`` (50 ms, the
+  sampling interval): every lag sample still reaches some answer.
 
 docs/api.md ("GET /status") states the same rule for clients.
 """

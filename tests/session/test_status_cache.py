@@ -89,6 +89,11 @@ async def test_engine_state_changes_invalidate_the_status_body(
             await controller.resume()
             assert "manual" not in orjson.loads(controller.status_json())["gate"]["reasons"]
             before = renders[0]
+            controller.status_json()
+            runner.outcomes.report([], None)  # broker events reported: the hook invalidates
+            controller.status_json()
+            assert renders[0] == before + 1
+            before = renders[0]
             runner.lag.record(0.002)  # a loop-lag sample
             assert orjson.loads(controller.status_json())["loop_lag_ms"]["last"] == 2.0
             assert renders[0] == before + 1

@@ -159,14 +159,15 @@ class SymbolMarket:
         sigma2, alpha, beta, tick = self._sigma2, self.ALPHA, self.BETA, self._tick
         var, mid, extra_spread = self._var, self._mid, self._extra_spread
         base, floor, cap = sigma2 * (1 - alpha - beta), sigma2 / 9.0, sigma2 * 16.0
+        jump_prob, jump_sigma = self.JUMP_PROB, self.JUMP_SIGMA
         for _ in range(count):
             agg = Agg(0, 0, 0, 0, 0, 0)
             high, low, volume, quote, price = 0, 1 << 62, 0, 0, 0
             for second in range(60):
                 eps = gauss(0.0, sqrt(var))
                 var = base + alpha * eps * eps + beta * var
-                if rand() < self.JUMP_PROB:
-                    eps += gauss(0.0, self.JUMP_SIGMA)
+                if rand() < jump_prob:
+                    eps += gauss(0.0, jump_sigma)
                     extra_spread = 5.0 + 20.0 * rand()
                     var *= 2.0
                 var = floor if var < floor else cap if var > cap else var

@@ -22,6 +22,10 @@ async def start_embedded(settings: Settings) -> tuple[SimExchange, Settings]:
         kline_push_ms=settings.sim_kline_push_ms,
         depth_push_ms=settings.sim_depth_push_ms,
         admin=settings.sim_admin,
+        # The book at once on subscribe: the daemon's first tick does not wait up to one depth
+        # period (start-up, docs/performance.md). Off by default elsewhere, where clients may
+        # rely on live-like timing (the first push 100-600 ms after subscribing).
+        depth_snapshot=True,
         # A symbol it cannot simulate still gets a running simulator (with every contract it
         # can), so the start-up check asks its trading_pairs like the real exchange's and
         # refuses the symbol with one line (exit 78) instead of a ValueError here.

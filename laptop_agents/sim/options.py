@@ -43,7 +43,7 @@ class SimOptions:
     api_secret: str = "sim-secret"
     oversized_bytes: int = 4 * 1024 * 1024 + 1024
     kline_final_push: bool = False
-    depth_snapshot: bool = True
+    depth_snapshot: bool = False  # the embedded daemon's simulator turns it on (embedded.py)
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.symbols if s.upper() not in SPECS]

@@ -266,7 +266,8 @@ async def test_kline_interval_switch_on_one_socket(sim: SimExchange, session) ->
 
 async def test_depth_snapshot_at_once_on_subscribe(session) -> None:
     # A depth period far longer than the wait: only the snapshot on subscribe can arrive.
-    async with SimExchange(SimOptions(seed=2, history_minutes=60, depth_push_ms=10_000)) as sim:
+    async with SimExchange(SimOptions(seed=2, history_minutes=60, depth_push_ms=10_000,
+                                      depth_snapshot=True)) as sim:
         ws = await connect(session, sim.ws_url)
         before = sim.now_ms()
         await subscribe(ws, ("depth_book5", "BTCUSDT"))
@@ -276,13 +277,13 @@ async def test_depth_snapshot_at_once_on_subscribe(session) -> None:
         assert Decimal(frame["data"]["b"][0][0]) == Decimal(best.bid) / 10
 
 
-async def test_no_depth_snapshot_when_switched_off_or_skipping(session) -> None:
-    async with SimExchange(SimOptions(seed=2, history_minutes=60, depth_push_ms=10_000,
-                                      depth_snapshot=False)) as sim:
+async def test_no_depth_snapshot_by_default_or_while_skipping(session) -> None:
+    async with SimExchange(SimOptions(seed=2, history_minutes=60, depth_push_ms=10_000)) as sim:
         ws = await connect(session, sim.ws_url)
         await subscribe(ws, ("depth_book1", "BTCUSDT"))
         assert await collect(ws, 0.3) == []
-    async with SimExchange(SimOptions(seed=2, history_minutes=60, depth_push_ms=10_000)) as sim:
+    async with SimExchange(SimOptions(seed=2, history_minutes=60, depth_push_ms=10_000,
+                                      depth_snapshot=True)) as sim:
         sim.skip_pushes(60)
         ws = await connect(session, sim.ws_url)
         await subscribe(ws, ("depth_book1", "BTCUSDT"))

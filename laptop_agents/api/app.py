@@ -153,7 +153,8 @@ async def _json_body(request: web.Request) -> dict[str, object]:
 
 # -- handlers -------------------------------------------------------------------------------
 async def status(request: web.Request) -> web.Response:
-    return json_response(request.app[CONTROLLER].status())
+    return web.Response(body=request.app[CONTROLLER].status_json(),
+                        content_type="application/json")
 
 
 async def positions(request: web.Request) -> web.Response:

@@ -270,8 +270,8 @@ class Ledger:
         self.orders.pop(order.order_id, None)
         self.adopt_totals(totals)
         self.position = position
-        logger.info("entry fill {} {} {} @ {} fee {}", fill.fill_id, fill.side, fill.qty,
-                    price, fee)
+        # No log line here: the fill is reported (logged, published) from the events returned,
+        # after the commit, off the path from the tick to the durable fill.
         return [fill]
 
     def close(
@@ -334,6 +334,4 @@ class Ledger:
         self.position = None
         if self.journal is None:
             self._trades.append(trade)
-        logger.info("exit fill ({}) {} {} @ {} pnl {} fee {}", reason, fill.side, fill.qty,
-                    price, gross, fee + liq_fee)
-        return [fill, TradeClosed(trade)]
+        return [fill, TradeClosed(trade)]  # reported (logged, published) by the caller

@@ -90,7 +90,7 @@ class AsyncRunner:
             risk_reason=lambda: parts.broker.entries_paused_reason,
             suspect_for=guard.suspect_for,
         )
-        self.outcomes = Outcomes(self.metrics, after=lambda: self.health.update_gauges())
+        self.outcomes = Outcomes(self.metrics, after=self._events_reported)
         self.engine = SymbolEngine(
             settings, instrument=parts.instrument, broker=parts.broker, strategy=parts.strategy,
             gate=self.gate, guard=guard, rest=parts.rest, clock=parts.clock,
@@ -185,6 +185,11 @@ class AsyncRunner:
             self._set_feed(ConnectionState.CONNECTED)
             logger.info("market data connected")
         self.controller.publish_status(force=True)
+
+    def _events_reported(self) -> None:
+        """After broker events (orders, fills, trades): gauges and /status follow at once."""
+        self.health.update_gauges()
+        self.controller.status_changed()
 
     def _set_feed(self, state: ConnectionState, detail: str = "") -> None:
         self.feed.state = state

@@ -20,6 +20,7 @@ from laptop_agents.session.health import FeedStatus, Health
 from laptop_agents.session.looplag import LoopLagSampler
 from laptop_agents.session.outcomes import Outcomes
 from laptop_agents.session.render import candle_view, position_view, trade_view
+from laptop_agents.session.status_cache import StatusCache
 from laptop_agents.session.symbol_engine import SymbolEngine
 from laptop_agents.session.views import (
     AccountView,
@@ -35,6 +36,7 @@ from laptop_agents.session.views import (
     TaskView,
     TradeView,
     WarmupView,
+    view_json,
 )
 from laptop_agents.storage.journal import Journal
 
@@ -58,6 +60,7 @@ class EngineController:
         self._stopped = stopped
         self.started_mono = time.monotonic()
         self._last_status_publish = 0.0
+        self._status_body = StatusCache(lambda: view_json(self.status()), lambda: lag.taken)
 
     # --- reading --------------------------------------------------------------------------
     def status(self) -> StatusView:
@@ -86,6 +89,16 @@ class EngineController:
             position_drift_count=self.feed.drift_count,
             tasks=self._tasks(),
         )
+
+    def status_json(self) -> bytes:
+        """The /status body: rendered once per change, not once per request
+        (session/status_cache.py says when it is rendered again)."""
+        return self._status_body.body()
+
+    def status_changed(self) -> None:
+        """Something /status shows changed (not a continuously moving field): the next
+        request renders it afresh."""
+        self._status_body.invalidate()
 
     def _feed(self) -> FeedView:
         age, tick = self.engine.gate.last_tick_age(), self.engine.last_tick
@@ -187,6 +200,8 @@ class EngineController:
 
     def publish_status(self, force: bool = False) -> None:
         """At most once a second, or at once on a state change (``force``)."""
+        if force:
+            self.status_changed()  # even with no feed attached: /status must show it
         if not self.outcomes.attached:
             return
         now = time.monotonic()

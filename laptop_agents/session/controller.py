@@ -37,6 +37,11 @@ class Controller(Protocol):
         uptime, loop lag, warm-up, strategy and tasks; see StatusView."""
         ...
 
+    def status_json(self) -> bytes:
+        """``status()`` as the JSON /status answers (``view_json``); the engine renders it
+        once per change (session/status_cache.py), not once per request."""
+        ...
+
     def positions(self) -> list[PositionView]:
         """The open position, if any (paper trading holds at most one)."""
         ...

@@ -37,8 +37,9 @@ def describe_intent(intent: OrderIntent) -> str:
 
 def describe_event(event: BrokerEvent) -> str:
     if isinstance(event, Fill):
+        pnl = f" pnl={event.realized_pnl}" if event.kind == "exit" else ""
         return (f"order filled: {event.kind} {event.side} {event.qty} @ {event.price} "
-                f"fee={event.fee} ({event.reason})")
+                f"fee={event.fee}{pnl} ({event.reason}) fill {event.fill_id}")
     if isinstance(event, TradeClosed):
         t = event.trade
         return (f"position closed: {t.side.value} {t.qty} {t.entry_price} -> {t.exit_price} "

@@ -20,6 +20,7 @@ class LoopLagSampler:
         self._samples: deque[float] = deque(maxlen=window)
         self._metrics = metrics
         self.last = 0.0
+        self.taken = 0  # samples recorded so far (the window forgets, this does not)
         self.max_seen = 0.0
         self._since_mark = 0.0
         self._sorted: list[float] | None = None  # the window sorted, until the next sample
@@ -27,6 +28,7 @@ class LoopLagSampler:
     def record(self, lag: float) -> None:
         lag = max(0.0, lag)
         self.last = lag
+        self.taken += 1
         self.max_seen = max(self.max_seen, lag)
         self._since_mark = max(self._since_mark, lag)
         self._samples.append(lag)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 
 from loguru import logger
 
@@ -40,8 +40,13 @@ class Outcomes:
         self._publisher = publisher
         self.attached = not isinstance(publisher, NullPublisher)
 
-    def report(self, events: Iterable[BrokerEvent], arrived: float | None) -> None:
-        """``arrived``: perf_counter of the tick that caused them (times the watchdog)."""
+    def report(self, events: Sequence[BrokerEvent], arrived: float | None) -> None:
+        """``arrived``: perf_counter of the tick that caused them (times the watchdog).
+
+        The events are already journaled (the broker commits before it returns them), so the
+        watchdog's reaction ends here, before any log line or feed message is rendered."""
+        if arrived is not None and any(isinstance(e, TradeClosed) for e in events):
+            self.metrics.watchdog_reaction.observe(time.perf_counter() - arrived)
         for event in events:
             if isinstance(event, FundingSettled):
                 self.metrics.funding_settlements.inc()
@@ -50,8 +55,6 @@ class Outcomes:
                 self.metrics.trades.inc()
                 if trade.exit_reason == "liquidation":
                     self.metrics.liquidations.inc()
-                if arrived is not None:
-                    self.metrics.watchdog_reaction.observe(time.perf_counter() - arrived)
                 logger.info("trade closed pnl={} ({})", trade.realized_pnl, describe_trade(trade))
                 self.publisher.publish("trade", trade_view(trade))
                 continue

@@ -42,6 +42,10 @@ async def start_embedded(settings: Settings, journal: Journal | None = None
         funding_interval_ms=settings.sim_funding_interval * 1000,
         start_ms=None if point is None else point.start_ms,
         origin_ms=None if point is None else point.origin_ms,
+        # The book at once on subscribe: the daemon's first tick does not wait up to one depth
+        # period (start-up, docs/performance.md). Off by default elsewhere, where clients may
+        # rely on live-like timing (the first push 100-600 ms after subscribing).
+        depth_snapshot=True,
         # A symbol it cannot simulate still gets a running simulator (with every contract it
         # can), so the start-up check asks its trading_pairs like the real exchange's and
         # refuses the symbol with one line (exit 78) instead of a ValueError here.

@@ -82,6 +82,13 @@ class SymbolMarket:
     def advance(self, t_ms: int) -> None:
         """Generate every step up to and including the one containing ``t_ms``."""
         last = t_ms // 1000
+        # Whole minutes that end before the detailed window are only ever read as minute
+        # aggregates: those skip building steps and trades (start-up's 1000 minutes of
+        # history). A script in progress needs the step-by-step path.
+        if not self._script and self._pinned is None and self._next_second % 60 == 0:
+            whole = (last - _DETAIL_SECONDS + 1 - self._next_second) // 60
+            if whole > 0:
+                self._aggregate_minutes(whole)
         while self._next_second <= last:
             self._generate(self._next_second)
             self._next_second += 1
@@ -141,6 +148,56 @@ class SymbolMarket:
             step.trades.append(Trade(start + off, ask if buy else bid, self._trade_qty(), buy))
         return step
 
+    def _aggregate_minutes(self, count: int) -> None:
+        """``count`` whole minutes from the next second, kept as aggregates only.
+
+        The same draws in the same order and the same arithmetic as `_random_step` (so the
+        same market: tests/sim/test_history.py), but no Step, Segment or Trade objects.
+        """
+        rand, gauss, table, sizes = self._rng.random, self._rng.gauss, _TABLE, self._trade_sizes
+        sqrt, exp, log = math.sqrt, math.exp, math.log
+        sigma2, alpha, beta, tick = self._sigma2, self.ALPHA, self.BETA, self._tick
+        var, mid, extra_spread = self._var, self._mid, self._extra_spread
+        base, floor, cap = sigma2 * (1 - alpha - beta), sigma2 / 9.0, sigma2 * 16.0
+        jump_prob, jump_sigma = self.JUMP_PROB, self.JUMP_SIGMA
+        for _ in range(count):
+            agg = Agg(0, 0, 0, 0, 0, 0)
+            high, low, volume, quote, price = 0, 1 << 62, 0, 0, 0
+            for second in range(60):
+                eps = gauss(0.0, sqrt(var))
+                var = base + alpha * eps * eps + beta * var
+                if rand() < jump_prob:
+                    eps += gauss(0.0, jump_sigma)
+                    extra_spread = 5.0 + 20.0 * rand()
+                    var *= 2.0
+                var = floor if var < floor else cap if var > cap else var
+                mid *= exp(eps)
+                spread = 1 + int(extra_spread) + (1 if rand() < 0.05 else 0)
+                extra_spread *= 0.6
+                bid = max(1, round(mid / tick - spread / 2.0))
+                ask = bid + spread
+                rand(), rand()  # the BBO sizes, in no aggregate
+                p = 1.0 / (1.0 + 1.5 * sqrt(var / sigma2))
+                extra = min(int(log(1.0 - rand()) / log(1.0 - p)) if p < 1.0 else 0, 40)
+                for _ in range(extra):
+                    rand()  # the trades' offsets within the second: only their count matters
+                up_bias = 0.5 + max(-0.3, min(0.3, eps / (4 * sqrt(sigma2))))
+                for k in range(extra + 1):
+                    price = ask if rand() < up_bias else bid
+                    qty = sizes[int(rand() * table)]
+                    if second == 0 and k == 0:
+                        agg.open = price
+                    if price > high:
+                        high = price
+                    if price < low:
+                        low = price
+                    volume += qty
+                    quote += price * qty
+            agg.high, agg.low, agg.close, agg.volume, agg.quote = high, low, price, volume, quote
+            self._minutes.append(agg)
+        self._var, self._mid, self._extra_spread = var, mid, extra_spread
+        self._next_second += 60 * count
+
     def _pinned_step(self, second: int, points: list[tuple[int, int, int]]) -> Step:
         start = second * 1000
         bid, ask = self._pinned if self._pinned is not None else self._last_bbo()
@@ -164,8 +221,9 @@ class SymbolMarket:
 
     def _store(self, step: Step) -> None:
         minute_start = step.second * 1000 // MINUTE_MS * MINUTE_MS
-        if step.second * 1000 == minute_start and step.second * 1000 > self.origin_ms:
-            self._finish_minute(minute_start - MINUTE_MS)
+        finished = (minute_start - self.origin_ms) // MINUTE_MS  # minutes before this one
+        if step.second * 1000 == minute_start and len(self._minutes) < finished:
+            self._finish_minute(minute_start - MINUTE_MS)  # unless _aggregate_minutes did
         self._steps[step.second] = step
         self._steps.pop(step.second - _DETAIL_SECONDS, None)
 

@@ -50,6 +50,7 @@ class SimOptions:
     # instant (a whole minute <= start_ms): a restarted simulator given the first run's origin
     # and seed shows the same market at every instant (sim/resume.py).
     origin_ms: int | None = None
+    depth_snapshot: bool = False  # the embedded daemon's simulator turns it on (embedded.py)
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.symbols if s.upper() not in SPECS]

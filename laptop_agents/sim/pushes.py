@@ -55,6 +55,9 @@ class PushTimers:
         self._skip_until_ms = max(self._skip_until_ms, until)
         logger.info("sim fault: skipping pushes until sim ms {}", self._skip_until_ms)
 
+    def skipped(self, now_ms: int) -> bool:
+        return now_ms < self._skip_until_ms
+
     async def _timer(self, period_ms: int, push: Callable[[int], None]) -> None:
         loop = asyncio.get_running_loop()
         period = period_ms / 1000.0
@@ -118,6 +121,8 @@ class PushTimers:
     def push_depth(self, now: int) -> None:
         cache: dict[tuple[str, str], JsonObject] = {}
         for conn, sub in self._subscribed("depth"):
+            if sub.depth_ts == now:
+                continue  # its snapshot on subscribe was this very instant
             key = (sub.ch, self._symbol(sub))
             frame = cache.get(key)
             if frame is None:

@@ -41,3 +41,4 @@ class Subscription:
     known: bool  # False for an unknown/missing symbol: counted, never pushed
     trade_cursor: int = 0  # last simulated ms whose trades were pushed
     kline_ts: int | None = None  # simulated ms of the last kline push on this stream
+    depth_ts: int | None = None  # simulated ms of the snapshot sent on subscribe

@@ -37,6 +37,10 @@ class MarketVenue(Protocol):
         """Current simulated time; also generates the markets up to it."""
         ...
 
+    def pushes_skipped(self, now_ms: int) -> bool:
+        """True while a ``skip_pushes`` fault silences pushes (snapshots on subscribe too)."""
+        ...
+
 
 class Subscriber(Protocol):
     """One open client connection as the push timers, the faults and the injector see it

@@ -19,7 +19,14 @@ import orjson
 from aiohttp import WSMsgType, web
 from loguru import logger
 
-from laptop_agents.sim.frames import CAP_ERROR, CONNECT, JsonObject, dumps, empty_depth_push
+from laptop_agents.sim.frames import (
+    CAP_ERROR,
+    CONNECT,
+    JsonObject,
+    depth_push,
+    dumps,
+    empty_depth_push,
+)
 from laptop_agents.sim.subscriptions import Subscription, parse_channel
 from laptop_agents.sim.venue import MarketVenue
 
@@ -197,15 +204,28 @@ class Connection:
                 continue
             known = symbol is not None and symbol in venue.markets
             now = venue.now_ms()
-            self.subs[key] = Subscription(key[0], symbol, channel, known, trade_cursor=now)
+            sub = self.subs[key] = Subscription(key[0], symbol, channel, known, trade_cursor=now)
             venue.stats.subscriptions += 1
             if venue.options.subscribe_ack:
                 self.send({"op": "subscribe", "ch": key[0], "symbol": symbol,
                            "data": {"result": True}})
-            if not known and channel.kind == "depth":
-                self.send(empty_depth_push(key[0], symbol, channel.levels, now))
+            if channel.kind == "depth":
+                self._depth_snapshot(sub, now)
         if capped:
             self.send(CAP_ERROR)
+
+    def _depth_snapshot(self, sub: Subscription, now: int) -> None:
+        """The book at once, not at the next timer tick: a client's first price (the
+        daemon's first tick) should not wait up to one depth period (live answers within
+        100-600 ms; a snapshot is what a prompt exchange sends)."""
+        venue = self.venue
+        if not sub.known:
+            self.send(empty_depth_push(sub.ch, sub.symbol, sub.channel.levels, now))
+        elif venue.options.depth_snapshot and not venue.pushes_skipped(now):
+            assert sub.symbol is not None  # known streams have one
+            market = venue.markets[sub.symbol]
+            if self.send(depth_push(sub.ch, market, sub.channel.levels, now)):
+                sub.depth_ts = now
 
     def on_unsubscribe(self, args: object) -> None:
         if isinstance(args, list):

@@ -221,9 +221,10 @@ class Journal:
         position row, or deletes it when None; ``trade`` is the round trip the fill closes.
         """
         with self._tx() as conn:
-            if conn.execute("SELECT 1 FROM fills WHERE fill_id = ?", (fill.fill_id,)).fetchone():
+            # One statement both checks and inserts (the duplicate check used to be a SELECT
+            # of its own): the exit's transaction is on the path from tick to durable exit.
+            if conn.execute(INSERT_FILL, fill_params(fill)).rowcount != 1:
                 return False
-            conn.execute(INSERT_FILL, fill_params(fill))
             if order is not None:
                 conn.execute(UPSERT_FILLED_ORDER, (*order_params(order), fill.ts))
             if position is None:

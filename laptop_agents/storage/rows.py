@@ -17,6 +17,9 @@ INSERT_FILL = (
     "INSERT INTO fills (fill_id, order_id, symbol, side, kind, qty, price,"
     " intended_price, slippage, fee, liquidity, realized_pnl, reason, ts, liquidation_fee)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    # A fill already journaled (a replayed step) is refused by its UNIQUE fill_id: no row,
+    # rowcount 0. Only that conflict is ignored; any other constraint still raises.
+    " ON CONFLICT(fill_id) DO NOTHING"
 )
 UPSERT_FILLED_ORDER = (
     "INSERT INTO orders (order_id, symbol, side, order_type, qty, price, stop,"

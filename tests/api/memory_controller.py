@@ -27,6 +27,7 @@ from laptop_agents.session.views import (
     TaskView,
     TickView,
     TradeView,
+    view_json,
 )
 
 START_MS = 1_700_000_040_000  # a minute boundary
@@ -105,6 +106,9 @@ class MemoryController:
             tasks={"market_data": TaskView(state="running", last_run_age_s=0.1),
                    "strategy": TaskView(state="running", last_run_age_s=None)},
         )
+
+    def status_json(self) -> bytes:
+        return view_json(self.status())  # the tests change state directly: never cached
 
     def positions(self) -> list[PositionView]:
         return [self.position] if self.position else []

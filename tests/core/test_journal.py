@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import stat
 from pathlib import Path
@@ -138,6 +139,19 @@ def test_same_fill_is_never_written_twice(tmp_path: Path) -> None:
                                   totals=AccountTotals(D(0), D(999), D(0), D(0), None))
     assert len(journal.fills()) == 1
     assert journal.load_account(D(1)).fees_total == fill.fee  # untouched by the refused write
+    journal.close()
+
+
+def test_only_the_duplicate_fill_id_is_refused_quietly(tmp_path: Path) -> None:
+    # The duplicate check is the INSERT's ON CONFLICT(fill_id): any other broken constraint
+    # must still fail loudly, never pass for "already journaled".
+    journal, b = make(tmp_path / "j.sqlite")
+    [fill] = b.submit(intent(), tick(50000), T0).fills
+    broken = dataclasses.replace(fill, fill_id="another", reason=None)
+    with pytest.raises(JournalError):
+        journal.apply_fill(broken, order=None, position=b.position, trade=None,
+                           realized_total=D(0), fees_total=D(0), last_exit_ms=None)
+    assert [f.fill_id for f in journal.fills()] == [fill.fill_id]
     journal.close()
 
 

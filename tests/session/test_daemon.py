@@ -97,3 +97,12 @@ async def test_original_cli_form_runs_on_bitunix_and_sigint_exits_0(
     assert "source=bitunix symbol=BTCUSDT" in log
     assert "SIGINT received" in log and "engine stopped" in log
     assert (tmp_path / "data" / "journal.sqlite3").exists()  # the exchange's journal, not sim's
+
+
+def test_daemon_freezes_start_up_objects_after_the_first_tick(tmp_path: Path) -> None:
+    # Later full collections skip what start-up left (session/daemon.py, _freeze_after_ready).
+    with DaemonProcess(tmp_path / "data", None, env={"LA_LOG_LEVEL": "DEBUG"}) as daemon:
+        daemon.wait_for(r"first tick: ", 30)
+        frozen = daemon.wait_for(r"start-up objects frozen out of the garbage collector: (\d+)")
+        assert daemon.stop() == 0
+    assert int(frozen.group(1)) > 10_000

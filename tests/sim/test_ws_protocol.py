@@ -262,3 +262,29 @@ async def test_kline_interval_switch_on_one_socket(sim: SimExchange, session) ->
     await subscribe(ws, ("market_kline_15min", "BTCUSDT"))
     push = await next_json(ws, is_ch("market_kline_15min"))
     assert push["symbol"] == "BTCUSDT"
+
+
+async def test_depth_snapshot_at_once_on_subscribe(session) -> None:
+    # A depth period far longer than the wait: only the snapshot on subscribe can arrive.
+    async with SimExchange(SimOptions(seed=2, history_minutes=60, depth_push_ms=10_000,
+                                      depth_snapshot=True)) as sim:
+        ws = await connect(session, sim.ws_url)
+        before = sim.now_ms()
+        await subscribe(ws, ("depth_book5", "BTCUSDT"))
+        frame = await next_json(ws, is_ch("depth_book5"), timeout=1.0)
+        assert frame["ts"] >= before and len(frame["data"]["b"]) == 5
+        best = sim.market("BTCUSDT").bbo(frame["ts"])  # the book at the snapshot's instant
+        assert Decimal(frame["data"]["b"][0][0]) == Decimal(best.bid) / 10
+
+
+async def test_no_depth_snapshot_by_default_or_while_skipping(session) -> None:
+    async with SimExchange(SimOptions(seed=2, history_minutes=60, depth_push_ms=10_000)) as sim:
+        ws = await connect(session, sim.ws_url)
+        await subscribe(ws, ("depth_book1", "BTCUSDT"))
+        assert await collect(ws, 0.3) == []
+    async with SimExchange(SimOptions(seed=2, history_minutes=60, depth_push_ms=10_000,
+                                      depth_snapshot=True)) as sim:
+        sim.skip_pushes(60)
+        ws = await connect(session, sim.ws_url)
+        await subscribe(ws, ("depth_book1", "BTCUSDT"))
+        assert await collect(ws, 0.3) == []

@@ -150,7 +150,7 @@ def test_only_the_duplicate_fill_id_is_refused_quietly(tmp_path: Path) -> None:
     broken = dataclasses.replace(fill, fill_id="another", reason=None)
     with pytest.raises(JournalError):
         journal.apply_fill(broken, order=None, position=b.position, trade=None,
-                           realized_total=D(0), fees_total=D(0), last_exit_ms=None)
+                           totals=AccountTotals(D(0), D(0), D(0), D(0), None))
     assert [f.fill_id for f in journal.fills()] == [fill.fill_id]
     journal.close()
 

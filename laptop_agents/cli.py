@@ -24,6 +24,8 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
         "symbol": getattr(args, "symbol", None),
         "sim_speed": getattr(args, "speed", None),
         "sim_seed": getattr(args, "seed", None),
+        "strategy": getattr(args, "strategy", None),
+        "strategy_params": getattr(args, "params", None),
     }
     overrides.update(extra)
     return load_settings(**overrides)
@@ -31,9 +33,12 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    from laptop_agents.strategy.loader import load_strategy
+
+    strategy = load_strategy(settings)  # a bad plug-in fails here, before anything starts
     from laptop_agents.session.daemon import run_daemon
 
-    return run_daemon(settings, duration=args.duration)
+    return run_daemon(settings, duration=args.duration, strategy=strategy)
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
@@ -157,6 +162,40 @@ def _cmd_account(args: argparse.Namespace) -> int:
     return 0
 
 
+def _strategy_tables(infos: list[Any]) -> None:
+    """One table per strategy: its parameters with type, default and meaning."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for info in infos:
+        warmup = "" if info.warmup is None else f" (warm-up: {info.warmup} closed candles)"
+        table = Table(title=f"{info.spec}: {info.summary}{warmup}", title_justify="left")
+        for column in ("parameter", "type", "default", "description"):
+            table.add_column(column, overflow="fold")
+        for p in info.params:
+            table.add_row(p.name, p.type, p.default, p.description)
+        if not info.params:
+            table.add_row("(none)", "", "", "")
+        console.print(table)
+
+
+def _cmd_strategies(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from dataclasses import asdict
+
+    from laptop_agents.strategy.loader import available_builtins, describe
+
+    infos = [describe(spec, settings) for spec in (args.spec or list(available_builtins()))]
+    if args.json:
+        import orjson
+
+        _say(orjson.dumps([asdict(i) for i in infos], option=orjson.OPT_INDENT_2).decode())
+    else:
+        _strategy_tables(infos)
+    return 0
+
+
 def _cmd_install_service(args: argparse.Namespace) -> int:
     from laptop_agents.service_install import install_service
 
@@ -185,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the trading daemon (default: built-in simulator)")
     _add_market_flags(run)
     run.add_argument("--duration", type=float, help="stop after this many wall seconds")
+    run.add_argument("--strategy", help="built-in name, package.module:Class or file.py:Class")
+    run.add_argument("--params", help='strategy parameters as JSON, e.g. \'{"fast": 9}\'')
     run.set_defaults(handler=_cmd_run)
 
     sim = sub.add_parser("sim", help="run the Bitunix simulator standalone")
@@ -220,6 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     account.add_argument("--starting-equity", help="reset: the new account's USDT balance")
     account.set_defaults(handler=_cmd_account)
 
+    strategies = sub.add_parser("strategies", help="list the strategies and their parameters")
+    strategies.add_argument("spec", nargs="*",
+                            help="describe these instead (a built-in, module:Class, file.py:Class)")
+    strategies.add_argument("--json", action="store_true", help="the same as JSON data")
+    strategies.set_defaults(handler=_cmd_strategies)
+
     install = sub.add_parser("install-service", help="write a systemd unit or launchd plist")
     install.add_argument("--user", action="store_true", help="per-user service")
     install.add_argument("--print", dest="print_only", action="store_true",
@@ -228,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("run", "sim", "probe", "status", "pause", "resume", "account", "install-service")
+COMMANDS = ("run", "sim", "probe", "status", "pause", "resume", "account", "strategies",
+            "install-service")
 
 
 def translate_legacy(argv: Sequence[str]) -> list[str]:

@@ -150,7 +150,7 @@ class Settings(BaseSettings):
                           '{"fast": 9, "slow": 21}; checked by its own Params model.',
     )
     # --- the Supervisor's defaults (LA_STRATEGY_PARAMS overrides them) -------------------
-    warmup_candles: int = Field(100, ge=100, description="Closed candles before trading.")
+    warmup_candles: int = Field(100, ge=100, description="Supervisor: minimum warm-up.")
     history_candles: int = Field(
         300, ge=100,
         description="Closed candles kept in memory (raised to the strategy's warm-up).",

@@ -25,12 +25,12 @@ run: $(STAMP_RUN)
 
 ## test: lint, type-check and run the whole suite
 test: $(STAMP_TEST)
-	$(BIN)/ruff check laptop_agents tests bench
+	$(BIN)/ruff check laptop_agents tests bench examples
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP_TEST)
-	$(BIN)/ruff check laptop_agents tests bench
+	$(BIN)/ruff check laptop_agents tests bench examples
 
 typecheck: $(STAMP_TEST)
 	$(BIN)/mypy

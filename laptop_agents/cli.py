@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from laptop_agents import __version__
+from laptop_agents.cli_account import add_account_and_strategy_parsers
 from laptop_agents.errors import EXIT_INTERNAL, LaptopAgentsError
 
 
@@ -24,6 +25,8 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
         "symbol": getattr(args, "symbol", None),
         "sim_speed": getattr(args, "speed", None),
         "sim_seed": getattr(args, "seed", None),
+        "strategy": getattr(args, "strategy", None),
+        "strategy_params": getattr(args, "params", None),
     }
     overrides.update(extra)
     return load_settings(**overrides)
@@ -31,9 +34,12 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    from laptop_agents.strategy.loader import load_strategy
+
+    strategy = load_strategy(settings)  # a bad plug-in fails here, before anything starts
     from laptop_agents.session.daemon import run_daemon
 
-    return run_daemon(settings, duration=args.duration)
+    return run_daemon(settings, duration=args.duration, strategy=strategy)
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
@@ -110,53 +116,6 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     return cli_resume(_settings(args), url=args.url)
 
 
-def _account_table(summary: dict[str, Any]) -> None:
-    """The account as a two-column table (rich honours NO_COLOR and a non-terminal stdout)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"paper account ({summary['source']})", show_header=False)
-    table.add_column(style="bold")
-    table.add_column(justify="right", overflow="fold")
-    for key in ("starting_equity", "balance", "equity", "realized_pnl", "fees_paid",
-                "funding_paid", "liquidation_fees", "margin_used", "available", "trades",
-                "working_orders"):
-        table.add_row(key.replace("_", " "), str(summary[key]))
-    for position in summary["positions"]:
-        table.add_row("position", str(position["description"]))
-    if not summary["positions"]:
-        table.add_row("position", "flat")
-    table.add_row("journal", str(summary["journal"]) + ("" if summary["exists"] else
-                                                         " (not created yet)"))
-    Console().print(table)
-
-
-def _cmd_account(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    from decimal import Decimal, InvalidOperation
-
-    from laptop_agents.account import account_summary, reset_account
-
-    if args.action == "show":
-        summary = account_summary(settings)
-        if args.json:
-            import orjson
-
-            _say(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
-        else:
-            _account_table(summary)
-        return 0
-    try:
-        equity = None if args.starting_equity is None else Decimal(args.starting_equity)
-    except InvalidOperation:
-        _complain(f"invalid --starting-equity {args.starting_equity!r}: not a number")
-        return 64
-    archive, equity = reset_account(settings, equity)
-    kept = f"the old journal is kept as {archive}" if archive else "there was no journal yet"
-    _say(f"account reset: starting equity {equity}; {kept}")
-    return 0
-
-
 def _cmd_history(args: argparse.Namespace) -> int:
     from laptop_agents.data.history.command import history_fetch, history_list
 
@@ -207,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the trading daemon (default: built-in simulator)")
     _add_market_flags(run)
     run.add_argument("--duration", type=float, help="stop after this many wall seconds")
+    run.add_argument("--strategy", help="built-in name, package.module:Class or file.py:Class")
+    run.add_argument("--params", help='strategy parameters as JSON, e.g. \'{"fast": 9}\'')
     run.set_defaults(handler=_cmd_run)
 
     sim = sub.add_parser("sim", help="run the Bitunix simulator standalone")
@@ -235,14 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_api_flags(resume)
     resume.set_defaults(handler=_cmd_resume)
 
-    account = sub.add_parser("account", help="show or reset the paper account (no daemon needed)")
-    account.add_argument("action", choices=["show", "reset"])
-    account.add_argument("--source", choices=["sim", "bitunix"], help="whose journal")
-    account.add_argument("--json", action="store_true", help="the same as JSON data")
-    account.add_argument("--starting-equity", help="reset: the new account's USDT balance")
-    account.set_defaults(handler=_cmd_account)
-
     _add_history_parser(sub)
+    add_account_and_strategy_parsers(sub, _settings, _say, _complain)
+
     install = sub.add_parser("install-service", help="write a systemd unit or launchd plist")
     install.add_argument("--user", action="store_true", help="per-user service")
     install.add_argument("--print", dest="print_only", action="store_true",
@@ -252,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = ("run", "sim", "probe", "status", "pause", "resume", "account", "history",
+            "strategies",
             "install-service")
 
 

@@ -11,6 +11,7 @@ Start-up calls :func:`load_settings`, which turns a validation failure into a on
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -138,10 +139,22 @@ class Settings(BaseSettings):
         description="Simulated seconds between funding settlements (whole minutes).",
     )
 
-    # --- strategy (Supervisor) -----------------------------------------------------------
-    strategy: Literal["supervisor"] = Field("supervisor", description="Strategy to run.")
-    warmup_candles: int = Field(100, ge=100, description="Closed candles before trading.")
-    history_candles: int = Field(300, ge=100, description="Closed candles kept in memory.")
+    # --- strategy: which one and its parameters (docs/strategies.md) ----------------------
+    strategy: str = Field(
+        "supervisor", min_length=1,
+        description="Strategy to run: a built-in name (`laptop-agents strategies` lists them), "
+                    "package.module:Class or path/to/file.py:Class.",
+    )
+    strategy_params: str = Field(
+        "{}", description="The strategy's parameters as a JSON object, e.g. "
+                          '{"fast": 9, "slow": 21}; checked by its own Params model.',
+    )
+    # --- the Supervisor's defaults (LA_STRATEGY_PARAMS overrides them) -------------------
+    warmup_candles: int = Field(100, ge=100, description="Supervisor: minimum warm-up.")
+    history_candles: int = Field(
+        300, ge=100,
+        description="Closed candles kept in memory (raised to the strategy's warm-up).",
+    )
     ema_fast: int = Field(9, ge=2, description="Fast EMA (sweep direction filter).")
     ema_mid: int = Field(20, ge=2, description="EMA for trend and pullback entry.")
     ema_slow: int = Field(50, ge=2, description="Slow EMA for trend.")
@@ -258,6 +271,18 @@ class Settings(BaseSettings):
     def _known_interval(cls, value: str) -> str:
         if value not in WS_INTERVAL_MS:
             raise ValueError(f"must be one of {', '.join(WS_INTERVAL_MS)}")
+        return value
+
+    @field_validator("strategy_params")
+    @classmethod
+    def _json_object(cls, value: str) -> str:
+        # Only the shape here: the strategy's own Params model checks the values at start-up.
+        try:
+            parsed = json.loads(value)
+        except ValueError as error:
+            raise ValueError(f"is not JSON: {error}") from None
+        if not isinstance(parsed, dict):
+            raise ValueError('must be a JSON object, e.g. {"fast": 9}')
         return value
 
     @field_validator("bitunix_ws_url", "bitunix_private_ws_url")

@@ -336,7 +336,7 @@ class AsyncRunner:
             f"laptop-agents engine: source={s.source} symbol={s.symbol} interval={s.interval} "
             f"data_dir={s.data_dir}",
             f"  history: {len(self.engine.history)} closed candles loaded "
-            f"(warm-up needs {s.warmup_candles})",
+            f"(strategy {self.engine.strategy.name} needs {self.engine.warmup})",
         ]
         for name, info in self.supervisor.info.items():
             lines.append(f"  task {name:<14} {info.interval}")

@@ -83,7 +83,7 @@ class EngineController:
             loop_lag_ms=LoopLagView(last=round(lag.last * 1000, 2),
                                     p99=round(lag.percentile(99) * 1000, 2),
                                     max=round(lag.recent_max() * 1000, 2)),
-            warmup=WarmupView(candles=len(engine.history), needed=self.settings.warmup_candles),
+            warmup=WarmupView(candles=len(engine.history), needed=engine.warmup),
             strategy=StrategyView(decisions=engine.decisions, last_reason=engine.last_decision,
                                   candles_dropped=engine.candles_dropped),
             position_drift_count=self.feed.drift_count,
@@ -165,8 +165,8 @@ class EngineController:
             reasons.append("no tick yet")
         elif not gate.prices_fresh():
             reasons.append("prices stale")
-        if len(engine.history) < self.settings.warmup_candles:
-            reasons.append(f"warm-up {len(engine.history)}/{self.settings.warmup_candles}")
+        if len(engine.history) < engine.warmup:
+            reasons.append(f"warm-up {len(engine.history)}/{engine.warmup}")
         return (not reasons, reasons)
 
     # --- acting ---------------------------------------------------------------------------

@@ -33,7 +33,8 @@ from laptop_agents.strategy.base import Strategy
 SHUTDOWN_BUDGET_S = 4.0
 
 
-def run_daemon(settings: Settings, duration: float | None) -> int:
+def run_daemon(settings: Settings, duration: float | None,
+               strategy: Strategy | None = None) -> int:
     """Run until SIGINT/SIGTERM or ``duration`` wall seconds; return the process exit code.
 
     ConfigError, DataDirLockedError, FeedRefusedError and AuthenticationError propagate so the
@@ -49,10 +50,10 @@ def run_daemon(settings: Settings, duration: float | None) -> int:
     ensure_data_dir(settings.data_dir)
     # Before anything writes to the directory (the token file, the journal): one daemon each.
     with lock_data_dir(settings.data_dir):
-        return _run_locked(settings, duration)
+        return _run_locked(settings, duration, strategy)
 
 
-def _run_locked(settings: Settings, duration: float | None) -> int:
+def _run_locked(settings: Settings, duration: float | None, strategy: Strategy | None) -> int:
     from laptop_agents.api.token import ensure_api_token
     from laptop_agents.logging_setup import logs_to_stderr, setup_logging
 
@@ -61,7 +62,7 @@ def _run_locked(settings: Settings, duration: float | None) -> int:
     if token_path is not None:
         logger.info("API token for pause/resume/flatten: {} (or set LA_API_TOKEN)", token_path)
     try:
-        return asyncio.run(serve(settings, duration, freeze_gc=True))
+        return asyncio.run(serve(settings, duration, freeze_gc=True, strategy=strategy))
     except LaptopAgentsError as error:
         logger.error("{}", error)
         error.logged = logs_to_stderr(settings)

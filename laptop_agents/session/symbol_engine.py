@@ -79,7 +79,10 @@ class SymbolEngine:
         self.outcomes = outcomes
         self._on_change = on_change  # the controller republishes status after an order
         self.candle_cache = candle_cache or CandleCache(None, None)  # none: REST alone
-        self.history: deque[Candle] = deque(maxlen=settings.history_candles)
+        # The strategy declares the closed candles it needs; history always holds at least those.
+        self.warmup = strategy.warmup
+        self.history_size = max(settings.history_candles, strategy.warmup)
+        self.history: deque[Candle] = deque(maxlen=self.history_size)
         self.last_tick: Tick | None = None
         self.last_tick_arrival: float | None = None  # perf_counter of the latest tick
         self.last_mark: MarkPrice | None = None
@@ -100,10 +103,9 @@ class SymbolEngine:
     # --- warm-up --------------------------------------------------------------------------
     async def warm_up(self) -> None:
         """Closed candles over REST before any task starts; live ones join without a gap."""
-        s = self.settings
         try:
             candles = await load_history(self.rest, self.candle_cache, self.symbol,
-                                         self.interval, s.history_candles)
+                                         self.interval, self.history_size)
         except LaptopAgentsError:
             raise
         except Exception as error:  # warm-up over live candles still works, just later
@@ -121,7 +123,7 @@ class SymbolEngine:
         await self.funding.catch_up()  # settlements missed while the daemon was down
 
     def update_warm(self) -> None:
-        have, need = len(self.history), self.settings.warmup_candles
+        have, need = len(self.history), self.warmup
         if have >= need:
             self.gate.set_warm(True)
         else:

@@ -111,10 +111,10 @@ async def build_parts(
     if broker.position is not None:
         logger.info("restored open position from the journal: {}",
                     describe_position(broker.position))
-    if strategy is None:
-        from laptop_agents.strategy import Supervisor
+    if strategy is None:  # the CLI loads it before anything starts; tests may leave it out
+        from laptop_agents.strategy.loader import load_strategy
 
-        strategy = Supervisor(settings)
+        strategy = load_strategy(settings)
     provider = BitunixWSProvider(session, settings, rest=rest, clock=exchange_clock,
                                  metrics=metrics)
     return EngineParts(rest=rest, provider=provider, instrument=instrument, journal=journal,

@@ -1,5 +1,10 @@
-"""Indicators, the Strategy interface and the Supervisor (pure: candles in, decision out)."""
+"""Indicators, the Strategy interface and the Supervisor (pure: candles in, decision out).
 
+A plug-in needs only this package: these names, ``.sizing`` and ``.indicators``
+(docs/strategies.md).
+"""
+
+from laptop_agents.models import Candle, Instrument, Side
 from laptop_agents.strategy.base import (
     Decision,
     OrderIntent,
@@ -10,9 +15,12 @@ from laptop_agents.strategy.base import (
 from laptop_agents.strategy.supervisor import Supervisor
 
 __all__ = [
+    "Candle",
     "Decision",
+    "Instrument",
     "OrderIntent",
     "PositionView",
+    "Side",
     "Strategy",
     "StrategyContext",
     "Supervisor",

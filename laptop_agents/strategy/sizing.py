@@ -7,10 +7,15 @@ fraction and always takes the equity it is given.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from laptop_agents.config import Settings
 from laptop_agents.models import Instrument
+
+# A market entry fills at the ask/bid plus slippage, not at the close it is sized on, and the
+# broker checks the notional/leverage caps at that fill price: size it this fraction under them.
+MARKET_CAP_HEADROOM = Decimal("0.005")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,39 @@ class Costs:
         entry_fill, stop_fill = self.fills(entry, stop, tick)
         return (abs(entry_fill - stop_fill) + entry_fill * self.entry_fee
                 + stop_fill * self.exit_fee)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRules:
+    """What the paper account risks, charges and allows, as a strategy sizes against it.
+
+    Built once at start-up from the LA_* settings of the same names (loader.account_rules) and
+    handed to the strategy's constructor: it is the same for every decision, unlike the equity,
+    which the context carries. ``risk_pct`` is a fraction (0.01 = 1 %).
+    """
+
+    risk_pct: Decimal
+    maker_fee: Decimal
+    taker_fee: Decimal
+    slippage_bps: Decimal
+    leverage: Decimal  # isolated-margin leverage: the entry's margin plus fee fit the equity
+    max_notional: Decimal
+    max_leverage: Decimal  # notional / equity cap
+    max_position_qty: Decimal
+    min_notional: Decimal
+
+    def costs(self, order_type: str) -> Costs:
+        """The round trip's costs for an entry of ``order_type``: a market entry pays the
+        taker fee and slippage, a resting limit the maker fee; the stop-out is a market exit."""
+        market = order_type == "market"
+        return Costs(entry_fee=self.taker_fee if market else self.maker_fee,
+                     exit_fee=self.taker_fee, slippage_bps=self.slippage_bps,
+                     market_entry=market, leverage=self.leverage)
+
+
+def account_rules(settings: Settings) -> AccountRules:
+    """The account's rules from the LA_* settings of the same names."""
+    return AccountRules(**{f.name: getattr(settings, f.name) for f in fields(AccountRules)})
 
 
 @dataclass(frozen=True, slots=True)

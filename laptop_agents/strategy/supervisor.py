@@ -1,19 +1,29 @@
 """The Supervisor: two setups (pullback_ribbon, then sweep_invalidation) behind shared gates.
 
-Pure and deterministic: the same context gives the same decision. Every number comes from
-:class:`~laptop_agents.config.Settings`; the rules are written out in docs/strategy.md.
+Pure and deterministic: the same context gives the same decision. Its own numbers are
+:class:`SupervisorParams` (LA_STRATEGY_PARAMS, defaulting to the LA_* settings of the same
+names); sizing uses the account's :class:`AccountRules`. The rules are in docs/strategy.md.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import laptop_agents.strategy.indicators as ind
 from laptop_agents.config import Settings
 from laptop_agents.models import Candle, Side
 from laptop_agents.strategy.base import Decision, OrderIntent, OrderType, StrategyContext
-from laptop_agents.strategy.sizing import Costs, check_fraction, position_size, round_to_tick
+from laptop_agents.strategy.sizing import (
+    AccountRules,
+    account_rules,
+    check_fraction,
+    position_size,
+    round_to_tick,
+)
 
 PULLBACK = "pullback_ribbon"
 SWEEP = "sweep_invalidation"
@@ -43,6 +53,45 @@ class Snapshot:
     ema_slow: Decimal
 
 
+class SupervisorParams(BaseModel):
+    """The Supervisor's parameters. Each default is overridden by the LA_* setting of the same
+    name (which predates LA_STRATEGY_PARAMS), then by LA_STRATEGY_PARAMS."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    warmup_candles: int = Field(100, ge=100, description="Minimum closed candles before trading.")
+    ema_fast: int = Field(9, ge=2, description="Fast EMA (sweep direction filter).")
+    ema_mid: int = Field(20, ge=2, description="EMA for trend and pullback entry.")
+    ema_slow: int = Field(50, ge=2, description="Slow EMA for trend.")
+    atr_period: int = Field(14, ge=2, description="ATR period.")
+    pullback_stop_atr: Decimal = Field(Decimal("1.5"), gt=0, description="Stop = ATR x this.")
+    pullback_target_r: Decimal = Field(Decimal("2.0"), gt=0, description="Target in risk units.")
+    sweep_lookback: int = Field(10, ge=2, description="Prior candles whose extreme is swept.")
+    sweep_stop_atr: Decimal = Field(Decimal("0.5"), ge=0, description="Stop beyond the sweep.")
+    sweep_vwap_period: int = Field(60, ge=2, description="Candles in the VWAP target.")
+    volume_avg_period: int = Field(20, ge=2, description="Candles in the volume average.")
+    sweep_min_volume_ratio: Decimal = Field(Decimal("0.5"), ge=0, description="Min vol/avg.")
+    min_reward_risk: Decimal = Field(Decimal("1.5"), gt=0, description="Reward/risk gate.")
+    cooldown_candles: int = Field(5, ge=0, description="Candles without entries after exit.")
+    min_atr_pct: Decimal = Field(Decimal("0.0001"), ge=0, description="No setup below ATR/price.")
+    market_cap_headroom: Decimal = Field(
+        Decimal("0.005"), ge=0, lt=Decimal("0.1"),
+        description="Market entries are sized this fraction under the notional/leverage caps.",
+    )
+
+    @model_validator(mode="after")
+    def _ordered_emas(self) -> SupervisorParams:
+        if not self.ema_fast < self.ema_mid < self.ema_slow:
+            raise ValueError("ema_fast < ema_mid < ema_slow must hold")
+        return self
+
+    @classmethod
+    def settings_defaults(cls, settings: Settings) -> dict[str, Any]:
+        """The LA_* settings that were the Supervisor's parameters before LA_STRATEGY_PARAMS:
+        they still set its defaults, so existing .env files keep their meaning."""
+        return {name: getattr(settings, name) for name in cls.model_fields}
+
+
 def reward_risk(side: Side, entry: Decimal, stop: Decimal, target: Decimal) -> Decimal:
     """Reward over risk, signed: negative when the target is on the wrong side of the entry."""
     direction = 1 if side is Side.LONG else -1
@@ -53,21 +102,34 @@ def reward_risk(side: Side, entry: Decimal, stop: Decimal, target: Decimal) -> D
 
 
 class Supervisor:
-    """Implements :class:`~laptop_agents.strategy.base.Strategy`."""
+    """Pullback to EMA20 in a trend (limit), else a reclaimed liquidity sweep (market).
+
+    Implements :class:`~laptop_agents.strategy.base.Strategy`; docs/strategy.md has the rules.
+    """
 
     name = "supervisor"
+    Params = SupervisorParams
 
-    def __init__(self, settings: Settings) -> None:
-        self.s = settings
-        check_fraction(settings.risk_pct)
+    def __init__(self, params: SupervisorParams | Settings,
+                 account: AccountRules | None = None) -> None:
+        # Settings alone is still accepted (tests and other callers build it that way): its
+        # LA_* fields give both the parameters and the account's rules.
+        if isinstance(params, Settings):
+            account = account or account_rules(params)
+            params = SupervisorParams(**SupervisorParams.settings_defaults(params))
+        if account is None:
+            raise TypeError("Supervisor(params, account): the account's rules are required")
+        self.s = params
+        self.account = account
+        check_fraction(account.risk_pct)
         # Enough history for the slowest indicator, and never fewer than the configured warm-up.
         self.warmup = max(
-            settings.warmup_candles,
-            settings.ema_slow,
-            settings.atr_period + 1,
-            settings.sweep_vwap_period,
-            settings.sweep_lookback + 1,
-            settings.volume_avg_period + 1,
+            params.warmup_candles,
+            params.ema_slow,
+            params.atr_period + 1,
+            params.sweep_vwap_period,
+            params.sweep_lookback + 1,
+            params.volume_avg_period + 1,
         )
 
     # --- public ----------------------------------------------------------------------------
@@ -198,21 +260,19 @@ class Supervisor:
         cap_price = c.entry
         if c.order_type == "market":
             cap_price = c.entry * (1 + s.market_cap_headroom)
+        a = self.account
         size = position_size(
             equity=ctx.equity,
-            risk_pct=s.risk_pct,
+            risk_pct=a.risk_pct,
             entry=c.entry,
             stop=c.stop,
             instrument=ctx.instrument,
-            max_notional=s.max_notional,
-            max_leverage=s.max_leverage,
-            min_notional=s.min_notional,
-            max_qty=s.max_position_qty,
+            max_notional=a.max_notional,
+            max_leverage=a.max_leverage,
+            min_notional=a.min_notional,
+            max_qty=a.max_position_qty,
             cap_price=cap_price,
-            costs=Costs(
-                entry_fee=s.taker_fee if c.order_type == "market" else s.maker_fee,
-                exit_fee=s.taker_fee, slippage_bps=s.slippage_bps,
-                market_entry=c.order_type == "market", leverage=s.leverage),
+            costs=a.costs(c.order_type),
         )
         if not size.ok:
             return None, f"{c.setup}: {size.reason}"
@@ -229,3 +289,4 @@ class Supervisor:
             atr=snap.atr,
         )
         return intent, reason
+

@@ -124,8 +124,8 @@ class ShortHistory:
 async def test_short_warm_up_keeps_entries_paused_until_enough_live_candles(
         sim: Any, tmp_path: Path) -> None:
     strategy = AlwaysEnter()
-    settings = engine_settings(sim, tmp_path / "data", history_candles=100,
-                               warmup_candles=100)
+    strategy.warmup = 100  # the gate waits for the strategy's own warm-up
+    settings = engine_settings(sim, tmp_path / "data", history_candles=100)
     stop = asyncio.Event()
     async with aiohttp.ClientSession() as session:
         runner = await AsyncRunner.create(settings, session=session,

@@ -25,6 +25,7 @@ from laptop_agents.models import DEFAULT_BTCUSDT, Instrument
 from laptop_agents.paper.broker import PaperBroker
 from laptop_agents.session.describe import describe_position
 from laptop_agents.session.ports import MarketData, MarketRest, Notifier, NullNotifier
+from laptop_agents.session.timeline import Timeline
 from laptop_agents.storage.journal import Journal, JournalError
 from laptop_agents.strategy.base import Strategy
 
@@ -46,6 +47,7 @@ class EngineParts:
     clock: ExchangeClock
     metrics: Metrics
     notifier: Notifier
+    timeline: Timeline | None = None  # None: the live clocks (session/timeline.py)
 
 
 def journal_path(settings: Settings) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from laptop_agents import __version__
@@ -157,6 +158,14 @@ def _cmd_account(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from laptop_agents.logging_setup import setup_logging
+    from laptop_agents.record.replay import run_replay_command
+
+    setup_logging(_settings(args, log_level=args.log_level, log_file=None))
+    return run_replay_command(args.file, args.data_dir, args.compare, _say)
+
+
 def _cmd_install_service(args: argparse.Namespace) -> int:
     from laptop_agents.service_install import install_service
 
@@ -220,6 +229,15 @@ def build_parser() -> argparse.ArgumentParser:
     account.add_argument("--starting-equity", help="reset: the new account's USDT balance")
     account.set_defaults(handler=_cmd_account)
 
+    replay = sub.add_parser("replay", help="run the engine over a recording (docs/replay.md)")
+    replay.add_argument("file", type=Path, help="the recording's first file (.rec)")
+    replay.add_argument("--data-dir", type=Path, default=None,
+                        help="where the replay's journal goes (default: a new temp directory)")
+    replay.add_argument("--compare", type=Path, default=None, metavar="JOURNAL",
+                        help="the recorded session's journal: exit 0 only when equal")
+    replay.add_argument("--log-level", default="WARNING", help="engine log level (WARNING)")
+    replay.set_defaults(handler=_cmd_replay)
+
     install = sub.add_parser("install-service", help="write a systemd unit or launchd plist")
     install.add_argument("--user", action="store_true", help="per-user service")
     install.add_argument("--print", dest="print_only", action="store_true",
@@ -228,7 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("run", "sim", "probe", "status", "pause", "resume", "account", "install-service")
+COMMANDS = ("run", "sim", "probe", "status", "pause", "resume", "account", "install-service",
+            "replay")
 
 
 def translate_legacy(argv: Sequence[str]) -> list[str]:

@@ -208,6 +208,13 @@ class Settings(BaseSettings):
     flatten_on_exit: bool = Field(False, description="Close the open position on shutdown.")
     queue_size: int = Field(1000, ge=10, description="Bound of the engine's queues.")
 
+    # --- record and replay (docs/replay.md) ------------------------------------------------
+    record: bool = Field(False, description="Record the market stream to <data dir>/recordings.")
+    record_segment_mb: float = Field(64.0, gt=0, description="Start a new recording file above "
+                                     "this size (MB, compressed).")
+    record_segment_hours: float = Field(24.0, gt=0, description="... or after this many hours.")
+    record_keep: int = Field(20, ge=1, description="Recording files kept (oldest deleted).")
+
     # --- control API ---------------------------------------------------------------------
     api_enabled: bool = Field(True, description="Serve the control API and browser page.")
     api_host: str = Field("127.0.0.1", description="Control API bind address.")

@@ -117,9 +117,16 @@ async def build_parts(
         strategy = Supervisor(settings)
     provider = BitunixWSProvider(session, settings, rest=rest, clock=exchange_clock,
                                  metrics=metrics)
-    return EngineParts(rest=rest, provider=provider, instrument=instrument, journal=journal,
-                       broker=broker, strategy=strategy, clock=exchange_clock, metrics=metrics,
-                       notifier=notifier or NullNotifier())
+    engine_rest: MarketRest = rest
+    timeline: Timeline | None = None
+    if settings.record:  # the engine's REST answers go through the recorder, not the provider's
+        from laptop_agents.record.recorder import start_recording
+
+        engine_rest, timeline = await start_recording(settings, exchange_clock, rest,
+                                                      instrument, journal.path)
+    return EngineParts(rest=engine_rest, provider=provider, instrument=instrument,
+                       journal=journal, broker=broker, strategy=strategy, clock=exchange_clock,
+                       metrics=metrics, notifier=notifier or NullNotifier(), timeline=timeline)
 
 
 __all__ = ["JOURNAL_FILES", "EngineParts", "build_parts", "fetch_instrument", "journal_path",

@@ -160,10 +160,11 @@ def _cmd_account(args: argparse.Namespace) -> int:
 
 def _cmd_replay(args: argparse.Namespace) -> int:
     from laptop_agents.logging_setup import setup_logging
-    from laptop_agents.record.replay import run_replay_command
+    from laptop_agents.record.replay import load, run_replay_command
 
+    recording = load(args.file)  # a damaged recording: exit 65 before anything starts
     setup_logging(_settings(args, log_level=args.log_level, log_file=None))
-    return run_replay_command(args.file, args.data_dir, args.compare, _say)
+    return run_replay_command(recording, args.data_dir, args.compare, _say)
 
 
 def _cmd_install_service(args: argparse.Namespace) -> int:

@@ -11,8 +11,11 @@ session's journal. Exit codes: 0 replayed (and equal), 1 the replay differs (or 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +31,12 @@ from laptop_agents.paper.invariant import LedgerTotals, check_ledger
 from laptop_agents.paper.models import Fill, FundingSettled, Trade
 from laptop_agents.record.codec import Item, RecordingError
 from laptop_agents.record.files import Recording, read_recording
-from laptop_agents.record.replay_source import ReplayFeed, ReplayRest, ReplayTimeline
+from laptop_agents.record.replay_source import (
+    ReplayDivergedError,
+    ReplayFeed,
+    ReplayRest,
+    ReplayTimeline,
+)
 from laptop_agents.session.async_session import AsyncRunner
 from laptop_agents.session.ports import NullNotifier
 from laptop_agents.session.wiring import EngineParts, journal_path, open_journal
@@ -138,16 +146,16 @@ def quotes(recording: Recording) -> int:
     return sum(1 for r in recording.records if isinstance(r, Item))
 
 
-def run_replay_command(file: Path, data_dir: Path | None, compare: Path | None,
-                       say: Any) -> int:
+def run_replay_command(recording: Recording, data_dir: Path | None, compare: Path | None,
+                       say: Callable[[str], None]) -> int:
     """The CLI's ``replay``: prints through ``say``; returns the exit code."""
-    import asyncio
-    import time
-
-    recording = load(file)
     directory = data_dir or Path(tempfile.mkdtemp(prefix="laptop-agents-replay-"))
     started = time.perf_counter()
-    runner = asyncio.run(replay(recording, directory))
+    try:
+        runner = asyncio.run(replay(recording, directory))
+    except ReplayDivergedError as error:
+        say(f"DIFFERS the replay diverged: {error}")
+        return EXIT_DIFFERS
     elapsed = time.perf_counter() - started
     replayed = summarize(journal_path(runner.settings))
     say(f"replayed {len(recording.files)} file(s), {quotes(recording)} items in "

@@ -102,6 +102,10 @@ class ReplayTimeline(Timeline):
         records = self.records
         while self.i < len(records):
             record = records[self.i]
+            if isinstance(record, float):  # a speed change: nothing to wait for
+                self.speed = record
+                self.i += 1
+                continue
             if not isinstance(record, Point):
                 return
             waiting = self._waiters.get(record.kind)

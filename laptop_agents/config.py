@@ -212,7 +212,8 @@ class Settings(BaseSettings):
     record: bool = Field(False, description="Record the market stream to <data dir>/recordings.")
     record_segment_mb: float = Field(64.0, gt=0, description="Start a new recording file above "
                                      "this size (MB, compressed).")
-    record_segment_hours: float = Field(24.0, gt=0, description="... or after this many hours.")
+    record_segment_hours: float = Field(
+        24.0, gt=0, description="Start a new recording file after this many hours.")
     record_keep: int = Field(20, ge=1, description="Recording files kept (oldest deleted).")
 
     # --- control API ---------------------------------------------------------------------

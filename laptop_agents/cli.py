@@ -184,6 +184,17 @@ def _add_api_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="daemon API base URL (default from LA_API_HOST/PORT)")
 
 
+def _add_replay(sub: Any) -> None:
+    replay = sub.add_parser("replay", help="run the engine over a recording (docs/replay.md)")
+    replay.add_argument("file", type=Path, help="the recording's first file (.rec)")
+    replay.add_argument("--data-dir", type=Path, default=None,
+                        help="where the replay's journal goes (default: a new temp directory)")
+    replay.add_argument("--compare", type=Path, default=None, metavar="JOURNAL",
+                        help="the recorded session's journal: exit 0 only when equal")
+    replay.add_argument("--log-level", default="WARNING", help="engine log level (WARNING)")
+    replay.set_defaults(handler=_cmd_replay)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="laptop-agents",
@@ -230,15 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     account.add_argument("--starting-equity", help="reset: the new account's USDT balance")
     account.set_defaults(handler=_cmd_account)
 
-    replay = sub.add_parser("replay", help="run the engine over a recording (docs/replay.md)")
-    replay.add_argument("file", type=Path, help="the recording's first file (.rec)")
-    replay.add_argument("--data-dir", type=Path, default=None,
-                        help="where the replay's journal goes (default: a new temp directory)")
-    replay.add_argument("--compare", type=Path, default=None, metavar="JOURNAL",
-                        help="the recorded session's journal: exit 0 only when equal")
-    replay.add_argument("--log-level", default="WARNING", help="engine log level (WARNING)")
-    replay.set_defaults(handler=_cmd_replay)
-
+    _add_replay(sub)
     install = sub.add_parser("install-service", help="write a systemd unit or launchd plist")
     install.add_argument("--user", action="store_true", help="per-user service")
     install.add_argument("--print", dest="print_only", action="store_true",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from laptop_agents import __version__
@@ -125,6 +126,15 @@ def _cmd_history(args: argparse.Namespace) -> int:
     return history_fetch(settings, args.start, args.end, out=_say, err=_complain)
 
 
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from laptop_agents.logging_setup import setup_logging
+    from laptop_agents.record.replay import load, run_replay_command
+
+    recording = load(args.file)  # a damaged recording: exit 65 before anything starts
+    setup_logging(_settings(args, log_level=args.log_level, log_file=None))
+    return run_replay_command(recording, args.data_dir, args.compare, _say)
+
+
 def _cmd_install_service(args: argparse.Namespace) -> int:
     from laptop_agents.service_install import install_service
 
@@ -153,6 +163,17 @@ def _add_history_parser(sub: Any) -> None:
                          "date-time, UTC unless it says otherwise")
     history.add_argument("--to", dest="end", help="fetch: end (exclusive; default now)")
     history.set_defaults(handler=_cmd_history)
+
+
+def _add_replay(sub: Any) -> None:
+    replay = sub.add_parser("replay", help="run the engine over a recording (docs/replay.md)")
+    replay.add_argument("file", type=Path, help="the recording's first file (.rec)")
+    replay.add_argument("--data-dir", type=Path, default=None,
+                        help="where the replay's journal goes (default: a new temp directory)")
+    replay.add_argument("--compare", type=Path, default=None, metavar="JOURNAL",
+                        help="the recorded session's journal: exit 0 only when equal")
+    replay.add_argument("--log-level", default="WARNING", help="engine log level (WARNING)")
+    replay.set_defaults(handler=_cmd_replay)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_history_parser(sub)
     add_account_and_strategy_parsers(sub, _settings, _say, _complain)
 
+    _add_replay(sub)
     install = sub.add_parser("install-service", help="write a systemd unit or launchd plist")
     install.add_argument("--user", action="store_true", help="per-user service")
     install.add_argument("--print", dest="print_only", action="store_true",
@@ -208,8 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = ("run", "sim", "probe", "status", "pause", "resume", "account", "history",
-            "strategies",
-            "install-service")
+            "strategies", "install-service", "replay")
 
 
 def translate_legacy(argv: Sequence[str]) -> list[str]:

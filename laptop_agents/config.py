@@ -221,6 +221,14 @@ class Settings(BaseSettings):
     flatten_on_exit: bool = Field(False, description="Close the open position on shutdown.")
     queue_size: int = Field(1000, ge=10, description="Bound of the engine's queues.")
 
+    # --- record and replay (docs/replay.md) ------------------------------------------------
+    record: bool = Field(False, description="Record the market stream to <data dir>/recordings.")
+    record_segment_mb: float = Field(64.0, gt=0, description="Start a new recording file above "
+                                     "this size (MB, compressed).")
+    record_segment_hours: float = Field(
+        24.0, gt=0, description="Start a new recording file after this many hours.")
+    record_keep: int = Field(20, ge=1, description="Recording files kept (oldest deleted).")
+
     # --- control API ---------------------------------------------------------------------
     api_enabled: bool = Field(True, description="Serve the control API and browser page.")
     api_host: str = Field("127.0.0.1", description="Control API bind address.")
@@ -365,36 +373,3 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**cleaned)
     except ValidationError as error:
         raise ConfigError(_format_validation_error(error)) from None
-
-
-def render_env_example() -> str:
-    """The text of `.env.example`: every setting, its description and its default.
-
-    Regenerate with `python -m laptop_agents.config > .env.example` after adding a setting;
-    tests/test_config.py fails when the file is out of date.
-    """
-    lines = [
-        "# laptop-agents settings. Copy to .env (or set in the environment) and edit.",
-        "# Every line shows the default; an invalid value stops start-up naming the setting.",
-        "",
-    ]
-    for name, field in Settings.model_fields.items():
-        if field.default_factory is not None:
-            default = ""
-            note = " Default: computed at start-up."
-        else:
-            value = field.default
-            default = "" if value is None else str(value).lower() if isinstance(
-                value, bool) else str(value)
-            note = ""
-        lines.append(f"# {field.description}{note}")
-        # Unset-by-default settings stay commented so a copied file does not set them to "".
-        prefix = "# " if default == "" else ""
-        lines.append(f"{prefix}LA_{name.upper()}={default}")
-    return "\n".join(lines) + "\n"
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.stdout.write(render_env_example())

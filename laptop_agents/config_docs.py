@@ -53,5 +53,33 @@ def render_configuration_md() -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_env_example() -> str:
+    """The text of `.env.example`: every setting, its description and its default.
+
+    Regenerate with `python -m laptop_agents.config_docs --env > .env.example` after adding a
+    setting;
+    tests/test_config.py fails when the file is out of date.
+    """
+    lines = [
+        "# laptop-agents settings. Copy to .env (or set in the environment) and edit.",
+        "# Every line shows the default; an invalid value stops start-up naming the setting.",
+        "",
+    ]
+    for name, field in Settings.model_fields.items():
+        if field.default_factory is not None:
+            default = ""
+            note = " Default: computed at start-up."
+        else:
+            value = field.default
+            default = "" if value is None else str(value).lower() if isinstance(
+                value, bool) else str(value)
+            note = ""
+        lines.append(f"# {field.description}{note}")
+        # Unset-by-default settings stay commented so a copied file does not set them to "".
+        prefix = "# " if default == "" else ""
+        lines.append(f"{prefix}LA_{name.upper()}={default}")
+    return "\n".join(lines) + "\n"
+
+
 if __name__ == "__main__":
-    sys.stdout.write(render_configuration_md())
+    sys.stdout.write(render_env_example() if "--env" in sys.argv[1:] else render_configuration_md())

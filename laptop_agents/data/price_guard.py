@@ -79,9 +79,10 @@ class PriceGuard:
         self._monotonic = monotonic
         self.stats = GuardStats()
         self._mid_sum: Decimal | None = None  # bid + ask of the last accepted quote
-        self._mid_at = float("-inf")
         self._close: Decimal | None = None  # last closed candle's close
-        self._close_at = float("-inf")
+        # Which reference came last, the close or an accepted mid: an order, not a time, so
+        # no quote pays for a clock read and a replay without the wall clock agrees.
+        self._close_newer = False
         self._lo = self._hi = Decimal(0)  # band around the current reference
         # bid + ask bounds within which an accepted quote leaves the reference where it is
         # (its mid within a tenth of the band of it); see _accept.
@@ -108,7 +109,7 @@ class PriceGuard:
         (The engine never passes a candle built from pushes: one crafted kline must not move
         the reference.)"""
         if close > 0:
-            self._close, self._close_at = close, self._monotonic()
+            self._close, self._close_newer = close, True
             self._update_reference()
 
     def judge_mark(self, mark: Decimal) -> QuoteRejected | None:
@@ -126,7 +127,7 @@ class PriceGuard:
 
     def _update_reference(self) -> None:
         ref: Decimal | None
-        if self._mid is not None and (self._close is None or self._mid_at >= self._close_at):
+        if self._mid is not None and (self._close is None or not self._close_newer):
             ref = self._mid
         else:
             ref = self._close
@@ -159,7 +160,7 @@ class PriceGuard:
         self.stats.accepted += 1
         if self._burst:
             self._end_quarantine()
-        self._mid_at = self._monotonic()
+        self._close_newer = False
         # The band follows the accepted mid, but recomputing it on every quote is waste: only
         # once the mid has moved a tenth of the band away from the reference. Compared as
         # bid + ask against bounds kept with the reference, every quote costs one addition;
@@ -220,13 +221,13 @@ class PriceGuard:
         candidate = self._candidate
         if candidate is not None and abs(mid - candidate.mid) <= candidate.mid * self.band:
             self._candidate = None
-            self._mid_sum, self._mid_at = bid + ask, self._monotonic()
+            self._mid_sum, self._close_newer = bid + ask, False
             self._set_reference(mid)
             self.stats.confirmed_moves += 1
             logger.warning("price guard: a move to {} confirmed by a REST depth read", mid)
             return True
         self._veto = candidate is not None
-        self._mid_sum, self._mid_at = bid + ask, self._monotonic()
+        self._mid_sum, self._close_newer = bid + ask, False
         self._set_reference(mid)
         return False
 

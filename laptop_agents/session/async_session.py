@@ -45,7 +45,7 @@ from laptop_agents.models import (
 )
 from laptop_agents.session.clock_watch import ClockWatch
 from laptop_agents.session.control import EngineController
-from laptop_agents.session.describe import describe_position
+from laptop_agents.session.describe import banner, describe_position
 from laptop_agents.session.gate import TradingGate
 from laptop_agents.session.health import FeedStatus, Health
 from laptop_agents.session.looplag import LoopLagSampler
@@ -53,7 +53,8 @@ from laptop_agents.session.outcomes import Outcomes
 from laptop_agents.session.ports import Notifier
 from laptop_agents.session.startup import StoppedDuringStartup, until_stopped
 from laptop_agents.session.symbol_engine import SymbolEngine
-from laptop_agents.session.tasks import TaskInfo, TaskSpec, TaskSupervisor, every
+from laptop_agents.session.tasks import TaskInfo, TaskSpec, TaskSupervisor
+from laptop_agents.session.timeline import Stamp, Timeline
 from laptop_agents.session.wiring import EngineParts, build_parts, open_journal
 from laptop_agents.strategy.base import Strategy
 
@@ -74,6 +75,8 @@ class AsyncRunner:
         self.clock = parts.clock
         self.metrics = parts.metrics
         self.notifier = parts.notifier
+        # Live: the real clocks. Recording or replaying: the record/ package's timelines.
+        self.timeline = parts.timeline or Timeline(parts.clock)
         self.api_ready = asyncio.Event()
         self.stopped = asyncio.Event()
         self.feed = FeedStatus()
@@ -82,13 +85,14 @@ class AsyncRunner:
                                       settings.pause_detect_seconds)
         guard = PriceGuard(band=settings.price_band_pct / 100,
                            confirm_quotes=settings.price_confirm_quotes,
-                           confirm_seconds=settings.price_confirm_seconds)
+                           confirm_seconds=settings.price_confirm_seconds,
+                           monotonic=self.timeline.mono)
         paused, reason = parts.journal.pause_state()
         self.gate = TradingGate(
             stale_after=settings.stale_after, kill_file=settings.kill_file, store=parts.journal,
             manual_pause=(bool(paused), reason),
             risk_reason=lambda: parts.broker.entries_paused_reason,
-            suspect_for=guard.suspect_for,
+            suspect_for=guard.suspect_for, monotonic=self.timeline.mono,
         )
         self.outcomes = Outcomes(self.metrics, after=self._events_reported)
         self.engine = SymbolEngine(
@@ -96,8 +100,7 @@ class AsyncRunner:
             gate=self.gate, guard=guard, rest=parts.rest, clock=parts.clock,
             metrics=self.metrics, outcomes=self.outcomes,
             on_change=lambda: self.controller.publish_status(force=True),
-            candle_cache=parts.candles,
-        )
+            candle_cache=parts.candles, timeline=self.timeline)
         self.health = Health(engine=self.engine, journal=parts.journal, provider=parts.provider,
                              clock=parts.clock, clock_watch=self.clock_watch, lag=self.lag,
                              metrics=self.metrics, notifier=parts.notifier, feed=self.feed)
@@ -125,17 +128,18 @@ class AsyncRunner:
         return min(interval, watchdog) if watchdog else interval
 
     def task_table(self) -> dict[str, TaskSpec]:
-        s = self.settings
+        s, timer = self.settings, self.timeline.timer
         return {
             "market_data": TaskSpec(self._market_data, "event-driven (every tick/candle)"),
             "strategy": TaskSpec(self._strategy, f"every closed {s.interval} candle"),
-            "watchdog": TaskSpec(every(s.watchdog_interval, self._watchdog_pass),
+            "watchdog": TaskSpec(timer("watchdog", s.watchdog_interval, self._watchdog_pass),
                                  f"every tick + {s.watchdog_interval * 1000:.0f} ms timer"),
             "heartbeat": TaskSpec(self._heartbeat, f"{self.heartbeat_interval():g} s"),
-            "position_sync": TaskSpec(every(s.position_sync_interval, self.health.position_sync),
+            "position_sync": TaskSpec(timer("sync", s.position_sync_interval, self._sync_pass),
                                       f"{s.position_sync_interval:g} s"),
             "loop_lag": TaskSpec(self._loop_lag, f"{self.lag.interval * 1000:.0f} ms"),
-            "clock_watch": TaskSpec(self._clock_watch, f"{CLOCK_WATCH_INTERVAL_S:g} s"),
+            "clock_watch": TaskSpec(timer("pause", CLOCK_WATCH_INTERVAL_S, self._clock_pass),
+                                    f"{CLOCK_WATCH_INTERVAL_S:g} s"),
             "readiness": TaskSpec(self._readiness, "once (API listening + first tick)"),
         }
 
@@ -143,11 +147,11 @@ class AsyncRunner:
         history = self.engine.history
         start_after = history[-1].open_time if history else None
         handled = 0
-        async for item in self.provider.listen(start_after_open_time=start_after):
+        # The timeline sees each item as it is handled (a recorder appends it to its buffer).
+        items = self.timeline.feed(self.provider.listen(start_after_open_time=start_after))
+        async for item in items:
             info.ran()
             handled += 1
-            if handled % YIELD_EVERY == 0:
-                await asyncio.sleep(0)  # a backlog never holds the loop: see YIELD_EVERY
             try:
                 self.on_market_event(item)
             except (LaptopAgentsError, asyncio.CancelledError):
@@ -158,6 +162,10 @@ class AsyncRunner:
                 self.feed.item_errors += 1
                 logger.exception("handling a {} failed ({} so far); skipped",
                                  type(item).__name__, self.feed.item_errors)
+            if handled % YIELD_EVERY == 0:
+                # A backlog never holds the loop (see YIELD_EVERY). After the item, not before:
+                # whatever runs meanwhile then happens between two items, as a replay has it.
+                await asyncio.sleep(0)
 
     def on_market_event(self, item: MarketEvent) -> None:
         if isinstance(item, Tick):
@@ -201,11 +209,16 @@ class AsyncRunner:
     async def _strategy(self, info: TaskInfo) -> None:
         await self.engine.decide_forever(self._executor, on_decision=info.ran)
 
-    def _watchdog_pass(self) -> None:
+    def _watchdog_pass(self, stamp: Stamp) -> float | None:
         self.gate.refresh()
-        self.engine.watchdog_check()
+        checked = self.engine.watchdog_check()
         self.health.update_gauges()
         self.controller.publish_status()
+        return 0.0 if checked else None  # only a pass that reached the broker is replayed
+
+    def _sync_pass(self, stamp: Stamp) -> float | None:
+        self.health.position_sync(stamp.now_ms)
+        return 0.0
 
     async def _heartbeat(self, info: TaskInfo) -> None:
         interval = self.heartbeat_interval()
@@ -222,14 +235,12 @@ class AsyncRunner:
             self.lag.record(loop.time() - expected)
             info.ran()
 
-    async def _clock_watch(self, info: TaskInfo) -> None:
-        self.clock_watch.restart()
-        while True:
-            await asyncio.sleep(CLOCK_WATCH_INTERVAL_S)
-            info.ran()
-            pause = self.health.clock_tick()
-            if pause is not None:
-                self.on_pause(pause)
+    def _clock_pass(self, stamp: Stamp) -> float | None:
+        # A replay hands back the pause that was detected; live, the clocks are compared.
+        pause = stamp.value if self.timeline.replaying else self.health.clock_tick()
+        if pause is not None:
+            self.on_pause(pause)
+        return pause
 
     def on_pause(self, seconds: float) -> None:
         """The laptop slept or the loop stalled: nothing seen before is fresh, the socket may
@@ -271,7 +282,11 @@ class AsyncRunner:
                 logger.info("stop requested during warm-up: not starting the tasks")
                 return
             self.health.update_gauges()
-            self._log_banner()
+            logger.info(banner(self.settings, len(self.engine.history),
+                               self.engine.strategy.name, self.engine.warmup,
+                               {name: info.interval for name, info in self.supervisor.info.items()},
+                               self.gate.reasons()))
+            self.clock_watch.restart()  # measure from now: warm-up took time
             await self.supervisor.run(stop, self.shutdown)
         finally:
             sys.setswitchinterval(previous_switch)
@@ -284,6 +299,7 @@ class AsyncRunner:
 
     async def shutdown(self) -> None:
         """Stop new entries, optionally flatten; the supervisor then cancels in order."""
+        await self.timeline.point("stop")  # a flatten on exit judges freshness here
         logger.info("shutting down: entries stopped")
         self.gate.shutting_down()
         self.notifier.stopping()
@@ -327,23 +343,9 @@ class AsyncRunner:
             self.journal.close()
         except Exception:
             logger.exception("journal flush failed")
+        await self.timeline.aclose()
         self.stopped.set()
         logger.info("engine stopped")
-
-    def _log_banner(self) -> None:
-        s = self.settings
-        lines = [
-            f"laptop-agents engine: source={s.source} symbol={s.symbol} interval={s.interval} "
-            f"data_dir={s.data_dir}",
-            f"  history: {len(self.engine.history)} closed candles loaded "
-            f"(strategy {self.engine.strategy.name} needs {self.engine.warmup})",
-        ]
-        for name, info in self.supervisor.info.items():
-            lines.append(f"  task {name:<14} {info.interval}")
-        gate = self.gate.reasons()
-        if gate:
-            lines.append("  gate: " + ", ".join(f"{k.value} ({v})" for k, v in gate.items()))
-        logger.info("\n".join(lines))
 
 
 async def run_async_session(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from laptop_agents.config import Settings
 from laptop_agents.paper.models import (
     BrokerEvent,
     EntriesPaused,
@@ -14,6 +17,7 @@ from laptop_agents.paper.models import (
     Trade,
     TradeClosed,
 )
+from laptop_agents.session.gate import PauseReason
 from laptop_agents.strategy.base import OrderIntent
 
 
@@ -59,4 +63,20 @@ def describe_event(event: BrokerEvent) -> str:
     return f"broker event: {event!r}"
 
 
-__all__ = ["describe_event", "describe_intent", "describe_position", "describe_trade"]
+def banner(settings: Settings, candles: int, strategy: str, warmup: int,
+           tasks: Mapping[str, str], gate: Mapping[PauseReason, str]) -> str:
+    """The start-up banner: source, symbol, data directory, history, every task's period and
+    the gate's reasons."""
+    s = settings
+    lines = [
+        f"laptop-agents engine: source={s.source} symbol={s.symbol} interval={s.interval} "
+        f"data_dir={s.data_dir}",
+        f"  history: {candles} closed candles loaded (strategy {strategy} needs {warmup})",
+    ]
+    lines += [f"  task {name:<14} {interval}" for name, interval in tasks.items()]
+    if gate:
+        lines.append("  gate: " + ", ".join(f"{k.value} ({v})" for k, v in gate.items()))
+    return "\n".join(lines)
+
+
+__all__ = ["banner", "describe_event", "describe_intent", "describe_position", "describe_trade"]

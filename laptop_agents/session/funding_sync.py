@@ -33,12 +33,14 @@ RETRY_S = 5.0  # between two REST reads of the funding history
 
 class FundingSync:
     def __init__(self, symbol: str, broker: PaperBroker, rest: MarketRest, rest_url: str,
-                 report: Callable[[list[BrokerEvent]], None]) -> None:
+                 report: Callable[[list[BrokerEvent]], None],
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.symbol = symbol
         self.broker = broker
         self.rest = rest
         self._rest_url = rest_url
         self._report = report
+        self._mono = monotonic  # the engine's timeline: a replay sets it
         self._seen_ms = broker.last_funding_ms() or 0  # newest settlement known to be handled
         self._due = False  # a catch-up read failed: try again on a later push
         self._task: asyncio.Task[None] | None = None
@@ -70,7 +72,7 @@ class FundingSync:
         since = self._since()
         if since is None:
             return
-        self._tried_at = time.monotonic()
+        self._tried_at = self._mono()
         try:
             rows = await self.rest.funding_history(self.symbol, since)
         except asyncio.CancelledError:
@@ -103,7 +105,7 @@ class FundingSync:
             if self.broker.exposed_at(settled):
                 self._start(self._settle(mark, settled))
                 return
-        if self._due and time.monotonic() - self._tried_at >= RETRY_S:
+        if self._due and self._mono() - self._tried_at >= RETRY_S:
             self._start(self.catch_up())
 
     def _start(self, work: object) -> None:

@@ -106,7 +106,7 @@ class Health:
                        "feed={}, fresh={})", lag_sane, self.feed.state.value,
                        gate.prices_fresh())
 
-    def position_sync(self) -> bool:
+    def position_sync(self, now_ms: int | None = None) -> bool:
         """Compare the broker's position with the journal's; log and count drift.
 
         The exchange account is not reconciled: paper trading has no exchange position (the
@@ -118,7 +118,8 @@ class Health:
             self.feed.drift_count += 1
             logger.error("position drift #{}: {}", self.feed.drift_count, drift)
             return False
-        self.journal.record_equity(self.clock.now_ms(), self.engine.equity())
+        at = self.clock.now_ms() if now_ms is None else now_ms
+        self.journal.record_equity(at, self.engine.equity())
         return True
 
     def clock_tick(self) -> float | None:

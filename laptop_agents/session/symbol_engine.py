@@ -35,6 +35,7 @@ from laptop_agents.session.gate import TradingGate
 from laptop_agents.session.outcomes import Outcomes
 from laptop_agents.session.ports import MarketRest
 from laptop_agents.session.render import candle_view, tick_view
+from laptop_agents.session.timeline import Timeline
 from laptop_agents.session.warm_history import CandleCache, load_history
 from laptop_agents.strategy.base import Decision, Strategy, StrategyContext
 
@@ -64,7 +65,8 @@ class SymbolEngine:
                  strategy: Strategy, gate: TradingGate, guard: PriceGuard, rest: MarketRest,
                  clock: ExchangeClock, metrics: Metrics, outcomes: Outcomes,
                  on_change: Callable[[], None] = lambda: None,
-                 candle_cache: CandleCache | None = None) -> None:
+                 candle_cache: CandleCache | None = None,
+                 timeline: Timeline | None = None) -> None:
         self.settings = settings
         self.symbol = instrument.symbol
         self.interval = settings.interval
@@ -77,6 +79,7 @@ class SymbolEngine:
         self.clock = clock
         self.metrics = metrics
         self.outcomes = outcomes
+        self.timeline = timeline or Timeline(clock)
         self._on_change = on_change  # the controller republishes status after an order
         self.candle_cache = candle_cache or CandleCache(None, None)  # none: REST alone
         # The strategy declares the closed candles it needs; history always holds at least those.
@@ -98,7 +101,8 @@ class SymbolEngine:
         self._quote_check: asyncio.Task[None] | None = None
         self._quote_check_at = float("-inf")
         self.funding = FundingSync(self.symbol, broker, rest, settings.bitunix_rest_url,
-                                   lambda events: outcomes.report(events, None))
+                                   lambda events: outcomes.report(events, None),
+                                   monotonic=self.timeline.mono)
 
     # --- warm-up --------------------------------------------------------------------------
     async def warm_up(self) -> None:
@@ -220,15 +224,17 @@ class SymbolEngine:
                 self.candles.get_nowait()
             self.candles.put_nowait(candle)
 
-    def watchdog_check(self) -> None:
-        """The 100 ms safety net: re-check exits against the latest price if it is fresh."""
+    def watchdog_check(self) -> bool:
+        """The 100 ms safety net: re-check exits against the latest price if it is fresh.
+        True when the broker was asked (a step a replay must repeat)."""
         if self.last_tick is None or self.broker.position is None:
-            return
+            return False
         if not self.gate.prices_fresh():
-            return
+            return False
         events = self.broker.on_tick(self.last_tick)
         if events:
             self.outcomes.report(events, self.last_tick_arrival)
+        return True
 
     def equity(self) -> Decimal:
         """Before the first tick the broker marks the position at the last candle close."""
@@ -245,7 +251,7 @@ class SymbolEngine:
     def _check_quote_over_rest(self) -> None:
         """Ask REST for the book when the guard holds a candidate move (one read at a time,
         at most every QUOTE_CHECK_MIN_INTERVAL_S): a real move is then accepted at once."""
-        now = time.monotonic()
+        now = self.timeline.mono()
         if self._quote_check is not None and not self._quote_check.done():
             return
         if now - self._quote_check_at < QUOTE_CHECK_MIN_INTERVAL_S:
@@ -275,6 +281,9 @@ class SymbolEngine:
         failures = 0
         while True:
             candle = await self.candles.get()
+            # Where in the stream the context is taken and the decision applied depends on
+            # the strategy thread's speed: the timeline pins both (a replay repeats them).
+            await self.timeline.point("context")
             while not self.candles.empty():  # coalesce: decide on the latest history only
                 candle = self.candles.get_nowait()
             context = strategy_context(tuple(self.history), self.broker, self.last_tick,
@@ -295,10 +304,11 @@ class SymbolEngine:
             self.strategy_runtime_max = max(self.strategy_runtime_max,
                                             time.perf_counter() - started)
             self.decisions += 1
-            self.apply_decision(decision)
+            stamp = await self.timeline.point("decision")
+            self.apply_decision(decision, stamp.now_ms)
             on_decision()
 
-    def apply_decision(self, decision: Decision) -> None:
+    def apply_decision(self, decision: Decision, now_ms: int | None = None) -> None:
         intent = decision.intent
         self.last_decision = decision.reason
         if intent is None:
@@ -313,7 +323,8 @@ class SymbolEngine:
             return
         if self.last_tick is None:
             return
-        result = self.broker.submit(intent, self.last_tick, self.clock.now_ms())
+        now = self.clock.now_ms() if now_ms is None else now_ms
+        result = self.broker.submit(intent, self.last_tick, now)
         self.metrics.orders.inc()
         logger.info("order submitted: {} -> {}", describe_intent(intent), result.reason)
         self.outcomes.report(result.events, None)

@@ -25,6 +25,7 @@ from laptop_agents.models import DEFAULT_BTCUSDT, Instrument
 from laptop_agents.paper.broker import PaperBroker
 from laptop_agents.session.describe import describe_position
 from laptop_agents.session.ports import MarketData, MarketRest, Notifier, NullNotifier
+from laptop_agents.session.timeline import Timeline
 from laptop_agents.session.warm_history import CandleCache, open_candle_cache
 from laptop_agents.storage.journal import Journal, JournalError
 from laptop_agents.strategy.base import Strategy
@@ -48,6 +49,7 @@ class EngineParts:
     metrics: Metrics
     notifier: Notifier
     candles: CandleCache = field(default_factory=lambda: CandleCache(None, None))
+    timeline: Timeline | None = None  # None: the live clocks (session/timeline.py)
 
 
 def journal_path(settings: Settings) -> Path:
@@ -117,9 +119,16 @@ async def build_parts(
         strategy = load_strategy(settings)
     provider = BitunixWSProvider(session, settings, rest=rest, clock=exchange_clock,
                                  metrics=metrics)
-    return EngineParts(rest=rest, provider=provider, instrument=instrument, journal=journal,
-                       broker=broker, strategy=strategy, clock=exchange_clock, metrics=metrics,
-                       notifier=notifier or NullNotifier(),
+    engine_rest: MarketRest = rest
+    timeline: Timeline | None = None
+    if settings.record:  # the engine's REST answers go through the recorder, not the provider's
+        from laptop_agents.record.recorder import start_recording
+
+        engine_rest, timeline = await start_recording(settings, exchange_clock, rest,
+                                                      instrument, journal.path)
+    return EngineParts(rest=engine_rest, provider=provider, instrument=instrument,
+                       journal=journal, broker=broker, strategy=strategy, clock=exchange_clock,
+                       metrics=metrics, notifier=notifier or NullNotifier(), timeline=timeline,
                        candles=open_candle_cache(settings, journal))
 
 

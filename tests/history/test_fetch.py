@@ -1,5 +1,6 @@
 """`history fetch` against the simulator over real sockets, into a real SQLite file: a range,
-the same range again (no requests), an interrupted fetch resumed, and gaps before the simulator's history begins."""
+the same range again (no requests), an interrupted fetch resumed, and gaps before the
+simulator's history begins."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ import laptop_agents.strategy.indicators as ind
 from laptop_agents.config import Settings
 from laptop_agents.models import Candle, Side
 from laptop_agents.strategy.base import Decision, OrderIntent, OrderType, StrategyContext
+from laptop_agents.strategy.incremental import CandleIndicators
 from laptop_agents.strategy.sizing import (
     AccountRules,
     account_rules,
@@ -131,6 +132,10 @@ class Supervisor:
             params.sweep_lookback + 1,
             params.volume_avg_period + 1,
         )
+        # EMAs and ATR follow the engine's sliding window in O(1) per candle; any other
+        # context is recomputed from its candles, so decisions stay a function of the context.
+        self._indicators = CandleIndicators(
+            (params.ema_fast, params.ema_mid, params.ema_slow), params.atr_period)
 
     # --- public ----------------------------------------------------------------------------
     def decide(self, ctx: StrategyContext) -> Decision:
@@ -163,14 +168,14 @@ class Supervisor:
         return Decision(None, "; ".join(blocked))
 
     def snapshot(self, candles: tuple[Candle, ...]) -> Snapshot:
-        closes = [c.close for c in candles]
-        return Snapshot(
-            close=candles[-1].close,
-            atr=ind.atr(candles, self.s.atr_period)[-1],
-            ema_fast=ind.ema(closes, self.s.ema_fast)[-1],
-            ema_mid=ind.ema(closes, self.s.ema_mid)[-1],
-            ema_slow=ind.ema(closes, self.s.ema_slow)[-1],
-        )
+        """Indicators at the last candle; ValueError when there are too few candles."""
+        s, readings = self.s, self._indicators.read(candles)
+        atr, emas = readings.atr, readings.ema
+        fast, mid, slow = emas[s.ema_fast], emas[s.ema_mid], emas[s.ema_slow]
+        if atr is None or fast is None or mid is None or slow is None:
+            raise ValueError(f"{len(candles)} candles are too few for the indicators")
+        return Snapshot(close=candles[-1].close, atr=atr, ema_fast=fast, ema_mid=mid,
+                        ema_slow=slow)
 
     # --- setups ----------------------------------------------------------------------------
     def pullback_ribbon(

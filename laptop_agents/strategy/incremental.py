@@ -1,0 +1,162 @@
+"""Indicators of a context's candles, carried from one decision to the next.
+
+A strategy must stay pure: the same context gives the same decision whatever contexts came
+before. :class:`CandleIndicators` keeps the exact state (exact.py) of the last candle tuple it
+was given. When the next tuple is that one with candles dropped from its start and appended
+at its end (the engine's sliding window, one candle later), the state follows in O(1) per
+candle; anything else (a jump, a restart, another history, a repeated or older context)
+rebuilds it from the candles alone. Because the state is exact, both ways give the same
+digits as ``indicators.ema`` / ``indicators.atr`` over the tuple: the cache changes the cost,
+never the answer. tests/core/test_incremental.py checks that on random series and jumps.
+
+Overlap is checked by tuple equality, which compares each candle by identity first: a few
+microseconds for 300 shared ``Candle`` objects (the engine and a backtest hand over the same
+objects every time). Equal candles that are distinct objects still match, only more slowly.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from laptop_agents.models import Candle
+from laptop_agents.strategy.exact import Smoother, decimal_places, scale_one
+
+EMA_WEIGHT, WILDER_WEIGHT = 2, 1  # q in x = (p*x + q*v) / (p+q): alpha 2/(n+1) and 1/n
+
+
+@dataclass(frozen=True, slots=True)
+class Readings:
+    """Indicators of one candle tuple. None where the tuple is too short for the period."""
+
+    ema: dict[int, Decimal | None]  # EMA(n) of the closes at the last candle
+    ema_before: dict[int, Decimal | None]  # the same over the tuple without its last candle
+    atr: Decimal | None  # Wilder ATR at the last candle
+
+
+class CandleIndicators:
+    """Exact EMAs of the closes and a Wilder ATR, following a sliding window of candles.
+
+    Safe to share between threads (a lock serialises :meth:`read`), though the engine never
+    calls one strategy concurrently. ``rebuilds`` and ``steps`` count the two paths.
+    """
+
+    def __init__(self, ema_periods: Iterable[int], atr_period: int | None = None,
+                 before_last: bool = False) -> None:
+        self._emas = {n: Smoother(n, EMA_WEIGHT) for n in sorted(set(ema_periods))}
+        self._atr = Smoother(atr_period, WILDER_WEIGHT) if atr_period else None
+        self._before_last = before_last  # only EMA crosses need the previous candle's EMAs
+        self._lock = threading.Lock()
+        self._candles: tuple[Candle, ...] = ()
+        self._readings: Readings | None = None
+        self._closes: deque[int] = deque()
+        self._ranges: deque[int] = deque()  # true range of every candle after the first
+        self._unit, self._factor = 1, Decimal(1)  # prices are held as value * 10**places
+        self.rebuilds = self.steps = 0
+
+    def read(self, candles: tuple[Candle, ...]) -> Readings:
+        """The indicators of ``candles`` (oldest first), exactly as a fresh computation."""
+        with self._lock:
+            if candles is self._candles and self._readings is not None:
+                return self._readings
+            try:
+                if not self._follow(candles):
+                    self._rebuild(candles)
+                self._candles = candles
+                self._readings = self._evaluate()
+            except BaseException:
+                # A half-applied step must never be extended later: start over next time.
+                self._candles, self._readings = (), None
+                raise
+            return self._readings
+
+    # --- the two paths ---------------------------------------------------------------------
+    def _follow(self, candles: tuple[Candle, ...]) -> bool:
+        """Step from the previous tuple to ``candles`` if it is a slide of it; else False."""
+        old = self._candles
+        if not old or not candles:
+            return False
+        last_time = old[-1].open_time
+        end = len(candles)  # candles[:end] must equal the end of old
+        while end > 0 and candles[end - 1].open_time > last_time:
+            end -= 1
+        added, dropped = len(candles) - end, len(old) - end
+        # Nothing new (a repeat or an older context) or mostly new: a rebuild is as cheap.
+        if added == 0 or dropped < 0 or added + dropped > end:
+            return False
+        if candles[:end] != old[dropped:]:
+            return False
+        fresh = [self._scaled(c) for c in candles[end:]]
+        if None in fresh:
+            return False  # a price with more decimals than the state's scale: rebuild
+        for _ in range(dropped):
+            self._drop_first()
+        for prices in fresh:
+            assert prices is not None
+            self._append(*prices)
+        self.steps += 1
+        return True
+
+    def _rebuild(self, candles: tuple[Candle, ...]) -> None:
+        places = max((decimal_places(p) for c in candles for p in (c.high, c.low, c.close)),
+                     default=0)
+        self._unit, self._factor = 10 ** places, Decimal(10) ** places
+        self._closes.clear()
+        self._ranges.clear()
+        for smoother in self._smoothers():
+            smoother.reset()
+        for candle in candles:
+            prices = self._scaled(candle)
+            if prices is None:
+                raise ValueError(f"candle {candle.open_time}: a price with too many digits")
+            self._append(*prices)
+        self.rebuilds += 1
+
+    # --- one candle in, one candle out -------------------------------------------------------
+    def _append(self, close: int, high: int, low: int) -> None:
+        closes = self._closes
+        if closes:
+            prev = closes[-1]
+            true_range = max(high - low, abs(high - prev), abs(low - prev))
+            self._ranges.append(true_range)
+            if self._atr is not None:
+                self._atr.push(true_range)
+        closes.append(close)
+        for smoother in self._emas.values():
+            smoother.push(close)
+
+    def _drop_first(self) -> None:
+        for smoother in self._emas.values():
+            smoother.pop(self._closes)
+        self._closes.popleft()
+        if self._ranges:  # the new first candle's range needed the dropped close
+            if self._atr is not None:
+                self._atr.pop(self._ranges)
+            self._ranges.popleft()
+
+    def _scaled(self, candle: Candle) -> tuple[int, int, int] | None:
+        """(close, high, low) as integers at the state's scale; None when one does not fit."""
+        factor = self._factor
+        close = scale_one(candle.close, factor)
+        high = scale_one(candle.high, factor)
+        low = scale_one(candle.low, factor)
+        if close is None or high is None or low is None:
+            return None
+        return close, high, low
+
+    def _smoothers(self) -> list[Smoother]:
+        return [*self._emas.values(), *([self._atr] if self._atr is not None else [])]
+
+    def _evaluate(self) -> Readings:
+        unit, emas = self._unit, self._emas
+        before = ({n: s.value_before_last(unit) for n, s in emas.items()}
+                  if self._before_last else {})
+        return Readings(
+            ema={n: s.value(unit) for n, s in emas.items()},
+            ema_before=before,
+            atr=None if self._atr is None else self._atr.value(unit),
+        )
+

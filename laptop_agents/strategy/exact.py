@@ -25,6 +25,7 @@ ROUNDING = Context(prec=PRECISION, rounding=ROUND_HALF_EVEN)
 SCALING = Context(prec=80, rounding=ROUND_HALF_EVEN)
 _GUARD = 10 ** PRECISION  # a quotient with at least 29 digits rounds correctly (+ sticky digit)
 _LOG10_2 = 0.3010299956639812
+State = tuple[int, int, int]  # (count, seed, acc): see Smoother
 _TENS = tuple(10 ** k for k in range(64))  # the decimal shifts ratio_to_decimal uses
 
 
@@ -97,7 +98,7 @@ class Smoother:
     appends and drops that ends on a window gives the same integers as building it afresh.
     """
 
-    __slots__ = ("_p_pow", "_r_pow", "acc", "count", "n", "p", "q", "r", "seed", "undo")
+    __slots__ = ("_den", "_p_pow", "_r_pow", "acc", "count", "n", "p", "q", "r", "seed", "undo")
 
     def __init__(self, n: int, q: int) -> None:
         if n < 1 or q < 1:
@@ -106,7 +107,10 @@ class Smoother:
         self._p_pow, self._r_pow = [1], [1]  # p**k and r**k, extended on demand
         self.count = self.seed = self.acc = 0
         # (count, seed, acc) before the latest append: the window without its last value.
-        self.undo: tuple[int, int, int] | None = None
+        self.undo: State | None = None
+        # (steps, unit, den = n * r**steps * unit, den's top 128 bits, bits cut) of the latest
+        # value: a sliding window divides by the same den every time.
+        self._den = (-1, 0, 0, 0, 0)
 
     def reset(self) -> None:
         self.count = self.seed = self.acc = 0
@@ -141,21 +145,66 @@ class Smoother:
         self.count = count - 1
         self.undo = None  # the window without its last value is no longer what undo holds
 
+    def slide(self, window: deque[int], v: int) -> None:
+        """Drop ``window[0]`` and append ``v`` (the engine's window, one candle later): pop
+        then push in one call, the hot path. The caller then updates ``window``."""
+        count, n = self.count, self.n
+        if count <= n:
+            self.pop(window)
+            self.push(v)
+            return
+        moved, steps = window[n], count - n - 1  # steps after the drop
+        seed = self.seed + moved - window[0]
+        acc = (self.acc - self._p_pow[steps] * moved) // self.r
+        self.undo = (count - 1, seed, acc)
+        self.seed, self.acc = seed, self.p * acc + self._r_pow[steps] * v
+
+    def state(self) -> State:
+        """The window's state: give it to :meth:`value_of`, now or after later steps."""
+        return self.count, self.seed, self.acc
+
     def value(self, unit: int) -> Decimal | None:
         """The average of the window (values scaled by ``unit``); None with fewer than n."""
-        return self._value(self.count, self.seed, self.acc, unit)
+        return self.value_of((self.count, self.seed, self.acc), unit)
 
-    def value_before_last(self, unit: int) -> Decimal | None:
-        """The average of the window without its last value (None when not known or short)."""
-        if self.undo is None:
-            return None
-        return self._value(*self.undo, unit)
+    def value_of(self, state: State, unit: int) -> Decimal | None:
+        """The average of a window in ``state`` (from :meth:`state` or ``undo``).
 
-    def _value(self, count: int, seed: int, acc: int, unit: int) -> Decimal | None:
-        if count < self.n:
+        Reads only: the powers were extended by the pushes that made the state, and the
+        divisor cache is swapped whole; so a value may be read while another read steps.
+        """
+        count, seed, acc = state
+        steps = count - self.n
+        if steps < 0:
             return None
-        p_k, r_k = self._powers(count - self.n)
-        return ratio_to_decimal(p_k * seed + self.q * self.n * acc, self.n * r_k * unit)
+        cached_steps, cached_unit, den, den_hi, cut = self._den
+        if cached_steps != steps or cached_unit != unit:  # a sliding window keeps both
+            den = self.n * self._powers(steps)[1] * unit
+            cut = max(0, den.bit_length() - 128)
+            den_hi = den >> cut
+            self._den = (steps, unit, den, den_hi, cut)
+        num = self._p_pow[steps] * seed + self.q * self.n * acc
+        return _fast_ratio(num, den, den_hi, cut) or ratio_to_decimal(num, den)
+
+
+def _fast_ratio(num: int, den: int, den_hi: int, cut: int) -> Decimal | None:
+    """``ratio_to_decimal(num, den)`` from the top bits alone (the denominator's 128 and the
+    numerator's as many more), or None when those do not settle it (then divide in full).
+
+    The same bound as in ``_quotient``, for a positive inexact value with a cached divisor:
+    the hot path of every indicator read.
+    """
+    if cut < 64 or num <= 0:
+        return None
+    num_hi = num >> cut
+    shift = PRECISION + 3 - int((num_hi.bit_length() - den_hi.bit_length()) * _LOG10_2)
+    if not 0 <= shift < len(_TENS):
+        return None
+    ten = _TENS[shift]
+    low = num_hi * ten // (den_hi + 1)
+    if low < _GUARD or (low + 1) * den_hi < (num_hi + 1) * ten:
+        return None
+    return Decimal(low * 10 + 1).scaleb(-shift - 1, ROUNDING)  # + sticky digit: inexact
 
 
 def exact_series(values: list[int], n: int, q: int, unit: int) -> list[Decimal]:

@@ -19,22 +19,62 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 
 from laptop_agents.models import Candle
-from laptop_agents.strategy.exact import Smoother, decimal_places, scale_one
+from laptop_agents.strategy.exact import Smoother, State, decimal_places, scale_one
 
 EMA_WEIGHT, WILDER_WEIGHT = 2, 1  # q in x = (p*x + q*v) / (p+q): alpha 2/(n+1) and 1/n
 
 
-@dataclass(frozen=True, slots=True)
 class Readings:
-    """Indicators of one candle tuple. None where the tuple is too short for the period."""
+    """Indicators of one candle tuple, each worked out on first use (a decision that stops
+    at the trend test never pays for the fast EMA). Like ``indicators.ema``/``atr``, a
+    ValueError when the tuple is too short for the period.
 
-    ema: dict[int, Decimal | None]  # EMA(n) of the closes at the last candle
-    ema_before: dict[int, Decimal | None]  # the same over the tuple without its last candle
-    atr: Decimal | None  # Wilder ATR at the last candle
+    Holds the smoothers' states as they were for that tuple (immutable integers), so a later
+    ``read`` of another tuple does not change what these give.
+    """
+
+    __slots__ = ("_atr", "_emas", "_memo", "_unit")
+
+    def __init__(self, emas: dict[int, tuple[Smoother, State, State | None]],
+                 atr: tuple[Smoother, State] | None, unit: int) -> None:
+        self._emas, self._atr, self._unit = emas, atr, unit
+        self._memo: dict[tuple[str, int], Decimal] = {}
+
+    def ema(self, n: int) -> Decimal:
+        """EMA(n) of the closes at the last candle (n must be one the cache was built for)."""
+        return self._get("ema", n)
+
+    def ema_before(self, n: int) -> Decimal:
+        """EMA(n) over the tuple without its last candle (needs ``before_last=True``)."""
+        return self._get("before", n)
+
+    def atr(self) -> Decimal:
+        """Wilder ATR at the last candle (needs an ATR period)."""
+        return self._get("atr", 0)
+
+    def _get(self, kind: str, n: int) -> Decimal:
+        key = (kind, n)
+        value = self._memo.get(key)
+        if value is not None:
+            return value
+        state: State | None
+        if kind == "atr":
+            if self._atr is None:
+                raise KeyError("no ATR period was given")
+            smoother, state = self._atr
+        else:
+            smoother, now, before = self._emas[n]
+            state = now if kind == "ema" else before
+        # value_of only reads the smoother: safe beside a later read() of another tuple.
+        value = None if state is None else smoother.value_of(state, self._unit)
+        if value is None:
+            what = "atr" if kind == "atr" else f"ema({n})"
+            raise ValueError(f"{what}: too few candles ({kind})")
+        self._memo[key] = value
+        return value
 
 
 class CandleIndicators:
@@ -89,14 +129,19 @@ class CandleIndicators:
             return False
         if candles[:end] != old[dropped:]:
             return False
-        fresh = [self._scaled(c) for c in candles[end:]]
-        if None in fresh:
-            return False  # a price with more decimals than the state's scale: rebuild
-        for _ in range(dropped):
-            self._drop_first()
-        for prices in fresh:
-            assert prices is not None
-            self._append(*prices)
+        fresh = []
+        for candle in candles[end:]:
+            prices = self._scaled(candle)
+            if prices is None:
+                return False  # a price with more decimals than the state's scale: rebuild
+            fresh.append(prices)
+        if added == dropped == 1 and len(self._closes) > 1:
+            self._slide(*fresh[0])
+        else:
+            for _ in range(dropped):
+                self._drop_first()
+            for prices in fresh:
+                self._append(*prices)
         self.steps += 1
         return True
 
@@ -128,6 +173,20 @@ class CandleIndicators:
         for smoother in self._emas.values():
             smoother.push(close)
 
+    def _slide(self, close: int, high: int, low: int) -> None:
+        """``_drop_first`` then ``_append``, fused: the engine's next context."""
+        closes, ranges, atr = self._closes, self._ranges, self._atr
+        prev = closes[-1]
+        true_range = max(high - low, abs(high - prev), abs(low - prev))
+        for smoother in self._emas.values():
+            smoother.slide(closes, close)
+        closes.popleft()
+        closes.append(close)
+        if atr is not None:
+            atr.slide(ranges, true_range)
+        ranges.popleft()
+        ranges.append(true_range)
+
     def _drop_first(self) -> None:
         for smoother in self._emas.values():
             smoother.pop(self._closes)
@@ -151,12 +210,7 @@ class CandleIndicators:
         return [*self._emas.values(), *([self._atr] if self._atr is not None else [])]
 
     def _evaluate(self) -> Readings:
-        unit, emas = self._unit, self._emas
-        before = ({n: s.value_before_last(unit) for n, s in emas.items()}
-                  if self._before_last else {})
-        return Readings(
-            ema={n: s.value(unit) for n, s in emas.items()},
-            ema_before=before,
-            atr=None if self._atr is None else self._atr.value(unit),
-        )
-
+        before = self._before_last
+        emas = {n: (s, s.state(), s.undo if before else None) for n, s in self._emas.items()}
+        atr = None if self._atr is None else (self._atr, self._atr.state())
+        return Readings(emas, atr, self._unit)

@@ -17,7 +17,7 @@ import laptop_agents.strategy.indicators as ind
 from laptop_agents.config import Settings
 from laptop_agents.models import Candle, Side
 from laptop_agents.strategy.base import Decision, OrderIntent, OrderType, StrategyContext
-from laptop_agents.strategy.incremental import CandleIndicators
+from laptop_agents.strategy.incremental import CandleIndicators, Readings
 from laptop_agents.strategy.sizing import (
     AccountRules,
     account_rules,
@@ -43,15 +43,20 @@ class Candidate:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
 class Snapshot:
-    """Indicators at the last closed candle."""
+    """Indicators at the last closed candle. The fast EMA is only worked out when a sweep
+    asks for it: most decisions never do (docs/performance.md, "Strategy")."""
 
-    close: Decimal
-    atr: Decimal
-    ema_fast: Decimal
-    ema_mid: Decimal
-    ema_slow: Decimal
+    __slots__ = ("_readings", "atr", "close", "ema_mid", "ema_slow", "fast_period")
+
+    def __init__(self, close: Decimal, atr: Decimal, ema_mid: Decimal, ema_slow: Decimal,
+                 readings: Readings, fast_period: int) -> None:
+        self.close, self.atr, self.ema_mid, self.ema_slow = close, atr, ema_mid, ema_slow
+        self._readings, self.fast_period = readings, fast_period
+
+    @property
+    def ema_fast(self) -> Decimal:
+        return self._readings.ema(self.fast_period)
 
 
 class SupervisorParams(BaseModel):
@@ -170,12 +175,8 @@ class Supervisor:
     def snapshot(self, candles: tuple[Candle, ...]) -> Snapshot:
         """Indicators at the last candle; ValueError when there are too few candles."""
         s, readings = self.s, self._indicators.read(candles)
-        atr, emas = readings.atr, readings.ema
-        fast, mid, slow = emas[s.ema_fast], emas[s.ema_mid], emas[s.ema_slow]
-        if atr is None or fast is None or mid is None or slow is None:
-            raise ValueError(f"{len(candles)} candles are too few for the indicators")
-        return Snapshot(close=candles[-1].close, atr=atr, ema_fast=fast, ema_mid=mid,
-                        ema_slow=slow)
+        return Snapshot(candles[-1].close, readings.atr(), readings.ema(s.ema_mid),
+                        readings.ema(s.ema_slow), readings, s.ema_fast)
 
     # --- setups ----------------------------------------------------------------------------
     def pullback_ribbon(

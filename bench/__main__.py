@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from loguru import logger
 
-from bench import burst, ingestion, load, memory, startup, tick_exit, watchdog
+from bench import burst, ingestion, load, memory, startup, strategy, tick_exit, watchdog
 from bench.stats import Options
 from bench.table import Row, render
 
@@ -32,6 +32,7 @@ FIGURES: dict[str, Figure] = {
     "burst": burst.run,
     "startup": startup.run,
     "memory": memory.run,
+    "strategy": strategy.run,
 }
 
 

@@ -16,6 +16,7 @@ docs/strategy.md ("Incremental indicators") has the derivation in words.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
@@ -104,7 +105,7 @@ class Smoother:
         if n < 1 or q < 1:
             raise ValueError("period and weight must be >= 1")
         self.n, self.p, self.q, self.r = n, n - 1, q, n - 1 + q
-        self._p_pow, self._r_pow = [1], [1]  # p**k and r**k, extended on demand
+        self._p_pow, self._r_pow = _power_tables(self.p, self.r)
         self.count = self.seed = self.acc = 0
         # (count, seed, acc) before the latest append: the window without its last value.
         self.undo: State | None = None
@@ -118,20 +119,40 @@ class Smoother:
 
     def _powers(self, k: int) -> tuple[int, int]:
         p_pow, r_pow = self._p_pow, self._r_pow
-        while len(p_pow) <= k:
-            p_pow.append(p_pow[-1] * self.p)
-            r_pow.append(r_pow[-1] * self.r)
+        if len(r_pow) <= k:
+            _extend(p_pow, r_pow, self.p, self.r, k)
         return p_pow[k], r_pow[k]
 
     def push(self, v: int) -> None:
         """Append ``v`` to the end of the window."""
-        count = self.count
+        count, n = self.count, self.n
         self.undo = (count, self.seed, self.acc)
-        if count < self.n:
+        if count < n:
             self.seed += v
         else:
-            self.acc = self.p * self.acc + self._powers(count - self.n)[1] * v
+            r_pow = self._r_pow
+            if len(r_pow) <= count - n:
+                _extend(self._p_pow, r_pow, self.p, self.r, count - n)
+            self.acc = self.p * self.acc + r_pow[count - n] * v
         self.count = count + 1
+
+    def extend(self, values: list[int]) -> None:
+        """``push`` each of ``values`` in turn (a rebuild: one call, not one per value)."""
+        if not values:
+            return
+        *head, last = values
+        count, n, p, seed, acc = self.count, self.n, self.p, self.seed, self.acc
+        r_pow = self._r_pow
+        if len(r_pow) <= count + len(values) - n:
+            _extend(self._p_pow, r_pow, p, self.r, count + len(values) - n)
+        for v in head:
+            if count < n:
+                seed += v
+            else:
+                acc = p * acc + r_pow[count - n] * v
+            count += 1
+        self.count, self.seed, self.acc = count, seed, acc
+        self.push(last)  # the last one also records ``undo``
 
     def pop(self, window: deque[int]) -> None:
         """Drop ``window[0]``, the window's first value (the caller then removes it)."""
@@ -205,6 +226,27 @@ def _fast_ratio(num: int, den: int, den_hi: int, cut: int) -> Decimal | None:
     if low < _GUARD or (low + 1) * den_hi < (num_hi + 1) * ten:
         return None
     return Decimal(low * 10 + 1).scaleb(-shift - 1, ROUNDING)  # + sticky digit: inexact
+
+
+# p**k and r**k by (p, r), shared by every smoother of the same period: a strategy built
+# anew (each backtest, each test) does not square the same 1,000-bit powers again. The
+# lists only grow; the lock keeps two threads from growing one at once.
+_POWERS: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
+_POWERS_LOCK = threading.Lock()
+
+
+def _power_tables(p: int, r: int) -> tuple[list[int], list[int]]:
+    with _POWERS_LOCK:
+        return _POWERS.setdefault((p, r), ([1], [1]))
+
+
+def _extend(p_pow: list[int], r_pow: list[int], p: int, r: int, k: int) -> None:
+    with _POWERS_LOCK:
+        while len(r_pow) <= k:
+            # p_pow first: a reader indexes r_pow only below its length, and p_pow is then
+            # at least as long.
+            p_pow.append(p_pow[-1] * p)
+            r_pow.append(r_pow[-1] * r)
 
 
 def exact_series(values: list[int], n: int, q: int, unit: int) -> list[Decimal]:

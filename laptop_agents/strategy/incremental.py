@@ -124,6 +124,8 @@ class CandleIndicators:
         while end > 0 and candles[end - 1].open_time > last_time:
             end -= 1
         added, dropped = len(candles) - end, len(old) - end
+        if added == dropped == 0 and candles == old:
+            return True  # the same candles again (a new but equal tuple): nothing to step
         # Nothing new (a repeat or an older context) or mostly new: a rebuild is as cheap.
         if added == 0 or dropped < 0 or added + dropped > end:
             return False
@@ -146,19 +148,37 @@ class CandleIndicators:
         return True
 
     def _rebuild(self, candles: tuple[Candle, ...]) -> None:
-        places = max((decimal_places(p) for c in candles for p in (c.high, c.low, c.close)),
-                     default=0)
-        self._unit, self._factor = 10 ** places, Decimal(10) ** places
-        self._closes.clear()
-        self._ranges.clear()
-        for smoother in self._smoothers():
+        scaled = self._scale_all(candles)
+        closes = [close for close, _, _ in scaled]
+        ranges = [max(high - low, abs(high - prev), abs(low - prev))
+                  for prev, (_, high, low) in zip(closes, scaled[1:], strict=False)]
+        self._closes, self._ranges = deque(closes), deque(ranges)
+        for smoother in self._emas.values():
             smoother.reset()
-        for candle in candles:
-            prices = self._scaled(candle)
-            if prices is None:
-                raise ValueError(f"candle {candle.open_time}: a price with too many digits")
-            self._append(*prices)
+            smoother.extend(closes)
+        if self._atr is not None:
+            self._atr.reset()
+            self._atr.extend(ranges)
         self.rebuilds += 1
+
+    def _scale_all(self, candles: tuple[Candle, ...]) -> list[tuple[int, int, int]]:
+        """Every candle's (close, high, low) as integers at the smallest scale that holds
+        them all (found as it goes: a price with more decimals raises it and starts over)."""
+        places = 0
+        while True:
+            self._unit, self._factor = 10 ** places, Decimal(10) ** places
+            scaled = []
+            for candle in candles:
+                prices = self._scaled(candle)
+                if prices is None:
+                    break
+                scaled.append(prices)
+            else:
+                return scaled
+            needed = max(decimal_places(p) for p in (candle.close, candle.high, candle.low))
+            if needed <= places or needed > 60:  # more digits than exact scaling holds
+                raise ValueError(f"candle {candle.open_time}: a price with too many digits")
+            places = needed
 
     # --- one candle in, one candle out -------------------------------------------------------
     def _append(self, close: int, high: int, low: int) -> None:
@@ -205,9 +225,6 @@ class CandleIndicators:
         if close is None or high is None or low is None:
             return None
         return close, high, low
-
-    def _smoothers(self) -> list[Smoother]:
-        return [*self._emas.values(), *([self._atr] if self._atr is not None else [])]
 
     def _evaluate(self) -> Readings:
         before = self._before_last

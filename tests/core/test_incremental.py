@@ -25,9 +25,11 @@ from hypothesis import strategies as st
 
 from laptop_agents.models import Candle
 from laptop_agents.strategy import indicators as ind
-from laptop_agents.strategy.exact import ratio_to_decimal
+from laptop_agents.strategy.exact import _fast_ratio, ratio_to_decimal
 from laptop_agents.strategy.incremental import CandleIndicators
-from tests.core.factories import D, candle
+from laptop_agents.strategy.supervisor import Supervisor
+from tests.core.factories import D, candle, context
+from tests.core.factories import settings as settings_for_tests
 
 ORACLE = Context(prec=28, rounding=ROUND_HALF_EVEN)
 
@@ -56,6 +58,14 @@ def test_ratio_ties_and_exact_values(digits: int, places: int, scale: int) -> No
         den = 10 ** places
         assert same(ratio_to_decimal(num * scale, den * scale),
                      ORACLE.divide(Decimal(num), Decimal(den)))
+
+
+@given(st.integers(2 ** 200, 2 ** 1600), st.integers(2 ** 200, 2 ** 1600))
+def test_the_top_bits_shortcut_is_the_full_division(num: int, den: int) -> None:
+    cut = den.bit_length() - 128
+    fast = _fast_ratio(num, den, den >> cut, cut)
+    if fast is not None:  # None: it declined, and the full division answers
+        assert same(fast, ORACLE.divide(Decimal(num), Decimal(den)))
 
 
 # --- the full computation -------------------------------------------------------------------
@@ -107,6 +117,14 @@ def test_atr_is_wilder_by_definition_rounded_once(closes: list[Decimal], n: int)
         expected.append(current)
     got = ind.atr(candles, n)
     assert all(same(g, exact(f)) for g, f in zip(got, expected, strict=True))
+
+
+def test_long_windows_take_the_shortcut_and_stay_exact() -> None:
+    # 300 closes: numerators and divisors of ~1,400 bits, the shortcut's territory.
+    closes = [c.close for c in history(3, 300)]
+    for n in (9, 50):
+        expected = [exact(f) for f in ema_by_definition(closes, n)]
+        assert all(same(g, e) for g, e in zip(ind.ema(closes, n), expected, strict=True))
 
 
 # --- the incremental cache against the full computation ------------------------------------
@@ -194,3 +212,18 @@ def test_a_slide_is_a_step_not_a_rebuild() -> None:
                    for c in candles[100:400])
     check(cache, copies, (9, 20, 50), 14)
     assert cache.rebuilds == 1
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2 ** 32), st.lists(st.integers(-3, 40), min_size=5, max_size=25))
+def test_a_supervisor_decides_as_if_each_context_were_its_first(seed: int,
+                                                               shifts: list[int]) -> None:
+    """Purity: one long-lived Supervisor (its cache warm from earlier contexts) and a new
+    one per context give the same decision, whatever order the contexts come in."""
+    candles = history(seed, 700)
+    kept = Supervisor(settings_for_tests())
+    end = 300
+    for shift in shifts:
+        end = min(max(end + shift, 100), 700)
+        ctx = context(candles[max(0, end - 300):end])
+        assert kept.decide(ctx) == Supervisor(settings_for_tests()).decide(ctx)

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from bench.stats import Options
+from bench.table import Row
 from laptop_agents.config import Settings
 from laptop_agents.models import DEFAULT_BTCUSDT, Candle
 from laptop_agents.sim.contracts import SPECS
@@ -28,9 +30,6 @@ from laptop_agents.strategy.base import Decision, Strategy, StrategyContext
 from laptop_agents.strategy.incremental import CandleIndicators
 from laptop_agents.strategy.loader import load_strategy
 from laptop_agents.strategy.supervisor import Supervisor
-
-from bench.stats import Options
-from bench.table import Row
 
 WINDOW = 300  # LA_HISTORY_CANDLES' default: the engine's context
 ORIGIN_MS = 1_767_225_600_000  # 2026-01-01T00:00Z

@@ -52,9 +52,9 @@ class Row:
 def _num(value: float, unit: str) -> str:
     if math.isnan(value):
         return "-"
-    if unit in ("frames/s", "quotes/s"):
+    if unit in ("frames/s", "quotes/s", "decisions/s"):
         return f"{value:,.0f}"
-    if unit in ("ms", "MB", "s"):
+    if unit in ("ms", "MB", "s", "µs"):
         return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
     return f"{value:.3g}"
 

@@ -7,7 +7,8 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from laptop_agents.strategy import Decision, OrderIntent, Side, StrategyContext
-from laptop_agents.strategy.indicators import atr, highest_high, lowest_low
+from laptop_agents.strategy.incremental import CandleIndicators
+from laptop_agents.strategy.indicators import highest_high, lowest_low
 from laptop_agents.strategy.sizing import AccountRules, position_size
 from laptop_agents.strategy.sizing import round_to_tick as on_tick
 
@@ -29,6 +30,9 @@ class Breakout:
     def __init__(self, params: BreakoutParams, account: AccountRules) -> None:
         self.p, self.account = params, account
         self.warmup = max(params.lookback, params.atr_period) + 1  # the prior N plus this one
+        # ATR carried between contexts, read only on a breakout: a gap since the last read
+        # is caught up candle by candle (or recomputed), with the same answer either way.
+        self.indicators = CandleIndicators((), params.atr_period)
 
     def decide(self, ctx: StrategyContext) -> Decision:
         p, a, candles = self.p, self.account, ctx.candles
@@ -42,7 +46,7 @@ class Breakout:
             return Decision(None, f"inside the {p.lookback}-candle range {low}-{high}")
         side, sign, level = (Side.LONG, 1, high) if close > high else (Side.SHORT, -1, low)
         # A buy limit at the broken high rests below the close (passive): it fills on a retest.
-        tick, atr_now = ctx.instrument.tick_size, atr(candles, p.atr_period)[-1]
+        tick, atr_now = ctx.instrument.tick_size, self.indicators.read(candles).atr()
         entry = on_tick(level, tick, up=sign < 0)
         stop = on_tick(entry - sign * p.stop_atr * atr_now, tick, up=sign < 0)
         target = on_tick(entry + p.target_r * (entry - stop), tick, up=sign < 0)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from pydantic import BaseModel, Field, model_validator
 
 from laptop_agents.strategy import Decision, OrderIntent, Side, StrategyContext
-from laptop_agents.strategy.indicators import atr, ema
+from laptop_agents.strategy.incremental import CandleIndicators
 from laptop_agents.strategy.sizing import MARKET_CAP_HEADROOM, AccountRules, position_size
 from laptop_agents.strategy.sizing import round_to_tick as on_tick
 
@@ -36,6 +36,10 @@ class EmaCross:
         self.p, self.account = params, account
         # The cross compares this candle's EMAs with the previous candle's: one more candle.
         self.warmup = max(params.slow, params.atr_period) + 1
+        # EMAs and ATR carried from one context to the next (O(1) per candle), recomputed
+        # for any context that is not the previous one slid on: always the same answer.
+        self.indicators = CandleIndicators((params.fast, params.slow), params.atr_period,
+                                           before_last=True)
 
     def decide(self, ctx: StrategyContext) -> Decision:
         p, a, candles = self.p, self.account, ctx.candles
@@ -43,13 +47,13 @@ class EmaCross:
             return Decision(None, f"warming up: {len(candles)}/{self.warmup} closed candles")
         if ctx.position is not None or ctx.has_working_order:
             return Decision(None, "in the market already")
-        closes = [c.close for c in candles]
-        fast, slow = ema(closes, p.fast), ema(closes, p.slow)
-        before, now = fast[-2] - slow[-2], fast[-1] - slow[-1]
+        got = self.indicators.read(candles)
+        before = got.ema_before(p.fast) - got.ema_before(p.slow)
+        now = got.ema(p.fast) - got.ema(p.slow)
         if not (before <= 0 < now or before >= 0 > now):
             return Decision(None, f"no cross: EMA{p.fast} - EMA{p.slow} = {now:.2f}")
         side, sign = (Side.LONG, 1) if now > 0 else (Side.SHORT, -1)
-        entry, tick, atr_now = closes[-1], ctx.instrument.tick_size, atr(candles, p.atr_period)[-1]
+        entry, tick, atr_now = candles[-1].close, ctx.instrument.tick_size, got.atr()
         # Stop rounded away from the entry, target toward it: rounding never flatters R/R.
         stop = on_tick(entry - sign * p.stop_atr * atr_now, tick, up=sign < 0)
         target = on_tick(entry + sign * p.target_r * p.stop_atr * atr_now, tick, up=sign < 0)

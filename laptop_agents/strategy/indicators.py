@@ -8,6 +8,8 @@ Conventions (documented in docs/strategy.md):
 * ``atr``: Wilder's average of the true range. The true range needs the previous close, so the
   first candle only provides that close; the seed is the mean of the first ``period`` true
   ranges and each later value is ``(prev * (period - 1) + tr) / period``.
+* Both recursions are carried out exactly (exact.py) and each value is rounded once to 28
+  significant digits, so the incremental indicators (incremental.py) give the same digits.
 * ``vwap``: ``sum(typical * volume) / sum(volume)`` with ``typical = (high + low + close) / 3``.
 """
 
@@ -18,6 +20,7 @@ from decimal import Decimal
 from itertools import pairwise
 
 from laptop_agents.models import Candle
+from laptop_agents.strategy.exact import exact_series, scale_all
 
 
 def ema(values: Sequence[Decimal], period: int) -> list[Decimal]:
@@ -26,13 +29,8 @@ def ema(values: Sequence[Decimal], period: int) -> list[Decimal]:
         raise ValueError("period must be >= 1")
     if len(values) < period:
         raise ValueError(f"ema({period}) needs {period} values, got {len(values)}")
-    alpha = Decimal(2) / Decimal(period + 1)
-    current = sum(values[:period], Decimal(0)) / period
-    series = [current]
-    for value in values[period:]:
-        current = current + alpha * (value - current)
-        series.append(current)
-    return series
+    scaled, unit = scale_all(list(values))
+    return exact_series(scaled, period, 2, unit)  # alpha = 2 / (period + 1)
 
 
 def true_ranges(candles: Sequence[Candle]) -> list[Decimal]:
@@ -45,15 +43,13 @@ def true_ranges(candles: Sequence[Candle]) -> list[Decimal]:
 
 def atr(candles: Sequence[Candle], period: int) -> list[Decimal]:
     """Wilder ATR series (``len(candles) - period`` entries); ValueError if too short."""
+    if period < 1:
+        raise ValueError("period must be >= 1")
     ranges = true_ranges(candles)
     if len(ranges) < period:
         raise ValueError(f"atr({period}) needs {period + 1} candles, got {len(candles)}")
-    current = sum(ranges[:period], Decimal(0)) / period
-    series = [current]
-    for tr in ranges[period:]:
-        current = (current * (period - 1) + tr) / period
-        series.append(current)
-    return series
+    scaled, unit = scale_all(ranges)
+    return exact_series(scaled, period, 1, unit)  # (prev * (period - 1) + tr) / period
 
 
 def vwap(candles: Sequence[Candle]) -> Decimal | None:

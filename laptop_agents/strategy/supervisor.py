@@ -17,6 +17,7 @@ import laptop_agents.strategy.indicators as ind
 from laptop_agents.config import Settings
 from laptop_agents.models import Candle, Side
 from laptop_agents.strategy.base import Decision, OrderIntent, OrderType, StrategyContext
+from laptop_agents.strategy.incremental import CandleIndicators, Readings
 from laptop_agents.strategy.sizing import (
     AccountRules,
     account_rules,
@@ -42,15 +43,20 @@ class Candidate:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
 class Snapshot:
-    """Indicators at the last closed candle."""
+    """Indicators at the last closed candle. The fast EMA is only worked out when a sweep
+    asks for it: most decisions never do (docs/performance.md, "Strategy")."""
 
-    close: Decimal
-    atr: Decimal
-    ema_fast: Decimal
-    ema_mid: Decimal
-    ema_slow: Decimal
+    __slots__ = ("_readings", "atr", "close", "ema_mid", "ema_slow", "fast_period")
+
+    def __init__(self, close: Decimal, atr: Decimal, ema_mid: Decimal, ema_slow: Decimal,
+                 readings: Readings, fast_period: int) -> None:
+        self.close, self.atr, self.ema_mid, self.ema_slow = close, atr, ema_mid, ema_slow
+        self._readings, self.fast_period = readings, fast_period
+
+    @property
+    def ema_fast(self) -> Decimal:
+        return self._readings.ema(self.fast_period)
 
 
 class SupervisorParams(BaseModel):
@@ -131,6 +137,10 @@ class Supervisor:
             params.sweep_lookback + 1,
             params.volume_avg_period + 1,
         )
+        # EMAs and ATR follow the engine's sliding window in O(1) per candle; any other
+        # context is recomputed from its candles, so decisions stay a function of the context.
+        self._indicators = CandleIndicators(
+            (params.ema_fast, params.ema_mid, params.ema_slow), params.atr_period)
 
     # --- public ----------------------------------------------------------------------------
     def decide(self, ctx: StrategyContext) -> Decision:
@@ -163,14 +173,10 @@ class Supervisor:
         return Decision(None, "; ".join(blocked))
 
     def snapshot(self, candles: tuple[Candle, ...]) -> Snapshot:
-        closes = [c.close for c in candles]
-        return Snapshot(
-            close=candles[-1].close,
-            atr=ind.atr(candles, self.s.atr_period)[-1],
-            ema_fast=ind.ema(closes, self.s.ema_fast)[-1],
-            ema_mid=ind.ema(closes, self.s.ema_mid)[-1],
-            ema_slow=ind.ema(closes, self.s.ema_slow)[-1],
-        )
+        """Indicators at the last candle; ValueError when there are too few candles."""
+        s, readings = self.s, self._indicators.read(candles)
+        return Snapshot(candles[-1].close, readings.atr(), readings.ema(s.ema_mid),
+                        readings.ema(s.ema_slow), readings, s.ema_fast)
 
     # --- setups ----------------------------------------------------------------------------
     def pullback_ribbon(

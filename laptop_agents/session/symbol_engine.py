@@ -299,6 +299,7 @@ class SymbolEngine:
                                  candle.open_time, failures)
                 if failures >= STRATEGY_FAILURE_LIMIT:
                     raise
+                self.timeline.decided()
                 continue
             failures = 0
             self.strategy_runtime_max = max(self.strategy_runtime_max,
@@ -306,6 +307,7 @@ class SymbolEngine:
             self.decisions += 1
             stamp = await self.timeline.point("decision")
             self.apply_decision(decision, stamp.now_ms)
+            self.timeline.decided()
             on_decision()
 
     def apply_decision(self, decision: Decision, now_ms: int | None = None) -> None:

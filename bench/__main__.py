@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from loguru import logger
 
-from bench import burst, ingestion, load, memory, replay, startup, tick_exit, watchdog
+from bench import backtest, burst, ingestion, load, memory, replay, startup, tick_exit, watchdog
 from bench.stats import Options
 from bench.table import Row, render
 
@@ -33,6 +33,7 @@ FIGURES: dict[str, Figure] = {
     "startup": startup.run,
     "memory": memory.run,
     "replay": replay.run,
+    "backtest": backtest.run,
 }
 
 

@@ -1,14 +1,14 @@
 """The simulator's deterministic market model: a pure function of (seed, origin, simulated time).
 
-The market is generated sequentially in fixed one-second steps of simulated time, starting at
-``origin_ms``. Nothing here reads a clock: callers ``advance(t_ms)`` to the simulated instant
-they observe and then query it, so the data depend only on the seed, the origin and the
-instants asked about — never on wall timing, push timing or who is connected. Scripted prices
-(:meth:`SymbolMarket.script`) are the one deliberate exception; they change the future from the
-moment they are applied, deterministically for the same script at the same simulated time.
-
-All prices are integers in ticks and all sizes integers in lot steps (the records are in
-:mod:`.records`, the contracts and their number formats in :mod:`.contracts`).
+Before ``origin_ms`` it is the deep history (sim/deep.py: a function of seed and time alone).
+From the origin it is generated sequentially in one-second steps of simulated time, starting
+at the deep history's price there. Nothing here reads a clock: callers ``advance(t_ms)`` to
+the simulated instant they observe and then query it, so the data depend only on the seed,
+the origin and the instants asked about — never on wall timing, push timing or who is
+connected. Scripted prices (:meth:`SymbolMarket.script`) are the one deliberate exception;
+they change the future from the moment they are applied, deterministically for the same
+script at the same simulated time. Prices are integers in ticks, sizes integers in lot steps
+(records in :mod:`.records`, contracts and number formats in :mod:`.contracts`).
 
 Per step (one simulated second):
 
@@ -26,7 +26,9 @@ import math
 import random
 import statistics
 
+from laptop_agents.sim.book import book_levels as book_levels  # re-exported
 from laptop_agents.sim.contracts import SymbolSpec
+from laptop_agents.sim.deep import DEEP_START_MS, DeepMarket
 from laptop_agents.sim.records import HOUR_MS, MINUTE_MS, Agg, Segment, Step, Trade, aggregate
 
 _TABLE = 1024  # quantiles per size table (a table lookup is far cheaper than a gauss draw)
@@ -36,7 +38,8 @@ _DETAIL_SECONDS = 900
 
 
 class SymbolMarket:
-    """One contract's simulated market from ``origin_ms`` (a whole minute) onwards."""
+    """One contract's simulated market: the deep history (sim/deep.py) before ``origin_ms``
+    (a whole minute), the detailed one-second model from it on, joined without a seam."""
 
     # Per-minute sigma ~0.07 %, GARCH persistence 0.999 per second (half-life ~11 minutes).
     SIGMA_MINUTE = 0.0007
@@ -61,8 +64,13 @@ class SymbolMarket:
         self._trade_sizes = [max(1, int(lot * 0.03 * math.exp(1.2 * z))) for z in quantiles]
         self.book_sizes = [max(1, int(lot * 1.3 * math.exp(0.9 * z))) for z in quantiles]
         self._sigma2 = (self.SIGMA_MINUTE / math.sqrt(60.0)) ** 2
-        self._var = self._sigma2
-        self._mid = spec.start_price * math.exp(self._rng.gauss(0.0, 0.05))
+        # The detailed model starts where the deep history is at the origin: its price and
+        # its volatility there, so the first live minute continues the last deep one.
+        self.deep = DeepMarket(spec, seed)
+        joint = max(origin_ms, DEEP_START_MS)
+        self._var = min(max(self.deep.minute_variance(joint) / 60.0, self._sigma2 / 9.0),
+                        self._sigma2 * 16.0)
+        self._mid = math.exp(self.deep.log_price(joint))
         self._extra_spread = 0.0
         self._steps: dict[int, Step] = {}
         self._next_second = origin_ms // 1000
@@ -249,7 +257,7 @@ class SymbolMarket:
         if ask <= bid or bid <= 0:
             raise ValueError("need 0 < bid < ask")
         self.advance(now_ms)
-        self._invalidate()
+        self._cache_key = None
         step = self._steps[now_ms // 1000]
         cur = step.bbo_at(now_ms)
         step.trades = [t for t in step.trades if t.ms <= now_ms]
@@ -268,9 +276,6 @@ class SymbolMarket:
         self._pinned = (cur.bid, cur.ask)
         end = step.second * 1000 + 1000
         self._apply_points(step, [p for p in self._script if p[0] < end], cur.bid)
-
-    def _invalidate(self) -> None:
-        self._cache_key = None
 
     # --- queries (t_ms must not be later than the last advance) ---------------------------
     def bbo(self, t_ms: int) -> Segment:
@@ -295,7 +300,10 @@ class SymbolMarket:
         return out[-limit:]
 
     def minute(self, minute_start: int) -> Agg | None:
-        """A finished minute's aggregate (None if before the origin or not finished)."""
+        """A finished minute's aggregate: the deep history's before the origin; None before
+        DEEP_START_MS or when not finished."""
+        if minute_start < self.origin_ms:
+            return self.deep.minute(minute_start) if minute_start >= DEEP_START_MS else None
         idx = (minute_start - self.origin_ms) // MINUTE_MS
         if 0 <= idx < len(self._minutes):
             return self._minutes[idx]
@@ -304,16 +312,34 @@ class SymbolMarket:
     def candle(self, interval_ms: int, bucket_start: int, upto_ms: int) -> Agg | None:
         """Aggregate of the trades in ``[bucket_start, bucket_start+interval)`` up to ``upto_ms``.
 
-        None when the bucket starts before the origin or has no trades yet. For a bucket that
-        is still running this is the running candle at ``upto_ms``: by construction a prefix of
-        the final aggregate (same open; high, low and volume only ever grow).
+        None when the bucket has no trades yet. For a bucket that is still running this is the
+        running candle at ``upto_ms``: by construction a prefix of the final aggregate (same
+        open; high, low and volume only ever grow).
         """
-        if bucket_start < self.origin_ms or bucket_start > upto_ms:
+        return self.span(bucket_start, bucket_start + interval_ms, upto_ms)
+
+    def span(self, start: int, end: int, upto_ms: int) -> Agg | None:
+        """Aggregate of ``[start, end)`` (whole minutes) up to ``upto_ms``: the deep history
+        before the origin, the detailed model from it on."""
+        if start > upto_ms:
             return None
-        key = (interval_ms, bucket_start, upto_ms)
+        early = self.deep.span(start, min(end, self.origin_ms)) \
+            if start < self.origin_ms else None
+        if end <= self.origin_ms:
+            return early
+        late = self._live_span(max(start, self.origin_ms), end, upto_ms)
+        if early is None or late is None:
+            return early or late
+        early.merge(late)
+        return early
+
+    def _live_span(self, bucket_start: int, bucket_end: int, upto_ms: int) -> Agg | None:
+        if bucket_start > upto_ms:
+            return None
+        key = (bucket_end, bucket_start, upto_ms)
         if key == self._cache_key:
             return self._cache_val.copy() if self._cache_val else None
-        end = min(bucket_start + interval_ms, upto_ms + 1)
+        end = min(bucket_end, upto_ms + 1)
         agg: Agg | None = None
         m = bucket_start
         while m + MINUTE_MS <= end:
@@ -341,10 +367,11 @@ class SymbolMarket:
     def rolling(self, t_ms: int, window_ms: int) -> tuple[Agg | None, int | None]:
         """24 h style rolling aggregate over ``(t - window, t]`` by whole minutes + the running one.
 
-        Returns (aggregate, opening price of the window) — the window is clipped to the origin.
+        Returns (aggregate, opening price of the window); before the origin the window reads
+        the deep history.
         """
         current = t_ms // MINUTE_MS * MINUTE_MS
-        first = max(self.origin_ms, current - window_ms + MINUTE_MS)
+        first = current - window_ms + MINUTE_MS
         agg: Agg | None = None
         for m in range(first, current, MINUTE_MS):
             part = self.minute(m)
@@ -369,22 +396,3 @@ def origin_for(start_ms: int, history_minutes: int) -> int:
     Flooring to the hour makes every bucket up to 60min complete from the first row on.
     """
     return (start_ms - history_minutes * MINUTE_MS) // HOUR_MS * HOUR_MS
-
-
-def book_levels(market: SymbolMarket, t_ms: int, levels: int) -> tuple[list[tuple[int, int]],
-                                                                         list[tuple[int, int]]]:
-    """(bids, asks) as (price ticks, size lots), best first, ``levels`` deep.
-
-    Level 0 is the model's BBO; deeper levels sit one tick apart with sizes drawn from a
-    deterministic hash of (second, level) so repeated pushes within a second are identical.
-    """
-    seg = market.bbo(t_ms)
-    table = market.book_sizes
-    second = t_ms // 1000
-    bids = [(seg.bid, seg.bid_size)]
-    asks = [(seg.ask, seg.ask_size)]
-    for k in range(1, levels):
-        h = (second * 2_654_435_761 + k * 40_503) & 0xFFFFFFFF
-        bids.append((seg.bid - k, table[h % _TABLE]))
-        asks.append((seg.ask + k, table[(h >> 10) % _TABLE]))
-    return [b for b in bids if b[0] > 0], asks

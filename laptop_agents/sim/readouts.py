@@ -7,16 +7,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from laptop_agents.models import (
-    REST_TO_WS_INTERVAL,
-    WS_INTERVAL_MS,
-    Candle,
-    Instrument,
-    MarkPrice,
-    Tick,
-)
-from laptop_agents.sim import frames
+from laptop_agents.models import Candle, Instrument, MarkPrice, Tick
+from laptop_agents.sim import frames, intervals
 from laptop_agents.sim.contracts import SymbolSpec, fmt_scaled
+from laptop_agents.sim.deep import DEEP_START_MS
 from laptop_agents.sim.funding import price_state
 from laptop_agents.sim.market import SymbolMarket
 from laptop_agents.sim.records import Agg
@@ -24,22 +18,25 @@ from laptop_agents.sim.records import Agg
 
 def closed_candles(market: SymbolMarket, interval: str, now_ms: int, start_ms: int | None,
                    end_ms: int | None) -> list[Candle]:
-    """Candles closed by ``now_ms`` with ``start_ms <= open_time < end_ms``, oldest first.
+    """Candles closed by ``now_ms`` with ``start_ms <= open_time < end_ms``, oldest first;
+    without ``start_ms`` from the origin, else from the deep history too.
 
-    ``interval`` in WebSocket (``1min``) or REST (``1m``) spelling.
+    ``interval`` in WebSocket (``1min``, ``1week``) or REST (``1m``, ``1w``) spelling.
     """
-    interval = REST_TO_WS_INTERVAL.get(interval, interval)
-    iv = WS_INTERVAL_MS[interval]
-    lo = market.origin_ms if start_ms is None else max(start_ms, market.origin_ms)
-    first = -(-lo // iv) * iv
+    name = intervals.canonical(interval)
+    if name is None:
+        raise KeyError(interval)
+    lo = market.origin_ms if start_ms is None else max(start_ms, DEEP_START_MS)
+    bucket = intervals.floor(name, lo)
+    if bucket < lo:
+        bucket = intervals.following(name, bucket)
     hi = now_ms if end_ms is None else min(end_ms, now_ms)
     out: list[Candle] = []
-    bucket = first
-    while bucket < hi and bucket + iv <= now_ms:
-        agg = market.candle(iv, bucket, bucket + iv - 1)
+    while bucket < hi and (following := intervals.following(name, bucket)) <= now_ms:
+        agg = market.span(bucket, following, following - 1)
         if agg is not None:
-            out.append(_candle(market, interval, bucket, agg))
-        bucket += iv
+            out.append(_candle(market, name, bucket, agg))
+        bucket = following
     return out
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
-from laptop_agents.models import REST_TO_WS_INTERVAL, WS_INTERVAL_MS
-from laptop_agents.sim import frames
+from laptop_agents.sim import frames, intervals
 from laptop_agents.sim.contracts import fmt_scaled
-from laptop_agents.sim.market import book_levels
+from laptop_agents.sim.deep import DEEP_START_MS
+from laptop_agents.sim.market import SymbolMarket, book_levels
 from laptop_agents.sim.venue import MarketVenue
 
 KLINE_DEFAULT_LIMIT = 100
@@ -68,6 +68,33 @@ def _pair_row(symbol: str, base: str, min_volume: str, base_precision: int,
     }
 
 
+def kline_rows(market: SymbolMarket, interval: str, now: int, start: int | None,
+               end: int | None, limit: int, swap: bool) -> list[dict[str, str]]:
+    """Rows with ``start <= time < end``, newest first, the newest ``limit`` of the range; the
+    running candle included. Before the origin they come from the deep history, which has
+    nothing before DEEP_START_MS (a bucket that starts earlier is left out)."""
+    top = now if end is None else min(now, end - 1)
+    lowest = DEEP_START_MS if start is None else max(DEEP_START_MS, start)
+    pd, sd = market.spec.price_decimals, market.spec.size_decimals
+    rows: list[dict[str, str]] = []
+    bucket = intervals.floor(interval, top)
+    while bucket >= lowest and len(rows) < limit:
+        following = intervals.following(interval, bucket)
+        agg = market.span(bucket, following, min(now, following - 1))
+        if agg is None:
+            break
+        base, quote = fmt_scaled(agg.volume, sd), fmt_scaled(agg.quote, pd + sd)
+        rows.append({
+            "open": fmt_scaled(agg.open, pd), "high": fmt_scaled(agg.high, pd),
+            "low": fmt_scaled(agg.low, pd), "close": fmt_scaled(agg.close, pd),
+            # Live 1m rows carry the base quantity under `quoteVol` (swapped names).
+            "quoteVol": base if swap else quote, "baseVol": quote if swap else base,
+            "time": str(bucket),
+        })
+        bucket = intervals.preceding(interval, bucket)
+    return rows
+
+
 def add_rest_routes(app: web.Application, venue: MarketVenue) -> None:
     endpoints = RestEndpoints(venue)
     app.on_response_prepare.append(endpoints.exchange_date)
@@ -95,8 +122,8 @@ class RestEndpoints:
             return envelope(code=10002, msg="Parameter Error: symbol is required")
         if symbol not in venue.markets:
             return envelope(code=20015, msg="this Futures is not allowed to trade.")
-        ws_interval = REST_TO_WS_INTERVAL.get(q.get("interval", ""))
-        if ws_interval is None:
+        interval = intervals.from_rest(q.get("interval", ""))
+        if interval is None:
             return envelope(code=10002, msg="Parameter Error: interval")
         try:
             start = _int_param(request, "startTime")
@@ -108,29 +135,8 @@ class RestEndpoints:
             return envelope(code=10008,
                             msg=f"limit value does not comply with rule: 1-{KLINE_MAX_LIMIT}")
         market = venue.markets[symbol]
-        now = venue.now_ms()
-        iv = WS_INTERVAL_MS[ws_interval]
-        # Newest first; endTime exclusive by open time; the running candle is included.
-        top = now if end is None else min(now, end - 1)
-        lowest = market.origin_ms if start is None else max(market.origin_ms, start)
-        swap = venue.options.swapped_rest_volume and ws_interval == "1min"
-        pd, sd = market.spec.price_decimals, market.spec.size_decimals
-        rows: list[dict[str, str]] = []
-        bucket = top // iv * iv
-        while bucket >= lowest and len(rows) < limit:
-            agg = market.candle(iv, bucket, min(now, bucket + iv - 1))
-            if agg is None:
-                break
-            base, quote = fmt_scaled(agg.volume, sd), fmt_scaled(agg.quote, pd + sd)
-            rows.append({
-                "open": fmt_scaled(agg.open, pd), "high": fmt_scaled(agg.high, pd),
-                "low": fmt_scaled(agg.low, pd), "close": fmt_scaled(agg.close, pd),
-                # Live 1m rows carry the base quantity under `quoteVol` (swapped names).
-                "quoteVol": base if swap else quote, "baseVol": quote if swap else base,
-                "time": str(bucket),
-            })
-            bucket -= iv
-        return envelope(rows)
+        swap = venue.options.swapped_rest_volume and interval == "1min"
+        return envelope(kline_rows(market, interval, venue.now_ms(), start, end, limit, swap))
 
     async def trading_pairs(self, request: web.Request) -> web.Response:
         markets = self.venue.markets

@@ -1,5 +1,6 @@
 """`history fetch` against the simulator over real sockets, into a real SQLite file: a range,
-the same range again (no requests), an interrupted fetch resumed, and gaps before the origin."""
+the same range again (no requests), an interrupted fetch resumed, and gaps before the
+simulator's history begins."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from laptop_agents.data.history.fetch import WINDOW_CANDLES, fetch_range
 from laptop_agents.data.history.store import CandleStore, SeriesKey
+from laptop_agents.data.providers import bitunix_values
 from laptop_agents.data.providers.bitunix_rest import BitunixRestClient
+from laptop_agents.sim.deep import DEEP_START_MS
 from tests.support.sim import fast_settings
 
 from .conftest import CountingRest
@@ -63,11 +67,16 @@ async def test_an_interrupted_fetch_resumes_to_the_same_result(
 
 
 async def test_open_times_the_exchange_lacks_are_gaps_not_candles(
-        sim: Any, session: aiohttp.ClientSession, tmp_path: Path) -> None:
+        sim: Any, session: aiohttp.ClientSession, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The client refuses exchange times before 2015 as implausible; the simulator's history
+    # reaches back further, so its start (where the exchange has nothing) needs the bound off.
+    monkeypatch.setattr(bitunix_values, "TS_MIN_MS", 0)
     store = CandleStore(tmp_path / "candles.sqlite3")
-    span = (sim.origin_ms - 300 * M, sim.origin_ms + 30 * M)
+    # The deep history (sim/deep.py) begins at DEEP_START_MS: nothing exists before it.
+    span = (DEEP_START_MS - 300 * M, DEEP_START_MS + 30 * M)
     report = await fetch_range(client(sim, session), store, KEY, span)
-    assert report.gaps == [(span[0], sim.origin_ms)]
+    assert report.gaps == [(span[0], DEEP_START_MS)]
     assert report.stored == 30
     assert store.read(KEY, *span) == sim.closed_candles("BTCUSDT", "1min", *span)
     # Asked once, the gap is not asked again.

@@ -3,18 +3,18 @@ report files. The statistics and the files are ``stats.py`` and ``report.py``'s 
 from the engine); this module hands them the engine's figures and adds what only the engine
 knows: the ledger check, whether funding was available, what ran over what.
 
-While those modules are absent (an engine-only build), :class:`PlainOutput` gives the totals
-the journal holds, so the command still says what happened.
+:class:`PlainOutput` gives only the totals the journal holds (tests and tools that want no
+statistics).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from laptop_agents.backtest import report, stats
 from laptop_agents.backtest.run import BacktestResult
 
 Say = Callable[[str], None]
@@ -67,25 +67,22 @@ class PlainOutput:
 class StatsOutput:
     """stats.py's summary and report.py's files, with the engine's fields."""
 
-    def __init__(self, stats: Any, report: Any) -> None:
-        self._stats, self._report = stats, report
-
-    def _summary(self, result: BacktestResult) -> Any:
+    def _summary(self, result: BacktestResult) -> stats.Summary:
         t = result.ledger.totals
-        return self._stats.summarize(
+        return stats.summarize(
             result.trades, result.equity, starting_equity=t.starting_equity,
             start_ms=result.data.start_ms, end_ms=result.data.end_ms, fees=t.fees,
             funding=t.funding, liquidations=result.liquidations)
 
     def summary(self, result: BacktestResult) -> dict[str, Any]:
-        values: dict[str, Any] = self._stats.summary_dict(self._summary(result))
+        values: dict[str, Any] = stats.summary_dict(self._summary(result))
         return {**values, **engine_fields(result)}
 
     def table(self, result: BacktestResult, say: Say) -> None:
         from rich.console import Console
 
         title = f"Backtest {result.strategy} {result.data.instrument.symbol}"
-        Console().print(self._stats.summary_table(self._summary(result), title=title))
+        Console().print(stats.summary_table(self._summary(result), title=title))
         fields = engine_fields(result)
         say(f"ledger check {fields['ledger_check']}; funding "
             + ("from the exchange's history" if fields["funding_available"]
@@ -93,19 +90,14 @@ class StatsOutput:
 
     def write_report(self, result: BacktestResult, directory: Path) -> None:
         title = f"{result.strategy} {result.data.instrument.symbol}"
-        self._report.write_report(directory, self._summary(result), result.trades,
+        report.write_report(directory, self._summary(result), result.trades,
                                   result.equity, result.data.candles, title=title)
         # The same bytes as --json: the statistics and the engine's fields, in one file.
         (directory / "summary.json").write_bytes(dumps(self.summary(result)))
 
 
 def default_output() -> Output:
-    try:
-        stats = importlib.import_module("laptop_agents.backtest.stats")
-        report = importlib.import_module("laptop_agents.backtest.report")
-    except ImportError:
-        return PlainOutput()
-    return StatsOutput(stats, report)
+    return StatsOutput()
 
 
 __all__ = ["Output", "PlainOutput", "StatsOutput", "default_output", "dumps", "engine_fields"]

@@ -19,7 +19,18 @@ from collections.abc import Awaitable, Callable
 
 from loguru import logger
 
-from bench import burst, ingestion, load, memory, replay, startup, strategy, tick_exit, watchdog
+from bench import (
+    backtest,
+    burst,
+    ingestion,
+    load,
+    memory,
+    replay,
+    startup,
+    strategy,
+    tick_exit,
+    watchdog,
+)
 from bench.stats import Options
 from bench.table import Row, render
 
@@ -34,6 +45,7 @@ FIGURES: dict[str, Figure] = {
     "memory": memory.run,
     "replay": replay.run,
     "strategy": strategy.run,
+    "backtest": backtest.run,
 }
 
 

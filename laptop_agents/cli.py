@@ -15,6 +15,7 @@ from typing import Any
 
 from laptop_agents import __version__
 from laptop_agents.cli_account import add_account_and_strategy_parsers
+from laptop_agents.cli_backtest import add_backtest_parser
 from laptop_agents.errors import EXIT_INTERNAL, LaptopAgentsError
 
 
@@ -221,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_account_and_strategy_parsers(sub, _settings, _say, _complain)
 
     _add_replay(sub)
+    add_backtest_parser(sub, _settings, _say, _complain)
     install = sub.add_parser("install-service", help="write a systemd unit or launchd plist")
     install.add_argument("--user", action="store_true", help="per-user service")
     install.add_argument("--print", dest="print_only", action="store_true",
@@ -230,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = ("run", "sim", "probe", "status", "pause", "resume", "account", "history",
-            "strategies", "install-service", "replay")
+            "strategies", "install-service", "replay", "backtest")
 
 
 def translate_legacy(argv: Sequence[str]) -> list[str]:

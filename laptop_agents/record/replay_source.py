@@ -16,7 +16,7 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from laptop_agents.data.exchange_clock import ExchangeClock
 from laptop_agents.data.providers.bitunix_rest_parse import DepthSnapshot
@@ -42,10 +42,18 @@ class ReplayedRestError(Exception):
     """A REST call that failed in the recorded session fails the same way in the replay."""
 
 
+class VirtualTime(Protocol):
+    """A timeline that says what time it is (a replay's, or a backtest's)."""
+
+    now: float  # local monotonic seconds
+    now_ms: int  # exchange ms
+    speed: float  # exchange ms per local ms
+
+
 class VirtualLocal:
     """The laptop clocks of a replay: the recorded monotonic time (and wall = monotonic)."""
 
-    def __init__(self, timeline: ReplayTimeline) -> None:
+    def __init__(self, timeline: VirtualTime) -> None:
         self._timeline = timeline
 
     def wall(self) -> float:
@@ -58,7 +66,7 @@ class VirtualLocal:
 class ReplayClock(ExchangeClock):
     """Exchange time and speed as recorded; nothing is estimated."""
 
-    def __init__(self, timeline: ReplayTimeline) -> None:
+    def __init__(self, timeline: VirtualTime) -> None:
         super().__init__(VirtualLocal(timeline))
         self._timeline = timeline
 
@@ -184,10 +192,15 @@ class ReplayStats:
     gaps: int = 0
 
 
-class ReplayFeed:
-    """MarketData over a recording (session/ports.py)."""
+class EventSource(Protocol):
+    def events(self) -> AsyncIterator[MarketEvent]: ...
 
-    def __init__(self, timeline: ReplayTimeline) -> None:
+
+class ReplayFeed:
+    """MarketData over a recording, or over any timeline that makes the stream (a backtest's)
+    (session/ports.py)."""
+
+    def __init__(self, timeline: EventSource) -> None:
         self._timeline = timeline
         self.stats = ReplayStats()
 
@@ -244,5 +257,5 @@ class ReplayRest:
         return answer
 
 
-__all__ = ["ReplayClock", "ReplayDivergedError", "ReplayFeed", "ReplayRest",
-           "ReplayTimeline", "ReplayedRestError", "VirtualLocal"]
+__all__ = ["EventSource", "ReplayClock", "ReplayDivergedError", "ReplayFeed", "ReplayRest",
+           "ReplayStats", "ReplayTimeline", "ReplayedRestError", "VirtualLocal", "VirtualTime"]

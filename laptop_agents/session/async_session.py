@@ -25,7 +25,7 @@ import contextlib
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 import aiohttp
 from loguru import logger
@@ -109,7 +109,8 @@ class AsyncRunner:
             settings, engine=self.engine, journal=parts.journal, health=self.health,
             feed=self.feed, lag=self.lag, outcomes=self.outcomes,
             tasks=self.supervisor.states, stopped=self.stopped)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strategy")
+        self._executor: Executor = parts.executor or ThreadPoolExecutor(max_workers=1,
+                                                              thread_name_prefix="strategy")
 
     @classmethod
     async def create(cls, settings: Settings, *, session: aiohttp.ClientSession,

@@ -12,6 +12,7 @@ Every method runs on the event loop; the strategy runs in a thread on an immutab
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import time
 from collections import deque
@@ -43,12 +44,17 @@ STRATEGY_FAILURE_LIMIT = 3  # consecutive strategy exceptions before the engine 
 QUOTE_CHECK_MIN_INTERVAL_S = 2.0  # REST depth reads asked for by the price guard, at most
 
 
+def _close_time(candle: Candle) -> int:
+    return candle.close_time
+
+
 def strategy_context(candles: tuple[Candle, ...], broker: PaperBroker, tick: Tick | None,
                      instrument: Instrument) -> StrategyContext:
     """The strategy's whole view: closed candles, the position, equity and the rules."""
     last_exit = broker.last_exit_ms
-    since_exit = None if last_exit is None else sum(
-        1 for c in candles if c.close_time > last_exit)
+    # Candles are in time order: a binary search, not a scan of the whole history per decision.
+    since_exit = None if last_exit is None else len(candles) - bisect.bisect_right(
+        candles, last_exit, key=_close_time)
     return StrategyContext(
         candles=candles, position=broker.position_view(), equity=broker.equity(tick),
         instrument=instrument, candles_since_exit=since_exit,
@@ -299,6 +305,7 @@ class SymbolEngine:
                                  candle.open_time, failures)
                 if failures >= STRATEGY_FAILURE_LIMIT:
                     raise
+                self.timeline.decided()
                 continue
             failures = 0
             self.strategy_runtime_max = max(self.strategy_runtime_max,
@@ -306,6 +313,7 @@ class SymbolEngine:
             self.decisions += 1
             stamp = await self.timeline.point("decision")
             self.apply_decision(decision, stamp.now_ms)
+            self.timeline.decided()
             on_decision()
 
     def apply_decision(self, decision: Decision, now_ms: int | None = None) -> None:

@@ -58,6 +58,10 @@ class Timeline:
         """A time-dependent step of kind ``kind`` happens now."""
         return self.stamp()
 
+    def decided(self) -> None:
+        """The strategy task is done with its candle: the decision applied, or the strategy
+        failed on it. Nothing to do live; a backtest's stream waits for it before going on."""
+
     def timer(self, kind: str, seconds: float | Callable[[], float],
               body: TimerBody) -> Callable[[TaskInfo], Awaitable[None]]:
         """A timer task: ``body`` every ``seconds`` (waits first)."""

@@ -7,6 +7,7 @@ CLI and the daemon use.
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +51,9 @@ class EngineParts:
     notifier: Notifier
     candles: CandleCache = field(default_factory=lambda: CandleCache(None, None))
     timeline: Timeline | None = None  # None: the live clocks (session/timeline.py)
+    # Where strategy.decide runs. None: a thread of its own, so a slow strategy never holds
+    # the loop. A backtest's stream waits for every decision anyway, so it decides inline.
+    executor: Executor | None = None
 
 
 def journal_path(settings: Settings) -> Path:

@@ -40,14 +40,14 @@ async def test_history_covers_1000_minutes_newest_first_with_running_candle(
     assert all(a - b == 60_000 for a, b in itertools.pairwise(times))
     assert times[0] == now // 60_000 * 60_000 or times[0] == sim.now_ms() // 60_000 * 60_000
     assert all(isinstance(v, str) for r in rows for v in r.values())
-    # Page back to the start of history: >= 1000 minutes before start_ms.
+    # Page back past the live model's history (>= 1000 minutes before start_ms): full pages
+    # all the way (the deep history goes on before it, docs/simulator.md), no overlap, no gap.
     oldest, end = times[-1], times[-1]
-    while True:
+    while oldest > sim.start_ms - 1000 * 60_000:
         page = (await rest(session, sim.rest_url, KLINE, symbol="BTCUSDT", interval="1m",
                            endTime=end, limit=200))["data"]
-        if not page:
-            break
-        assert int(page[0]["time"]) < end  # endTime is exclusive: no overlap
+        assert len(page) == 200
+        assert int(page[0]["time"]) == end - 60_000  # endTime is exclusive: no overlap, no gap
         end = int(page[-1]["time"])
         oldest = end
     assert oldest <= sim.start_ms - 1000 * 60_000

@@ -106,3 +106,44 @@ def test_report_page_draws_offline(tmp_path: Path) -> None:
             browser.close()
     assert errors == [], errors
     assert fetched == [], fetched
+
+
+def test_a_real_backtests_report_shows_its_equity_curve_and_trade_markers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's end-to-end check: an example strategy backtested on the simulator's
+    history through the CLI, its report opened offline: the curve and the markers are there."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium not installed: apt-get install -y chromium")
+    import json
+
+    from playwright.sync_api import sync_playwright
+
+    from laptop_agents import cli
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    monkeypatch.setenv("LA_DATA_DIR", str(tmp_path / "data"))
+    report = tmp_path / "report"
+    assert cli.main(["backtest", "--strategy", f"{examples / 'ema_cross.py'}:EmaCross",
+                     "--source", "sim", "--from", "2024-01-01", "--to", "2024-01-02",
+                     "--json", "--report", str(report)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["trades"] > 0
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 1400})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.route("http*://**/*", lambda route: route.abort())
+            page.goto((report / "report.html").as_uri())
+            page.wait_for_function("window.laReport && window.laReport.ready", timeout=10_000)
+            counts = page.evaluate("window.laReport")
+            assert counts["markers"] == 2 * summary["trades"]  # an entry and an exit each
+            assert counts["equity"] > 0 and counts["candles"] > 0
+            page.wait_for_timeout(200)  # let the charts paint their first frame
+            assert page.evaluate(PIXELS, ["#equity-chart", [0x4A, 0xA3, 0xFF]]) > 100
+        finally:
+            browser.close()
+    assert errors == [], errors

@@ -15,12 +15,10 @@ money moves; identical inputs give an identical journal.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from laptop_agents.backtest.stream import BacktestRest, BacktestTimeline, Settlements
 from laptop_agents.config import Settings
@@ -33,25 +31,11 @@ from laptop_agents.record.replay import Summary, summarize
 from laptop_agents.record.replay_source import ReplayFeed
 from laptop_agents.session.async_session import AsyncRunner
 from laptop_agents.session.ports import NullNotifier
+from laptop_agents.session.tasks import InlineExecutor
 from laptop_agents.session.wiring import EngineParts, journal_path, open_journal
 from laptop_agents.strategy.base import Strategy
 
-P = ParamSpec("P")
-T = TypeVar("T")
 EquityPoint = tuple[int, Decimal]
-
-
-class InlineExecutor(Executor):
-    """Runs the strategy on the loop's thread: the stream waits for each decision anyway, so a
-    thread would add only its hand-over cost (and nothing to the result)."""
-
-    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        future: Future[T] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as error:  # handed to the awaiting task, as a thread would
-            future.set_exception(error)
-        return future
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from laptop_agents.session.gate import TradingGate
 from laptop_agents.session.outcomes import Outcomes
 from laptop_agents.session.ports import MarketRest
 from laptop_agents.session.render import candle_view, tick_view
+from laptop_agents.session.tasks import InlineExecutor
 from laptop_agents.session.timeline import Timeline
 from laptop_agents.session.warm_history import CandleCache, load_history
 from laptop_agents.strategy.base import Decision, Strategy, StrategyContext
@@ -296,7 +297,11 @@ class SymbolEngine:
                                        self.instrument)
             started = time.perf_counter()
             try:
-                decision = await loop.run_in_executor(executor, self.strategy.decide, context)
+                if isinstance(executor, InlineExecutor):  # no future, no self-pipe wake-up
+                    decision = self.strategy.decide(context)
+                else:
+                    decision = await loop.run_in_executor(executor, self.strategy.decide,
+                                                          context)
             except Exception:
                 # One bad candle must not stop the exits; a strategy that keeps failing is a bug
                 # that ends the daemon (exit 70) rather than trading blind.

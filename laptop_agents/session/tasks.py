@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 from loguru import logger
 
@@ -155,5 +157,32 @@ def first_error(group: BaseExceptionGroup) -> BaseException:
     return leaves[0] if leaves else group
 
 
-__all__ = ["SHUTDOWN_ORDER", "TaskInfo", "TaskSpec", "TaskSupervisor", "every", "first_error",
-           "task_state"]
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class InlineExecutor(Executor):
+    """Runs the strategy on the loop's thread (a backtest: the stream waits for each decision
+    anyway, so a thread would add only its hand-over cost and nothing to the result). The
+    engine calls ``decide`` directly when it sees one, without going through a future."""
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # handed to the awaiting task, as a thread would
+            future.set_exception(error)
+        return future
+
+
+
+__all__ = [
+    "SHUTDOWN_ORDER",
+    "InlineExecutor",
+    "TaskInfo",
+    "TaskSpec",
+    "TaskSupervisor",
+    "every",
+    "first_error",
+    "task_state",
+]

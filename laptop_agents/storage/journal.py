@@ -16,15 +16,12 @@ All calls are synchronous and short; the engine makes them on the event loop thr
 
 from __future__ import annotations
 
-import os
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from laptop_agents.paper.models import Fill, FundingSettled, Order, OrderStatus, Position, Trade
+from laptop_agents.sqlite_file import SqliteFile
 from laptop_agents.storage.rows import (
     INSERT_FILL,
     INSERT_FUNDING,
@@ -57,74 +54,15 @@ class JournalError(Exception):
     """A journal read or write failed (disk full, read-only file, corrupt database)."""
 
 
-class Journal:
+class Journal(SqliteFile):
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            # Create the file ourselves so it is never world-readable, even for an instant.
-            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
-            os.close(fd)
-            self._conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=5.0
-            )
-            self._conn.row_factory = sqlite3.Row
-            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise JournalError(f"{self.path}: could not switch to WAL mode (got {mode})")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._migrate()
-        except (sqlite3.Error, OSError) as error:
-            raise JournalError(f"{self.path}: {error}") from error
+        # synchronous=FULL: a committed transaction survives power loss, not only SIGKILL.
+        super().__init__(path, migrations=MIGRATIONS, synchronous="FULL", busy_timeout=5.0,
+                         error=JournalError)
         for suffix in ("-wal", "-shm"):
             side_file = self.path.with_name(self.path.name + suffix)
             if side_file.exists():
                 side_file.chmod(0o600)
-
-    # --- plumbing --------------------------------------------------------------------------
-    def close(self) -> None:
-        self._conn.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction; rolled back on any error."""
-        conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        except sqlite3.Error as error:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise JournalError(f"{self.path}: {error}") from error
-
-    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        try:
-            return self._conn.execute(sql, params).fetchall()
-        except sqlite3.Error as error:
-            raise JournalError(f"{self.path}: {error}") from error
-
-    def _migrate(self) -> None:
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise JournalError(
-                f"{self.path}: schema version {version} is newer than this program "
-                f"({SCHEMA_VERSION})"
-            )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self._tx() as conn:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number}")
-
-    @property
-    def schema_version(self) -> int:
-        return int(self._read("PRAGMA user_version")[0][0])
 
     # --- account ---------------------------------------------------------------------------
     def load_account(self, starting_equity: Decimal) -> AccountRow:

@@ -18,18 +18,16 @@ All calls are synchronous and short; the daemon makes them on the event loop thr
 
 from __future__ import annotations
 
-import os
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from laptop_agents.data.history.ranges import Range, merge, subtract
-from laptop_agents.data.history.schema import MIGRATIONS, SCHEMA_VERSION, UPSERT_CANDLE
+from laptop_agents.data.history.schema import MIGRATIONS, UPSERT_CANDLE
 from laptop_agents.models import WS_INTERVAL_MS, Candle
+from laptop_agents.sqlite_file import SqliteFile
 
 CANDLE_STORE_FILE = "candles.sqlite3"
 BUSY_TIMEOUT_S = 10.0  # another process's transaction is a few ms; wait rather than fail
@@ -72,65 +70,10 @@ def _candle(key: SeriesKey, row: sqlite3.Row) -> Candle:
                   quote_volume=Decimal(row["quote_volume"]))
 
 
-class CandleStore:
+class CandleStore(SqliteFile):
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            # Created private like the journal: it sits in the same 0700 directory anyway.
-            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
-            self._conn = sqlite3.connect(self.path, isolation_level=None,
-                                         check_same_thread=False, timeout=BUSY_TIMEOUT_S)
-            self._conn.row_factory = sqlite3.Row
-            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise CandleStoreError(f"{self.path}: could not switch to WAL mode ({mode})")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
-        except (sqlite3.Error, OSError) as error:
-            raise CandleStoreError(f"{self.path}: {error}") from error
-
-    def close(self) -> None:
-        self._conn.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction; rolled back on any error."""
-        conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        except sqlite3.Error as error:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise CandleStoreError(f"{self.path}: {error}") from error
-
-    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        try:
-            return self._conn.execute(sql, params).fetchall()
-        except sqlite3.Error as error:
-            raise CandleStoreError(f"{self.path}: {error}") from error
-
-    def _migrate(self) -> None:
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise CandleStoreError(f"{self.path}: schema version {version} is newer than this "
-                                   f"program ({SCHEMA_VERSION})")
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self._tx() as conn:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number}")
-
-    @property
-    def schema_version(self) -> int:
-        return int(self._read("PRAGMA user_version")[0][0])
+        super().__init__(path, migrations=MIGRATIONS, synchronous="NORMAL",
+                         busy_timeout=BUSY_TIMEOUT_S, error=CandleStoreError)
 
     # --- writes ----------------------------------------------------------------------------
     def add(self, key: SeriesKey, candles: Iterable[Candle], covered: Range | None = None) -> int:

@@ -13,17 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.support.daemon import DaemonProcess
 
 from .conftest import TOKEN, make_settings
 from .memory_controller import START_MS, MemoryController
 from .server_thread import ServerThread
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 pytestmark = pytest.mark.browser
 

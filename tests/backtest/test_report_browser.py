@@ -12,14 +12,9 @@ import pytest
 from laptop_agents.backtest.report import write_report
 from laptop_agents.backtest.stats import summarize
 from laptop_agents.models import Side
+from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
 from .helpers import MINUTE, T0, minute_candles, trade
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 pytestmark = pytest.mark.browser
 

@@ -11,6 +11,7 @@ import dataclasses
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 
@@ -31,16 +32,18 @@ from .hostile import (
 
 def assert_bounded(result: p.Frame) -> None:
     """A frame that parsed carries only finite, bounded numbers and a sane timestamp."""
-    for field in dataclasses.fields(result):
-        value = getattr(result, field.name)
+    names = (result.__struct_fields__ if isinstance(result, msgspec.Struct)
+             else [field.name for field in dataclasses.fields(result)])
+    for name in names:
+        value = getattr(result, name)
         if isinstance(value, Decimal):
             assert value.is_finite()
-            if field.name in ("volume", "quote_volume", "bid_size", "ask_size"):
-                assert value == 0 or v.AMOUNT_MIN <= value <= v.AMOUNT_MAX, (field.name, value)
+            if name in ("volume", "quote_volume", "bid_size", "ask_size"):
+                assert value == 0 or v.AMOUNT_MIN <= value <= v.AMOUNT_MAX, (name, value)
                 assert not value.is_signed()
             else:
-                assert v.PRICE_MIN <= value <= v.PRICE_MAX, (field.name, value)
-        elif field.name == "ts":
+                assert v.PRICE_MIN <= value <= v.PRICE_MAX, (name, value)
+        elif name == "ts":
             assert isinstance(value, int) and not isinstance(value, bool)
             assert v.TS_MIN_MS <= value <= v.TS_MAX_MS
 

@@ -16,10 +16,10 @@ malformed, and why, does not depend on this module; it only decides how fast a g
 from __future__ import annotations
 
 import functools
-from decimal import Decimal
 
 import msgspec
 
+from laptop_agents.data.providers.bitunix_protocol import DepthPush
 from laptop_agents.data.providers.bitunix_values import (
     TS_MAX_MS,
     TS_MIN_MS,
@@ -49,16 +49,6 @@ class _Depth(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     data: _Levels  # a control frame's "op" is an unknown key here: generic parser
 
 
-class DepthQuote(msgspec.Struct, frozen=True, gc=False):
-    """A validated best bid/offer push: the same fields as ``DepthPush``, built in C."""
-
-    symbol: str
-    ts: int
-    bid: Decimal
-    bid_size: Decimal
-    ask: Decimal
-    ask_size: Decimal
-
 
 _decode = msgspec.json.Decoder(_Depth).decode
 
@@ -68,7 +58,7 @@ def _symbol(text: str) -> str:
     return symbol_name(text, "push symbol")
 
 
-def fast_depth(text: str | bytes) -> DepthQuote | None:
+def fast_depth(text: str | bytes) -> DepthPush | None:
     """The quote of a well-formed ``depth_book1`` push; None for anything else."""
     try:
         frame = _decode(text)
@@ -91,7 +81,7 @@ def fast_depth(text: str | bytes) -> DepthQuote | None:
         return None
     if bid > ask:
         return None
-    return DepthQuote(symbol, ts, bid, bid_size, ask, ask_size)
+    return DepthPush(symbol, ts, bid, bid_size, ask, ask_size)
 
 
-__all__ = ["DepthQuote", "fast_depth"]
+__all__ = ["fast_depth"]

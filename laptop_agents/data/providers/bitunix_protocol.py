@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TypeVar
 
+import msgspec
 import orjson
 
 from laptop_agents.data.providers.bitunix_price import PRICE_CHANNEL, parse_price_push
@@ -151,8 +152,9 @@ class KlinePush:
     quote_volume: Decimal  # quote currency (`q`)
 
 
-@dataclass(frozen=True, slots=True)
-class DepthPush:
+class DepthPush(msgspec.Struct, frozen=True, gc=False):
+    """A validated best bid/offer push (a struct: the fast path builds one per frame in C)."""
+
     symbol: str
     ts: int
     bid: Decimal

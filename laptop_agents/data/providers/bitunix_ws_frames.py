@@ -24,7 +24,7 @@ from typing import Protocol
 from loguru import logger
 
 from laptop_agents.data.exchange_clock import ExchangeClock
-from laptop_agents.data.providers.bitunix_depth_fast import DepthQuote, fast_depth
+from laptop_agents.data.providers.bitunix_depth_fast import fast_depth
 from laptop_agents.data.providers.bitunix_protocol import (
     DepthPush,
     HeartbeatReply,
@@ -135,7 +135,7 @@ class FrameHandler:
         self._stats.implausible_ts += 1
         self._counters.malformed(text, MalformedFrame("ts outside the window around exchange time"))
 
-    def _on_quote(self, push: DepthQuote | DepthPush, text: str) -> None:
+    def _on_quote(self, push: DepthPush, text: str) -> None:
         if not self._clock.observe(push.ts):
             self._implausible(text)
         elif push.symbol in self._tick_symbols:
@@ -143,7 +143,7 @@ class FrameHandler:
         else:
             self._counters.malformed(text, MalformedFrame("push for an unsubscribed symbol"))
 
-    def on_depth(self, push: DepthQuote | DepthPush) -> None:
+    def on_depth(self, push: DepthPush) -> None:
         """Emit the Tick of a best bid/offer push (dropped when the consumer is far behind)."""
         symbol = push.symbol
         tick = Tick(symbol, push.bid, push.ask, push.bid_size, push.ask_size,

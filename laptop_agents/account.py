@@ -47,7 +47,7 @@ def account_summary(settings: Settings) -> JSONObject:
     try:
         totals = check_ledger(journal)
         positions = journal.positions()
-        orders = [o for p_symbol in {settings.symbol} for o in journal.working_orders(p_symbol)]
+        orders = journal.working_orders(settings.symbol)
         margin = sum((p.margin for p in positions), Decimal(0)) + sum(
             (initial_margin(o.qty, o.price, settings.leverage) for o in orders), Decimal(0))
         history = journal.equity_history(limit=1)

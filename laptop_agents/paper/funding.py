@@ -84,10 +84,10 @@ class FundingBook:
         assert p is not None
         event = self._settled(s, p.side, p.qty, p.entry_order_id)
         moved = replace(p, margin=p.margin - event.amount, funding=p.funding + event.amount)
-        totals = ledger.totals(funding=ledger.funding + event.amount)
+        totals = replace(ledger.totals, funding=ledger.funding + event.amount)
         if not self._record(event, position=moved, trade=None, totals=totals):
             return []
-        ledger.adopt_totals(totals)
+        ledger.totals = totals
         ledger.position = moved
         logger.info("funding at {}: rate {} mark {}: the {} position {} {} (margin now {})",
                     s.ts, s.rate, s.mark, p.side.value,
@@ -99,12 +99,12 @@ class FundingBook:
         event = self._settled(s, trade.side, trade.qty, trade.trade_id)
         charged = replace(trade, funding=trade.funding + event.amount,
                           realized_pnl=trade.realized_pnl - event.amount)
-        totals = ledger.totals(funding=ledger.funding + event.amount)
+        totals = replace(ledger.totals, funding=ledger.funding + event.amount)
         if not self._record(event, position=None, trade=charged, totals=totals):
             return []
         if ledger.journal is None:
             ledger.replace_memory_trade(charged)
-        ledger.adopt_totals(totals)
+        ledger.totals = totals
         logger.info("funding at {} charged to the closed trade {}: {}", s.ts, trade.trade_id,
                     event.amount)
         return [event]

@@ -65,20 +65,13 @@ class Ledger:
         self.last_close: Decimal | None = None
         self.last_mark: MarkPrice | None = None
         self.starting = settings.starting_equity
-        self.realized = Decimal(0)
-        self.fees = Decimal(0)
-        self.funding = Decimal(0)  # net funding paid (+ = paid)
-        self.liquidation_fees = Decimal(0)
-        self.last_exit_ms: int | None = None
+        # The money totals, replaced whole by each transaction (journal first, then here).
+        self.totals = AccountTotals(Decimal(0), Decimal(0), Decimal(0), Decimal(0), None)
 
     def restore(self, account: AccountRow, journal: Journal) -> None:
         """The totals from the account row, then the position and working orders."""
         self.starting = account.starting_equity
-        self.realized = account.realized_total
-        self.fees = account.fees_total
-        self.funding = account.funding_total
-        self.liquidation_fees = account.liquidation_fees_total
-        self.last_exit_ms = account.last_exit_ms
+        self.totals = account.totals
         self.position = journal.load_position(self.symbol)
         if self.position is not None and self.position.margin == 0 == self.position.funding:
             # Opened before the account had margins (schema 1): margin at today's leverage.
@@ -95,17 +88,26 @@ class Ledger:
         (the ledger invariant, docs/paper-trading.md)."""
         return self.starting + self.realized - self.fees - self.funding - self.liquidation_fees
 
-    def totals(self, **changes: Decimal | int | None) -> AccountTotals:
-        """The account totals as they are, with ``changes`` applied (not yet in memory)."""
-        values: dict[str, Decimal | int | None] = {
-            "realized": self.realized, "fees": self.fees, "funding": self.funding,
-            "liquidation_fees": self.liquidation_fees, "last_exit_ms": self.last_exit_ms}
-        values.update(changes)
-        return AccountTotals(**values)  # type: ignore[arg-type]
+    # The totals one by one (gross realised PnL, trading fees, net funding paid: + = paid).
+    @property
+    def realized(self) -> Decimal:
+        return self.totals.realized
 
-    def adopt_totals(self, totals: AccountTotals) -> None:
-        self.realized, self.fees, self.funding = totals.realized, totals.fees, totals.funding
-        self.liquidation_fees, self.last_exit_ms = totals.liquidation_fees, totals.last_exit_ms
+    @property
+    def fees(self) -> Decimal:
+        return self.totals.fees
+
+    @property
+    def funding(self) -> Decimal:
+        return self.totals.funding
+
+    @property
+    def liquidation_fees(self) -> Decimal:
+        return self.totals.liquidation_fees
+
+    @property
+    def last_exit_ms(self) -> int | None:
+        return self.totals.last_exit_ms
 
     @property
     def order_margin(self) -> Decimal:
@@ -260,7 +262,7 @@ class Ledger:
             leverage=s.leverage, margin=initial_margin(order.qty, price, s.leverage),
         )
         filled = replace(order, status=OrderStatus.FILLED)
-        totals = self.totals(fees=self.fees + fee)
+        totals = replace(self.totals, fees=self.fees + fee)
         if self.journal is not None and not self.journal.apply_fill(
             fill, order=filled, position=position, trade=None, totals=totals,
         ):
@@ -268,7 +270,7 @@ class Ledger:
             return []
         self._remember(filled)
         self.orders.pop(order.order_id, None)
-        self.adopt_totals(totals)
+        self.totals = totals
         self.position = position
         # No log line here: the fill is reported (logged, published) from the events returned,
         # after the commit, off the path from the tick to the durable fill.
@@ -323,14 +325,14 @@ class Ledger:
             realized_pnl=gross - p.entry_fee - fee - p.funding - liq_fee,
             exit_reason=reason, setup=p.setup, funding=p.funding, liquidation_fee=liq_fee,
         )
-        totals = self.totals(realized=self.realized + gross, fees=self.fees + fee,
+        totals = replace(self.totals, realized=self.realized + gross, fees=self.fees + fee,
                              liquidation_fees=self.liquidation_fees + liq_fee, last_exit_ms=ts)
         if self.journal is not None and not self.journal.apply_fill(
             fill, order=None, position=None, trade=trade, totals=totals,
         ):
             logger.warning("fill {} already journaled; not applied twice", fill.fill_id)
             return []
-        self.adopt_totals(totals)
+        self.totals = totals
         self.position = None
         if self.journal is None:
             self._trades.append(trade)

@@ -1,14 +1,16 @@
-"""Ledger: what the paper broker holds, and the only two transitions that move money.
+"""Ledger: what the paper broker holds, and the fills that move money.
 
-The ledger owns the open position, the working limit orders, the cash totals (realised PnL and
-fees), the orders seen (idempotency without a journal) and the last market data. Its rule is
-the broker's invariant: every change is written to the journal first, in one transaction, and
-only then applied in memory; when the journal refuses (a fill already recorded), memory is
-left as it was.
+The ledger owns the open position, the working limit orders, the money totals
+(:class:`AccountTotals`: realised PnL, fees, funding, liquidation fees), the orders seen
+(idempotency without a journal) and the last market data. Its rule is the broker's invariant:
+every change is written to the journal first, in one transaction, and only then applied in
+memory; when the journal refuses (a fill already recorded), memory is left as it was.
 
-* :meth:`Ledger.open` fills an entry order and opens the position;
-* :meth:`Ledger.close` closes the position at a price and books the trade.
+* :meth:`Ledger.open` fills an entry order and opens the position (with its isolated margin);
+* :meth:`Ledger.close` closes the position at a price and books the trade;
+* :meth:`Ledger.liquidate` closes it at the bankruptcy price with the liquidation fee.
 
+Funding settlements, the other money movement, are ``funding.py``'s (through the same totals).
 Everything else here moves no money: resting or ending an order, moving a stop, flattening
 (cancel, then :meth:`close`). Deciding *when* to fill or exit is not the ledger's job (see
 ``intake.py`` and ``market.py``).

@@ -15,7 +15,7 @@ money moves; identical inputs give an identical journal.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -43,9 +43,12 @@ class BacktestData:
     """What a backtest runs over: the range's candles and the warm-up before them."""
 
     instrument: Instrument
-    warmup: list[Candle]  # closed candles before start_ms, oldest first
-    candles: list[Candle]  # closed candles with start_ms <= open_time < end_ms
-    settlements: list[FundingSettlement] | None  # None: the source cannot say (no funding)
+    # repr=False: a repr of every candle is megabytes (asyncio.run formats its task's result
+    # when it restores the SIGINT handler, Python 3.11).
+    warmup: list[Candle] = field(repr=False)  # closed candles before start_ms, oldest first
+    candles: list[Candle] = field(repr=False)  # closed, start_ms <= open_time < end_ms
+    # None: the source cannot say (no funding)
+    settlements: list[FundingSettlement] | None = field(repr=False)
     start_ms: int
     end_ms: int
     source: str  # the candle store's series source, e.g. "bitunix" or "sim:42:<origin>"
@@ -56,8 +59,9 @@ class BacktestResult:
     data: BacktestData
     strategy: str
     journal: Path
-    ledger: Summary  # fills, trades (oldest first), funding and totals, invariant checked
-    equity: list[EquityPoint]  # after each candle of the range
+    # fills, trades (oldest first), funding and totals, invariant checked
+    ledger: Summary = field(repr=False)
+    equity: list[EquityPoint] = field(repr=False)  # after each candle of the range
 
     @property
     def trades(self) -> list[Trade]:
@@ -94,7 +98,7 @@ def assemble(settings: Settings, strategy: Strategy, data: BacktestData,
     timeline = BacktestTimeline(data.candles, data.instrument, Settlements(data.settlements),
                                 data.start_ms)
     clock = timeline.clock
-    journal = open_journal(settings)
+    journal = open_journal(settings, durable=False)  # a scratch file: no fsync per commit
     broker = PaperBroker(settings, data.instrument, journal, clock_speed=lambda: clock.speed)
     parts = EngineParts(rest=BacktestRest(timeline, [*data.warmup, *data.candles]),
                         provider=ReplayFeed(timeline), instrument=data.instrument,
@@ -108,6 +112,7 @@ def assemble(settings: Settings, strategy: Strategy, data: BacktestData,
         equity.append((candle.close_time, runner.engine.equity()))
 
     timeline.after_candle = after_candle
+    timeline.quiet = lambda: broker.position is None and not broker.working_orders
     return runner
 
 

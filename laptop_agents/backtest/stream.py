@@ -3,7 +3,11 @@ stored candles on a virtual clock, and REST answered from the same history.
 
 :class:`BacktestTimeline` is a replay whose recording is synthesised (record/replay_source.py
 has the recorded kind): for each candle it yields the path's quotes, each followed by a mark
-price (path.py), then the closed candle at ``close_time``; then it waits until the strategy
+price (path.py), then the closed candle at ``close_time``; while the account is flat with no
+working order (``quiet``, asked at the candle's start) only the path's last point, the close,
+is sent, since no intrabar price can then fill, trigger, liquidate or value anything, and the
+strategy and the next decision see the same last quote either way (docs/backtesting.md,
+"Quiet candles"); then it waits until the strategy
 task has decided on that candle and applied the decision (``Timeline.decided``), so every
 decision lands after the candle that triggered it and before the next candle's first quote,
 whatever the strategy's speed. "Now" (exchange time, and the monotonic clock of the gate,
@@ -84,6 +88,8 @@ class BacktestTimeline(Timeline):
         self._never = asyncio.Event()
         # Called after each candle's decision (the run keeps the equity curve with it).
         self.after_candle: Callable[[Candle], None] = lambda candle: None
+        # True when no intrabar price can matter: no position and no working order.
+        self.quiet: Callable[[], bool] = lambda: False
 
     def _read_now(self) -> float:
         return self.now
@@ -116,8 +122,10 @@ class BacktestTimeline(Timeline):
     async def events(self) -> AsyncIterator[MarketEvent]:
         tick_size = self.instrument.tick_size
         settled: int | None = None
+        quiet = self.quiet
         for candle in self.candles:
-            for point, tick in path_quotes(candle, tick_size):
+            path = path_quotes(candle, tick_size)
+            for point, tick in path[-1:] if quiet() else path:
                 self._at(point.ts)
                 self.last_tick = tick
                 yield tick

@@ -54,12 +54,6 @@ def bankruptcy_price(p: Position) -> Decimal:
     return (p.entry_price + per_unit).quantize(PRICE_QUANTUM, ROUND_FLOOR)
 
 
-def liquidated_by(p: Position, mark: Decimal, rate: Decimal, tick: Decimal) -> bool:
-    """Whether ``mark`` has reached the liquidation price of ``p``."""
-    level = liquidation_price(p, rate, tick)
-    return mark <= level if p.side is Side.LONG else mark >= level
-
-
 def funding_payment(side: Side, qty: Decimal, mark: Decimal, rate: Decimal) -> Decimal:
     """What a position pays at a settlement (negative: receives). Longs pay a positive rate."""
     amount = money(qty * mark * rate)

@@ -21,7 +21,7 @@ from decimal import Decimal
 from laptop_agents.config import Settings
 from laptop_agents.models import Candle, Instrument, MarkPrice, Side, Tick, interval_ms
 from laptop_agents.paper.ledger import Ledger
-from laptop_agents.paper.margin import liquidated_by
+from laptop_agents.paper.margin import liquidation_price
 from laptop_agents.paper.models import BrokerEvent, OrderStatus, Position
 from laptop_agents.paper.pricing import exit_touch, level_exit_price, marketable
 from laptop_agents.strategy.sizing import round_to_tick
@@ -38,6 +38,7 @@ class MarketEvents:
         self.instrument = instrument
         self._ledger = ledger
         self._speed = speed  # exchange ms per wall ms: scales ``stale_after``
+        self._liquidation: tuple[Position, Decimal] | None = None  # see _liquidation_level
 
     # --- ticks -----------------------------------------------------------------------------
     def on_tick(self, tick: Tick) -> list[BrokerEvent]:
@@ -77,12 +78,24 @@ class MarketEvents:
 
     def check_liquidation(self, mark: Decimal, ts: int) -> list[BrokerEvent]:
         p = self._ledger.position
-        s = self.settings
-        if p is None or not liquidated_by(p, mark, s.maintenance_margin_rate,
-                                          self.instrument.tick_size):
+        if p is None:
+            return []
+        level = self._liquidation_level(p)
+        if not (mark <= level if p.side is Side.LONG else mark >= level):
             return []
         return self._ledger.liquidate(ts, f"mark {mark} reached the liquidation price "
                                           f"{self._ledger.liquidation_price()}")
+
+    def _liquidation_level(self, p: Position) -> Decimal:
+        """The liquidation price of ``p``, worked out once per position state: a Position is
+        immutable (every fill and settlement replaces it), and marks arrive every second."""
+        cached = self._liquidation
+        if cached is not None and cached[0] is p:
+            return cached[1]
+        level = liquidation_price(p, self.settings.maintenance_margin_rate,
+                                  self.instrument.tick_size)
+        self._liquidation = (p, level)
+        return level
 
     def _check_exits(self, price: Decimal, tick: Tick, ts: int) -> list[BrokerEvent]:
         """Stop (the tighter of fixed and trailing), target and trailing stop against the

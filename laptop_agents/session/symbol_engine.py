@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import operator
 import time
 from collections import deque
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from laptop_agents.data.price_guard import PriceGuard
 from laptop_agents.data.providers.neterrors import describe_connect_error
 from laptop_agents.errors import LaptopAgentsError
 from laptop_agents.metrics import Metrics
-from laptop_agents.models import Candle, Instrument, MarkPrice, Tick
+from laptop_agents.models import Candle, Instrument, MarkPrice, Tick, interval_ms
 from laptop_agents.paper.broker import PaperBroker
 from laptop_agents.session.describe import describe_intent
 from laptop_agents.session.funding_sync import FundingSync
@@ -45,8 +46,9 @@ STRATEGY_FAILURE_LIMIT = 3  # consecutive strategy exceptions before the engine 
 QUOTE_CHECK_MIN_INTERVAL_S = 2.0  # REST depth reads asked for by the price guard, at most
 
 
-def _close_time(candle: Candle) -> int:
-    return candle.close_time
+# close_time <= t is open_time <= t - interval for the one interval a history holds; a C
+# attribute getter is the cheaper key on the decision path.
+_open_time = operator.attrgetter("open_time")
 
 
 def strategy_context(candles: tuple[Candle, ...], broker: PaperBroker, tick: Tick | None,
@@ -54,8 +56,8 @@ def strategy_context(candles: tuple[Candle, ...], broker: PaperBroker, tick: Tic
     """The strategy's whole view: closed candles, the position, equity and the rules."""
     last_exit = broker.last_exit_ms
     # Candles are in time order: a binary search, not a scan of the whole history per decision.
-    since_exit = None if last_exit is None else len(candles) - bisect.bisect_right(
-        candles, last_exit, key=_close_time)
+    since_exit = None if last_exit is None or not candles else len(candles) - bisect.bisect_right(
+        candles, last_exit - interval_ms(candles[-1].interval), key=_open_time)
     return StrategyContext(
         candles=candles, position=broker.position_view(), equity=broker.equity(tick),
         instrument=instrument, candles_since_exit=since_exit,
@@ -65,6 +67,11 @@ def strategy_context(candles: tuple[Candle, ...], broker: PaperBroker, tick: Tic
 
 def _fmt_ms(ms: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
+
+
+def _describe_candle(candle: Candle) -> str:
+    return (f"{_fmt_ms(candle.open_time)} o={candle.open} h={candle.high} l={candle.low} "
+            f"c={candle.close} v={candle.volume}")
 
 
 class SymbolEngine:
@@ -216,12 +223,13 @@ class SymbolEngine:
         if candle.confirmed:  # REST's values; pushes alone never move the price reference
             self.guard.observe_close(candle.close)
             self.candle_cache.add([candle], (candle.open_time, candle.close_time))
-        logger.info("candle closed {} o={} h={} l={} c={} v={}", _fmt_ms(candle.open_time),
-                    candle.open, candle.high, candle.low, candle.close, candle.volume)
+        # Lazy: the time is formatted only when the line is written (a backtest logs none).
+        logger.opt(lazy=True).info("candle closed {}", lambda: _describe_candle(candle))
         events = self.broker.on_candle(candle)
         if events:
             self.outcomes.report(events, None)
-        self.outcomes.publisher.publish("candle", candle_view(candle))
+        if self.outcomes.attached:  # no feed hub, no view to build
+            self.outcomes.publisher.publish("candle", candle_view(candle))
         try:
             self.candles.put_nowait(candle)
         except asyncio.QueueFull:
@@ -293,6 +301,13 @@ class SymbolEngine:
             await self.timeline.point("context")
             while not self.candles.empty():  # coalesce: decide on the latest history only
                 candle = self.candles.get_nowait()
+            idle = self.nothing_to_decide()
+            if idle is not None:
+                # Its answer could only be dropped (apply_decision would refuse it): the
+                # strategy is not asked, and says so (docs/strategies.md, "When decide runs").
+                self.last_decision = idle
+                self.timeline.decided()
+                continue
             context = strategy_context(tuple(self.history), self.broker, self.last_tick,
                                        self.instrument)
             started = time.perf_counter()
@@ -320,6 +335,15 @@ class SymbolEngine:
             self.apply_decision(decision, stamp.now_ms)
             self.timeline.decided()
             on_decision()
+
+    def nothing_to_decide(self) -> str | None:
+        """Why no entry could be sent now (entries are paused: warm-up, daily cap, manual,
+        feed...), so the strategy need not be asked; None when its decision can matter. An
+        open position does not count: the strategy still sees every candle then."""
+        reasons = self.gate.reasons()
+        if reasons:
+            return f"not asked: entries paused ({', '.join(r.value for r in reasons)})"
+        return None
 
     def apply_decision(self, decision: Decision, now_ms: int | None = None) -> None:
         intent = decision.intent

@@ -60,14 +60,14 @@ def journal_path(settings: Settings) -> Path:
     return settings.data_dir.expanduser() / JOURNAL_FILES[settings.source]
 
 
-def open_journal(settings: Settings) -> Journal:
+def open_journal(settings: Settings, *, durable: bool = True) -> Journal:
     """Open (or create) the journal; one that cannot be opened is a ConfigError (78).
 
     A read-only or foreign data directory, or a corrupt file, will not heal by restarting, so
     the service manager must not restart in a loop; the message names the path.
     """
     try:
-        return Journal(journal_path(settings))
+        return Journal(journal_path(settings), durable=durable)
     except (JournalError, OSError) as error:
         raise ConfigError(f"invalid setting LA_DATA_DIR: cannot open the journal: {error}"
                           ) from None

@@ -55,10 +55,13 @@ class JournalError(Exception):
 
 
 class Journal(SqliteFile):
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, durable: bool = True) -> None:
         # synchronous=FULL: a committed transaction survives power loss, not only SIGKILL.
-        super().__init__(path, migrations=MIGRATIONS, synchronous="FULL", busy_timeout=5.0,
-                         error=JournalError)
+        # A backtest's journal is a scratch file rebuilt by running again, so it skips the
+        # fsync per commit (OFF: each commit still reaches the OS, so a killed run's file
+        # stays consistent; only a power loss could cost it).
+        super().__init__(path, migrations=MIGRATIONS, synchronous="FULL" if durable else "OFF",
+                         busy_timeout=5.0, error=JournalError)
         for suffix in ("-wal", "-shm"):
             side_file = self.path.with_name(self.path.name + suffix)
             if side_file.exists():

@@ -99,8 +99,13 @@ async def test_daily_loss_cap_pauses_entries_but_not_the_engine(
         status = runner.controller.status()
         assert "daily_loss_cap" in status.gate.reasons
         assert "daily loss cap" in status.gate.details["daily_loss_cap"]
-        calls = strategy.calls
-        await wait_until(lambda: strategy.calls >= calls + 2, 5, "decisions while capped")
+        # The engine goes on with its candles; the strategy, whose entry could only be
+        # refused, is not asked meanwhile, and the engine says why.
+        calls, last = strategy.calls, runner.engine.history[-1].open_time
+        await wait_until(lambda: runner.engine.history[-1].open_time >= last + 120_000, 5,
+                         "two candles while capped")
+        assert runner.engine.last_decision == "not asked: entries paused (daily_loss_cap)"
+        assert strategy.calls == calls
         assert runner.broker.position is None  # the always-entering strategy stays out
         assert len(runner.journal.trades(10, None)) == 1
         assert all(t.state == "running" for t in runner.controller.status().tasks.values()
@@ -140,8 +145,9 @@ async def test_short_warm_up_keeps_entries_paused_until_enough_live_candles(
             assert details["warmup"] == "98/100 closed candles"
             assert "warm-up 98/100" in runner.controller.readiness()[1]
             await wait_until(lambda: runner.broker.position is not None, 8, "entry")
-            # The first live candle's intent was held back (99/100); the second one traded.
-            assert strategy.calls >= 2
+            # The first live candle (99/100) found entries paused, so the strategy was not
+            # asked; the second one (100/100) was, and traded.
+            assert strategy.calls >= 1
             assert len(runner.engine.history) >= 100
             assert "warmup" not in runner.controller.status().gate.reasons
         finally:

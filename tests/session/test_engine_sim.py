@@ -261,9 +261,14 @@ async def test_controller_pause_resume_and_kill_file(sim: Any, tmp_path: Path) -
         assert paused.gate.reasons == ["manual"]
         assert runner.journal.pause_state() == (True, "operator")
         strategy.armed.set()
-        calls = strategy.calls
-        await wait_until(lambda: strategy.calls >= calls + 2, 5, "decisions while paused")
-        assert runner.broker.position is None  # intents are not applied while paused
+        # Paused, the strategy is not asked (its entry could only be refused); the engine
+        # goes on with its candles and says why.
+        calls, last = strategy.calls, runner.engine.history[-1].open_time
+        await wait_until(lambda: runner.engine.history[-1].open_time >= last + 120_000, 5,
+                         "two candles while paused")
+        assert runner.engine.last_decision == "not asked: entries paused (manual)"
+        assert strategy.calls == calls
+        assert runner.broker.position is None
         strategy.armed.clear()
         kill.touch()
         resumed = await runner.controller.resume()

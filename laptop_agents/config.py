@@ -67,6 +67,8 @@ class Settings(BaseSettings):
         "sim", description="Market data source: the built-in simulator or the real exchange."
     )
     symbol: str = Field("BTCUSDT", description="Contract to trade (upper case).")
+    symbols: str = Field("", description="Several contracts in one process, comma-separated "
+                         "(BTCUSDT,ETHUSDT); empty: LA_SYMBOL alone. docs/symbols.md.")
     interval: str = Field("1min", description="Candle interval the strategy runs on.")
     data_dir: Path = Field(
         default_factory=default_data_dir,
@@ -194,6 +196,10 @@ class Settings(BaseSettings):
     daily_loss_cap_pct: Decimal = Field(
         Decimal("0.03"), gt=0, le=1, description="Daily loss (fraction of day-start equity)."
     )
+    max_open_positions: int = Field(0, ge=0, description="Symbols with a position or entry "
+                                    "order at once (0 = no limit).")
+    max_total_notional: Decimal = Field(Decimal(0), ge=0, description="Open plus working "
+                                        "notional of all symbols (USDT, 0 = no limit).")
     # --- perpetual account (docs/paper-trading.md gives each default's source) ----------------
     leverage: Decimal = Field(
         Decimal("5"), ge=1, le=200,
@@ -274,6 +280,19 @@ class Settings(BaseSettings):
             raise ValueError("must be letters and digits, e.g. BTCUSDT")
         return value
 
+    @field_validator("symbols")
+    @classmethod
+    def _symbol_list(cls, value: str) -> str:
+        names = [name.strip().upper() for name in value.split(",") if name.strip()]
+        if any(not name.isalnum() for name in names) or len(set(names)) != len(names):
+            raise ValueError("must be distinct symbols separated by commas, e.g. BTCUSDT,ETHUSDT")
+        return ",".join(names)
+
+    @property
+    def trade_symbols(self) -> tuple[str, ...]:
+        """The symbols this daemon trades: LA_SYMBOLS, else LA_SYMBOL alone."""
+        return tuple(self.symbols.split(",")) if self.symbols else (self.symbol,)
+
     @field_validator("interval")
     @classmethod
     def _known_interval(cls, value: str) -> str:
@@ -336,6 +355,8 @@ class Settings(BaseSettings):
             raise ValueError("ws_backoff_initial must not exceed ws_backoff_max")
         if self.history_candles < self.warmup_candles:
             raise ValueError("history_candles must be >= warmup_candles")
+        if self.record and len(self.trade_symbols) > 1:
+            raise ValueError("LA_RECORD records one symbol: unset it or LA_SYMBOLS")
         if not is_loopback_host(self.api_host) and self.api_token is None:
             raise ValueError(
                 f"LA_API_HOST={self.api_host} is not a loopback address: set LA_API_TOKEN "

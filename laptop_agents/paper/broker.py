@@ -41,6 +41,7 @@ from laptop_agents.paper.ledger import Ledger
 from laptop_agents.paper.market import MarketEvents
 from laptop_agents.paper.models import BrokerEvent, Order, OrderResult, Position, Trade
 from laptop_agents.paper.risk import DAY_MS, DailyRisk
+from laptop_agents.paper.wallet import Wallet
 from laptop_agents.storage.journal import Journal
 from laptop_agents.strategy.base import OrderIntent, PositionView
 
@@ -53,10 +54,14 @@ class PaperBroker:
         journal: Journal | None = None,
         *,
         clock_speed: float | Callable[[], float] = 1.0,
+        account: PaperBroker | None = None,
     ) -> None:
         """``clock_speed``: exchange ms per wall ms (1 for the real exchange, ~20 for the
         default simulator), or a function giving the current estimate. Quote freshness is
-        judged in exchange time, so ``stale_after`` (wall seconds) is scaled by it."""
+        judged in exchange time, so ``stale_after`` (wall seconds) is scaled by it.
+
+        ``account``: another symbol's broker whose account (wallet, daily risk, journal) this
+        one trades in; None: a new account (the one-symbol case)."""
         self.settings = settings
         speed: Callable[[], float] = (
             clock_speed if callable(clock_speed) else (lambda: float(clock_speed))
@@ -64,8 +69,10 @@ class PaperBroker:
         self.instrument = instrument
         self.symbol = instrument.symbol
         self.journal = journal
-        self._ledger = Ledger(settings, instrument, journal)
-        self._risk = DailyRisk(settings, self._ledger, journal)
+        self._ledger: Ledger = Ledger(settings, instrument, journal,
+                                      account.wallet if account is not None else None)
+        self._risk: DailyRisk = (account.daily_risk if account is not None
+                                 else DailyRisk(settings, self._ledger, journal))
         self._intake = OrderIntake(settings, instrument, self._ledger, self._risk)
         self._market = MarketEvents(settings, instrument, self._ledger, speed)
         self._funding = FundingBook(self._ledger)
@@ -75,7 +82,7 @@ class PaperBroker:
     def _rebuild(self, journal: Journal) -> None:
         account = journal.load_account(self.settings.starting_equity)
         self._ledger.restore(account, journal)
-        self._risk.restore(account)
+        self._risk.restore(account)  # shared by the account's symbols: the same row each time
         self._intake.restore(journal)
         ledger = self._ledger
         if ledger.position or ledger.orders or ledger.realized or ledger.fees:
@@ -85,6 +92,16 @@ class PaperBroker:
             )
 
     # --- read side -------------------------------------------------------------------------
+    @property
+    def wallet(self) -> Wallet:
+        """The account this symbol trades in (shared by every symbol of the daemon)."""
+        return self._ledger.wallet
+
+    @property
+    def daily_risk(self) -> DailyRisk:
+        """The account's risk day and loss cap (shared by every symbol of the account)."""
+        return self._risk
+
     @property
     def position(self) -> Position | None:
         return self._ledger.position
@@ -212,7 +229,7 @@ class PaperBroker:
         """Validate ``intent`` against the risk limits and place it; see docs for the codes."""
         if tick is not None and tick.symbol == self.symbol:
             self._ledger.last_tick = tick
-        self._risk.roll(now_ms, tick)
+        self._risk.roll(now_ms, tick, self._ledger)
         return self._intake.submit(intent, tick, now_ms, client_order_id)
 
     def cancel_working_orders(self, reason: str) -> list[BrokerEvent]:
@@ -230,7 +247,7 @@ class PaperBroker:
         ledger = self._ledger
         ledger.last_tick = tick
         if tick.ts // DAY_MS > self._risk.day_index:  # roll()'s own test, without the call
-            self._risk.roll(tick.ts, tick)
+            self._risk.roll(tick.ts, tick, ledger)
         if ledger.position is None and not ledger.orders:
             # Flat with nothing working (most ticks): no fill, no exit, and equity is the
             # balance, which only a fill moves, so the cap cannot have been newly reached.
@@ -238,7 +255,7 @@ class PaperBroker:
         events = self._market.on_tick(tick)
         if not events and ledger.position is None:
             return events  # working orders, none filled: still flat, as above
-        return events + self._risk.check_cap(tick.ts, tick)
+        return events + self._risk.check_cap(tick.ts, tick, ledger)
 
     def on_mark(self, mark: MarkPrice) -> list[BrokerEvent]:
         """An accepted mark price: liquidation, and stops/targets when they trigger on mark."""
@@ -247,7 +264,7 @@ class PaperBroker:
         events = self._market.on_mark(mark)
         if not events:
             return events
-        return events + self._risk.check_cap(mark.ts, self._ledger.last_tick)
+        return events + self._risk.check_cap(mark.ts, self._ledger.last_tick, self._ledger)
 
     def apply_funding(self, settlement: FundingSettlement) -> list[BrokerEvent]:
         """One settlement, exactly once; then liquidation if the margin it took was the last."""
@@ -264,6 +281,6 @@ class PaperBroker:
             return []
         ts = candle.close_time
         self._ledger.last_close = candle.close  # before the roll: the day-start mark uses it
-        self._risk.roll(ts, None)
+        self._risk.roll(ts, None, self._ledger)
         events = self._market.on_candle(candle)
-        return events + self._risk.check_cap(ts, None)
+        return events + self._risk.check_cap(ts, None, self._ledger)

@@ -160,6 +160,9 @@ class OrderIntake:
             return "min_notional", f"notional {notional:.2f} below min_notional {s.min_notional}"
         if notional > s.max_notional:
             return "max_notional", f"notional {notional:.2f} exceeds max_notional {s.max_notional}"
+        portfolio = self._check_portfolio(notional)
+        if portfolio is not None:
+            return portfolio
         equity = self._ledger.equity(tick)
         leverage = min(s.max_leverage, Decimal(self.instrument.max_leverage))
         if equity <= 0 or notional > equity * leverage:
@@ -167,6 +170,22 @@ class OrderIntake:
                 f"notional {notional:.2f} exceeds {leverage}x equity {equity:.2f}"
             )
         return self._check_margin(intent, price, tick)
+
+    def _check_portfolio(self, notional: Decimal) -> tuple[str, str] | None:
+        """The account-wide limits over every symbol: positions (or entry orders) at once,
+        and the notional open and working together."""
+        s, wallet = self.settings, self._ledger.wallet
+        others = wallet.positions_besides(self._ledger)
+        if s.max_open_positions and others >= s.max_open_positions:
+            return "max_open_positions", (
+                f"{others} symbols already have a position or an entry order "
+                f"(max_open_positions {s.max_open_positions})")
+        committed = wallet.committed_notional()
+        if s.max_total_notional and committed + notional > s.max_total_notional:
+            return "max_total_notional", (
+                f"notional {notional:.2f} on top of {committed:.2f} open and working exceeds "
+                f"max_total_notional {s.max_total_notional}")
+        return None
 
     def _check_margin(self, intent: OrderIntent, price: Decimal,
                       tick: Tick | None) -> tuple[str, str] | None:

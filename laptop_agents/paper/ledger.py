@@ -1,7 +1,8 @@
 """Ledger: what the paper broker holds, and the fills that move money.
 
-The ledger owns the open position, the working limit orders, the money totals
-(:class:`AccountTotals`: realised PnL, fees, funding, liquidation fees), the orders seen
+The ledger owns one symbol's open position and working limit orders, books its fills into the
+account's money totals (:class:`AccountTotals`: realised PnL, fees, funding, liquidation fees,
+held by the :class:`~laptop_agents.paper.wallet.Wallet` every symbol shares), the orders seen
 (idempotency without a journal) and the last market data. Its rule is the broker's invariant:
 every change is written to the journal first, in one transaction, and only then applied in
 memory; when the journal refuses (a fill already recorded), memory is left as it was.
@@ -45,6 +46,7 @@ from laptop_agents.paper.models import (
     TradeClosed,
 )
 from laptop_agents.paper.pricing import closing_side, exit_touch, fee_of, market_price
+from laptop_agents.paper.wallet import Wallet
 from laptop_agents.storage.journal import AccountRow, Journal
 from laptop_agents.storage.rows import AccountTotals
 
@@ -53,7 +55,7 @@ MEMORY_TRADES = 1000  # trades (and orders, for idempotency) kept in memory with
 
 class Ledger:
     def __init__(self, settings: Settings, instrument: Instrument,
-                 journal: Journal | None) -> None:
+                 journal: Journal | None, wallet: Wallet | None = None) -> None:
         self.settings = settings
         self.instrument = instrument
         self.symbol = instrument.symbol
@@ -66,14 +68,29 @@ class Ledger:
         self.last_tick: Tick | None = None
         self.last_close: Decimal | None = None
         self.last_mark: MarkPrice | None = None
-        self.starting = settings.starting_equity
-        # The money totals, replaced whole by each transaction (journal first, then here).
-        self.totals = AccountTotals(Decimal(0), Decimal(0), Decimal(0), Decimal(0), None)
+        # The account this symbol trades in: one wallet, whatever the number of symbols.
+        self.wallet = wallet or Wallet(settings.starting_equity)
+        self.wallet.join(self)
+        self._last_exit_ms: int | None = None  # this symbol's (the cooldown counts from it)
+
+    @property
+    def starting(self) -> Decimal:
+        return self.wallet.starting
+
+    @property
+    def totals(self) -> AccountTotals:
+        """The account's money totals, replaced whole by each transaction (journal first)."""
+        return self.wallet.totals
+
+    @totals.setter
+    def totals(self, totals: AccountTotals) -> None:
+        self.wallet.totals = totals
 
     def restore(self, account: AccountRow, journal: Journal) -> None:
         """The totals from the account row, then the position and working orders."""
-        self.starting = account.starting_equity
+        self.wallet.starting = account.starting_equity
         self.totals = account.totals
+        self._last_exit_ms = journal.last_exit_ms(self.symbol)
         self.position = journal.load_position(self.symbol)
         if self.position is not None and self.position.margin == 0 == self.position.funding:
             # Opened before the account had margins (schema 1): margin at today's leverage.
@@ -88,7 +105,7 @@ class Ledger:
     def balance(self) -> Decimal:
         """Wallet balance: starting equity + realised PnL - fees - funding - liquidation fees
         (the ledger invariant, docs/paper-trading.md)."""
-        return self.starting + self.realized - self.fees - self.funding - self.liquidation_fees
+        return self.wallet.balance
 
     # The totals one by one (gross realised PnL, trading fees, net funding paid: + = paid).
     @property
@@ -109,7 +126,8 @@ class Ledger:
 
     @property
     def last_exit_ms(self) -> int | None:
-        return self.totals.last_exit_ms
+        """This symbol's last exit (the account's is ``totals.last_exit_ms``)."""
+        return self._last_exit_ms
 
     @property
     def order_margin(self) -> Decimal:
@@ -119,10 +137,15 @@ class Ledger:
                    Decimal(0))
 
     @property
-    def margin_used(self) -> Decimal:
-        """The open position's isolated margin plus what working orders hold."""
+    def own_margin_used(self) -> Decimal:
+        """This symbol's position margin plus what its working orders hold."""
         held = self.position.margin if self.position is not None else Decimal(0)
         return held + self.order_margin
+
+    @property
+    def margin_used(self) -> Decimal:
+        """Every symbol's margins in use: isolated margin is taken from the one balance."""
+        return self.wallet.margin_used()
 
     @property
     def available(self) -> Decimal:
@@ -153,7 +176,9 @@ class Ledger:
         return self.position.unrealized_pnl(price)
 
     def equity(self, tick: Tick | None = None) -> Decimal:
-        return self.balance + self.unrealized_pnl(tick)
+        """The account's equity: the balance, this symbol's position at ``tick`` (else its
+        latest quote) and every other symbol's at its own latest quote."""
+        return self.balance + self.unrealized_pnl(tick) + self.wallet.unrealized_besides(self)
 
     def trades(self, limit: int = 100, since_ms: int | None = None) -> list[Trade]:
         """Closed trades, newest first (from the journal when there is one)."""
@@ -336,6 +361,7 @@ class Ledger:
             return []
         self.totals = totals
         self.position = None
+        self._last_exit_ms = ts
         if self.journal is None:
             self._trades.append(trade)
         return [fill, TradeClosed(trade)]  # reported (logged, published) by the caller

@@ -5,6 +5,9 @@ The day is the UTC date of the exchange timestamp of each event (tick ``ts``, ca
 cap pause is lifted; the day only moves forward. After every tick and candle, a loss of
 ``daily_loss_cap_pct`` of the day-start equity flattens the position (through the ledger) and
 pauses entries until the next day. The day and the pause are journaled, so a restart keeps them.
+
+One DailyRisk per account: with several symbols their brokers share it (through the wallet),
+the equity it watches is the whole account's, and reaching the cap flattens every symbol.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ def utc_day(ts_ms: int) -> str:
 class DailyRisk:
     def __init__(self, settings: Settings, ledger: Ledger, journal: Journal | None) -> None:
         self.settings = settings
-        self._ledger = ledger  # read for equity and balance; flattens at the cap
+        # Read for equity and balance (the account's, whichever symbol's ledger reads them);
+        # at the cap every ledger of its wallet is flattened.
+        self._ledger = ledger
         self._journal = journal
         self.day: str | None = None
         # ts // DAY_MS of self.day: the day test costs one division (the broker makes it
@@ -51,7 +56,7 @@ class DailyRisk:
         self.day_start_balance = account.day_start_balance or self._ledger.balance
         self.pause_reason = account.risk_pause_reason
 
-    def roll(self, ts: int, tick: Tick | None) -> None:
+    def roll(self, ts: int, tick: Tick | None, ledger: Ledger | None = None) -> None:
         """On the first event of a new UTC day: new day-start equity, clear the cap pause.
 
         The day only moves forward: an event stamped in an earlier day (a late or forged
@@ -63,17 +68,20 @@ class DailyRisk:
         self.day_index = index
         if self.pause_reason:
             logger.info("new UTC day {}: daily loss cap pause lifted", day)
-        equity, balance = self._ledger.equity(tick), self._ledger.balance
+        ledger = ledger or self._ledger  # ``tick`` is that ledger's symbol's
+        equity, balance = ledger.equity(tick), ledger.balance
         if self._journal is not None:
             self._journal.save_risk_day(day, equity, balance, None)
         self.day, self.day_start_equity, self.day_start_balance = day, equity, balance
         self.pause_reason = None
 
-    def check_cap(self, ts: int, tick: Tick | None) -> list[BrokerEvent]:
-        """Flatten and pause entries when today's loss reached the cap (once a day)."""
+    def check_cap(self, ts: int, tick: Tick | None,
+                  ledger: Ledger | None = None) -> list[BrokerEvent]:
+        """Flatten and pause entries when today's loss reached the cap (once a day).
+        ``tick``: the latest quote of ``ledger``'s symbol (the one whose event this is)."""
         if self.pause_reason is not None or self.day is None:
             return []
-        ledger, start = self._ledger, self.day_start_equity
+        ledger, start = ledger or self._ledger, self.day_start_equity
         equity = ledger.equity(tick)
         loss = start - equity
         limit = self.settings.daily_loss_cap_pct * start
@@ -85,19 +93,22 @@ class DailyRisk:
         )
         logger.warning("{}; closing and pausing entries until the next UTC day", reason)
         events: list[BrokerEvent] = []
-        close_tick = tick or ledger.last_tick or self._synthetic_tick(ts)
-        if close_tick is not None:
-            events += ledger.flatten(close_tick, "daily_loss_cap")
-        else:
-            events += ledger.cancel_working_orders("daily_loss_cap")
+        for each in ledger.wallet.ledgers:
+            own = tick if each is ledger else None
+            close_tick = own or each.last_tick or self._synthetic_tick(each, ts)
+            if close_tick is not None:
+                events += each.flatten(close_tick, "daily_loss_cap")
+            else:
+                events += each.cancel_working_orders("daily_loss_cap")
         if self._journal is not None:
             self._journal.save_risk_day(self.day, start, self.day_start_balance, reason)
         self.pause_reason = reason
         return [*events, EntriesPaused(reason, ts)]
 
-    def _synthetic_tick(self, ts: int) -> Tick | None:
+    @staticmethod
+    def _synthetic_tick(ledger: Ledger, ts: int) -> Tick | None:
         """A quote at the last candle close, for closing when no tick was ever seen."""
-        c = self._ledger.last_close
+        c = ledger.last_close
         if c is None:
             return None
-        return Tick(self._ledger.symbol, c, c, Decimal(0), Decimal(0), c, ts)
+        return Tick(ledger.symbol, c, c, Decimal(0), Decimal(0), c, ts)

@@ -224,6 +224,11 @@ class Journal(SqliteFile):
         rows = self._read("SELECT MAX(ts) FROM funding WHERE symbol = ?", (symbol,))
         return None if rows[0][0] is None else int(rows[0][0])
 
+    def last_exit_ms(self, symbol: str) -> int | None:
+        """When ``symbol``'s newest trade closed (None: it has none)."""
+        rows = self._read("SELECT MAX(closed_ms) FROM trades WHERE symbol = ?", (symbol,))
+        return None if rows[0][0] is None else int(rows[0][0])
+
     def trade_open_at(self, symbol: str, ts: int) -> Trade | None:
         """The closed trade that was open at instant ``ts`` (opened <= ts < closed)."""
         rows = self._read(
@@ -259,19 +264,14 @@ class Journal(SqliteFile):
         rows = self._read("SELECT * FROM fills WHERE ts >= ? ORDER BY seq", (since_ms,))
         return [fill_from_row(r) for r in rows]
 
-    def trades(self, limit: int = 100, since_ms: int | None = None) -> list[Trade]:
-        """Closed trades, newest first; ``since_ms`` keeps those closed at or after it."""
-        limit = max(0, int(limit))
-        if since_ms is None:
-            rows = self._read(
-                "SELECT * FROM trades ORDER BY closed_ms DESC, rowid DESC LIMIT ?", (limit,)
-            )
-        else:
-            rows = self._read(
-                "SELECT * FROM trades WHERE closed_ms >= ? ORDER BY closed_ms DESC, rowid DESC"
-                " LIMIT ?",
-                (since_ms, limit),
-            )
+    def trades(self, limit: int = 100, since_ms: int | None = None,
+               symbol: str | None = None) -> list[Trade]:
+        """Closed trades, newest first; ``since_ms`` keeps those closed at or after it,
+        ``symbol`` those of one symbol."""
+        rows = self._read(
+            "SELECT * FROM trades WHERE closed_ms >= ? AND (? IS NULL OR symbol = ?)"
+            " ORDER BY closed_ms DESC, rowid DESC LIMIT ?",
+            (-1 if since_ms is None else since_ms, symbol, symbol, max(0, int(limit))))
         return [trade_from_row(r) for r in rows]
 
     # --- equity snapshots, pause state, metadata -------------------------------------------

@@ -1,0 +1,74 @@
+"""Wallet: the one paper account that every traded symbol's ledger shares.
+
+A daemon trading several symbols has one balance. Each symbol has its own
+:class:`~laptop_agents.paper.ledger.Ledger` (its position, its working orders, its fills),
+and every ledger books its money into the same :class:`AccountTotals` held here, so the
+balance, the margin in use, the equity and the daily loss cap are the whole account's. With
+one symbol the wallet holds one ledger and everything reads as it always did.
+
+Only the event loop touches a wallet (as every broker part), so it needs no lock.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from laptop_agents.storage.rows import AccountTotals
+
+if TYPE_CHECKING:
+    from laptop_agents.paper.ledger import Ledger
+
+ZERO = Decimal(0)
+
+
+class Wallet:
+    def __init__(self, starting: Decimal) -> None:
+        self.starting = starting
+        # The money totals, replaced whole by each transaction (journal first, then here).
+        self.totals = AccountTotals(ZERO, ZERO, ZERO, ZERO, None)
+        self.ledgers: list[Ledger] = []  # one per symbol, in the order they joined
+
+    def join(self, ledger: Ledger) -> None:
+        if any(known.symbol == ledger.symbol for known in self.ledgers):
+            raise ValueError(f"{ledger.symbol} already has a ledger in this wallet")
+        self.ledgers.append(ledger)
+
+    @property
+    def balance(self) -> Decimal:
+        """Wallet balance: starting equity + realised PnL - fees - funding - liquidation fees
+        (the ledger invariant, docs/paper-trading.md)."""
+        t = self.totals
+        return self.starting + t.realized - t.fees - t.funding - t.liquidation_fees
+
+    def unrealized_besides(self, ledger: Ledger) -> Decimal:
+        """The other symbols' positions marked at their own latest quotes."""
+        if len(self.ledgers) == 1:
+            return ZERO
+        return sum((other.unrealized_pnl() for other in self.ledgers if other is not ledger),
+                   ZERO)
+
+    def equity(self) -> Decimal:
+        """Balance plus every position's unrealised PnL at its latest quote."""
+        return self.balance + sum((ledger.unrealized_pnl() for ledger in self.ledgers), ZERO)
+
+    def margin_used(self) -> Decimal:
+        """Every position's isolated margin plus what every working order holds."""
+        return sum((ledger.own_margin_used for ledger in self.ledgers), ZERO)
+
+    def positions_besides(self, ledger: Ledger) -> int:
+        """Symbols other than ``ledger``'s with a position open or an entry order working."""
+        return sum(1 for other in self.ledgers
+                   if other is not ledger and (other.position is not None or other.orders))
+
+    def committed_notional(self) -> Decimal:
+        """Notional of every open position (at entry) and every working order (at its limit)."""
+        total = ZERO
+        for ledger in self.ledgers:
+            if ledger.position is not None:
+                total += ledger.position.qty * ledger.position.entry_price
+            total += sum((o.qty * o.price for o in ledger.orders.values()), ZERO)
+        return total
+
+
+__all__ = ["Wallet"]

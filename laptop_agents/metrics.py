@@ -60,15 +60,24 @@ class Metrics:
             registry=r,
         )
         self.equity = Gauge("la_equity_usdt", "Paper account equity (USDT)", registry=r)
+        # Per traded symbol (LA_SYMBOLS): the label ``symbol``.
         self.position_size = Gauge(
-            "la_position_size", "Open position size in base coin, signed", registry=r
+            "la_position_size", "Open position size in base coin, signed", ["symbol"], registry=r
         )
         self._account(r)
-        self.orders = Counter("la_orders", "Orders submitted to the paper broker", registry=r)
-        self.trades = Counter("la_trades", "Round-trip trades closed", registry=r)
+        self.orders = Counter("la_orders", "Orders submitted to the paper broker", ["symbol"],
+                              registry=r)
+        self.trades = Counter("la_trades", "Round-trip trades closed", ["symbol"], registry=r)
+        self.entries_paused = Gauge(
+            "la_entries_paused", "1 while the gate holds this symbol's entries for the reason",
+            ["symbol", "reason"], registry=r)
+        self.feed_connected = Gauge(
+            "la_feed_connected", "1 while this symbol's market-data connection is up",
+            ["symbol"], registry=r)
         # Data health (docs/market-data.md): what the daemon refused to believe, and why.
         self.quotes_rejected = Counter(
-            "la_quotes_rejected", "Quotes quarantined by the price guard", ["reason"], registry=r
+            "la_quotes_rejected", "Quotes quarantined by the price guard", ["symbol", "reason"],
+            registry=r
         )
         self.candles_confirmed = Counter(
             "la_candles_confirmed",
@@ -86,8 +95,8 @@ class Metrics:
             "la_exchange_clock_rate", "Exchange ms per local ms (1 = real time)", registry=r
         )
         self.last_quote_age = Gauge(
-            "la_last_quote_age_seconds", "Seconds since the last accepted quote", registry=r
-        )
+            "la_last_quote_age_seconds", "Seconds since the last accepted quote", ["symbol"],
+            registry=r)
         self.pauses_detected = Counter(
             "la_pauses_detected", "Laptop sleeps or loop stalls detected", registry=r
         )
@@ -99,14 +108,16 @@ class Metrics:
             "la_funding_paid_usdt", "Net funding paid since the journal began (USDT; "
             "negative = received)", registry=r)
         self.funding_settlements = Counter(
-            "la_funding_settlements", "Funding settlements applied to a position", registry=r)
+            "la_funding_settlements", "Funding settlements applied to a position", ["symbol"],
+            registry=r)
         self.margin_used = Gauge(
             "la_margin_used_usdt", "Isolated margin in use (position and working orders)",
             registry=r)
         self.liquidation_price = Gauge(
             "la_liquidation_price", "Liquidation price of the open position (0 when flat)",
-            registry=r)
-        self.liquidations = Counter("la_liquidations", "Positions liquidated", registry=r)
+            ["symbol"], registry=r)
+        self.liquidations = Counter("la_liquidations", "Positions liquidated", ["symbol"],
+                                    registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

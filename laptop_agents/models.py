@@ -146,6 +146,7 @@ class ConnectionEvent:
     reason: str = ""
     outage_s: float | None = None  # set on RECOVERED: how long the feed was down
     at: float = 0.0  # wall-clock epoch seconds when it happened
+    symbols: tuple[str, ...] = ()  # the symbols on that connection; empty: every symbol
 
 
 @dataclass(frozen=True, slots=True)

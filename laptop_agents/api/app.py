@@ -137,6 +137,18 @@ def _int_param(request: web.Request, name: str, default: int | None, low: int, h
     return int(raw)
 
 
+def _symbol_param(request: web.Request, given: str | None = None) -> str | None:
+    """``?symbol=`` (or a body's ``symbol``): None when absent; 404 when not traded."""
+    raw = request.query.get("symbol") or given
+    if raw is None or raw == "":
+        return None
+    symbol = raw.strip().upper()
+    traded = request.app[CONTROLLER].traded_symbols()
+    if symbol not in traded:
+        raise ApiError(404, f"symbol {raw!r} is not traded here (traded: {', '.join(traded)})")
+    return symbol
+
+
 async def _json_body(request: web.Request) -> dict[str, object]:
     """The optional JSON object body; an empty body is ``{}``."""
     raw = await request.read()  # enforces client_max_size (413)
@@ -165,13 +177,30 @@ async def trades(request: web.Request) -> web.Response:
     limit = _int_param(request, "limit", 100, 1, MAX_LIMIT)
     since = _int_param(request, "since", None, 0, MAX_SINCE_MS)
     assert limit is not None
-    return json_response(TradeList(trades=request.app[CONTROLLER].trades(limit, since)))
+    symbol = _symbol_param(request)
+    return json_response(TradeList(trades=request.app[CONTROLLER].trades(limit, since, symbol)))
 
 
 async def candles(request: web.Request) -> web.Response:
     limit = _int_param(request, "limit", 300, 1, MAX_LIMIT)
     assert limit is not None
-    return json_response(CandleList(candles=request.app[CONTROLLER].candles(limit)))
+    symbol = _symbol_param(request)
+    return json_response(CandleList(candles=request.app[CONTROLLER].candles(limit, symbol)))
+
+
+async def _body_symbol(request: web.Request) -> str | None:
+    """The optional ``{"symbol": ...}`` of /resume and /flatten (``?symbol=`` wins). Their
+    bodies were always ignored, so anything else in one still is (413 still applies)."""
+    try:
+        body = await _json_body(request)
+    except ApiError as error:
+        if error.status == 413:
+            raise
+        return None
+    value = body.get("symbol")
+    if value is not None and not isinstance(value, str):
+        raise ApiError(400, "symbol must be a string")
+    return value
 
 
 def _invalid(error: ValidationError) -> ApiError:
@@ -195,22 +224,23 @@ async def pause(request: web.Request) -> web.Response:
     except ValidationError as error:
         raise _invalid(error) from None
     reason = (body.reason or "").strip() or None
-    result = await request.app[CONTROLLER].pause(reason)
-    logger.info("paused via API (reason: {})", reason or "manual")
+    symbol = _symbol_param(request, body.symbol)
+    result = await request.app[CONTROLLER].pause(reason, symbol)
+    logger.info("paused {} via API (reason: {})", symbol or "every symbol", reason or "manual")
     return json_response(result)
 
 
 async def resume(request: web.Request) -> web.Response:
-    await request.read()  # the body is ignored but still size-limited
-    result = await request.app[CONTROLLER].resume()
-    logger.info("resumed via API")
+    symbol = _symbol_param(request, await _body_symbol(request))
+    result = await request.app[CONTROLLER].resume(symbol)
+    logger.info("resumed {} via API", symbol or "every symbol")
     return json_response(result)
 
 
 async def flatten(request: web.Request) -> web.Response:
-    await request.read()
-    result = await request.app[CONTROLLER].flatten()
-    logger.info("flatten via API: closed={}", result.closed)
+    symbol = _symbol_param(request, await _body_symbol(request))
+    result = await request.app[CONTROLLER].flatten(symbol)
+    logger.info("flatten {} via API: closed={}", symbol or "every symbol", result.closed)
     return json_response(result)
 
 

@@ -68,10 +68,11 @@ Sender = Callable[[bytes], Awaitable[None]]
 class _Entry:
     """One buffered message; mutable so a coalescible one can be replaced in place."""
 
-    __slots__ = ("data", "kind")
+    __slots__ = ("data", "key", "kind")
 
-    def __init__(self, kind: str, data: bytes) -> None:
+    def __init__(self, kind: str, data: bytes, key: str) -> None:
         self.kind = kind
+        self.key = key  # what it coalesces with: its kind, and its symbol when it has one
         self.data = data
 
 
@@ -89,10 +90,12 @@ class FeedClient:
         self.hub = hub
         self.name = name
         self.types: set[str] = set(types)
+        self.symbols: frozenset[str] | None = None  # None: every symbol
         self._send = send
         self._abort = abort
         self._buffer: deque[_Entry] = deque()
-        self._pending: dict[str, _Entry] = {}  # coalescible kind -> its entry still buffered
+        # Coalescible kind (and symbol) -> its entry still buffered.
+        self._pending: dict[str, _Entry] = {}
         self._wakeup = asyncio.Event()
         self.dropped = 0  # messages lost to a full buffer, not yet reported to the client
         self.dropped_total = 0
@@ -104,14 +107,17 @@ class FeedClient:
         self._task: asyncio.Task[None] | None = None
 
     # -- engine side (never awaits) ---------------------------------------------------
-    def offer(self, kind: str, data: bytes, now: float, control: bool = False) -> None:
-        """Buffer one encoded message; ``control`` ones (replies) bypass the subscription."""
+    def offer(self, kind: str, data: bytes, now: float, control: bool = False,
+              symbol: str | None = None) -> None:
+        """Buffer one encoded message; ``control`` ones (replies) bypass the subscription.
+        A coalescible message replaces the buffered one of its kind and symbol."""
         if self.closed.is_set() or (not control and kind not in self.types):
             return
+        key = kind if symbol is None else f"{kind}:{symbol}"
         if self._is_stuck(now):
             self.drop(f"client stayed behind for more than {self.hub.stall_timeout:g}s")
             return
-        pending = self._pending.get(kind)
+        pending = self._pending.get(key)
         if pending is not None:
             pending.data = data  # latest wins, keeps its place in the queue
             return
@@ -123,10 +129,10 @@ class FeedClient:
             if self.full_since is None:
                 self.full_since = now
             return
-        entry = _Entry(kind, data)
+        entry = _Entry(kind, data, key)
         self._buffer.append(entry)
         if kind in COALESCIBLE:
-            self._pending[kind] = entry
+            self._pending[key] = entry
         self._wakeup.set()
 
     def _backlog(self) -> int:
@@ -172,8 +178,8 @@ class FeedClient:
                     continue
                 if self._buffer:
                     entry = self._buffer.popleft()
-                    if self._pending.get(entry.kind) is entry:
-                        del self._pending[entry.kind]
+                    if self._pending.get(entry.key) is entry:
+                        del self._pending[entry.key]
                     data = entry.data
                 else:
                     data = encode_message("overflow", Overflow(dropped=self.dropped))
@@ -223,6 +229,8 @@ class FeedHub:
             return
         now = time.monotonic()
         clients = list(self._clients.values())
+        # Ticks, candles, trades and orders belong to a symbol; a client may want some only.
+        symbol = getattr(payload, "symbol", None)
         if not any(kind in c.types for c in clients):
             for client in clients:
                 client.check(now)
@@ -233,8 +241,9 @@ class FeedHub:
             logger.error("unserialisable {} message not published: {}", kind, error)
             return
         for client in clients:
-            if kind in client.types:
-                client.offer(kind, data, now)
+            if kind in client.types and (symbol is None or client.symbols is None
+                                         or symbol in client.symbols):
+                client.offer(kind, data, now, symbol=symbol)
             else:
                 client.check(now)
 

@@ -118,11 +118,20 @@ def _get(summary: str, ok: dict[str, Any] | None, *, params: list[dict[str, Any]
 
 def _post(summary: str, ok: dict[str, Any], body: dict[str, Any] | None = None
           ) -> dict[str, Any]:
+    """A state change; each takes ``?symbol=`` (one symbol only; 404 when not traded)."""
     op: dict[str, Any] = {"summary": summary, "security": [{"bearerAuth": []}],
-                          "responses": {"200": ok, **_WRITE_ERRORS}}
+                          "parameters": [_SYMBOL],
+                          "responses": {"200": ok, **_WRITE_ERRORS, "404": _NOT_TRADED}}
     if body is not None:
         op["requestBody"] = body
     return {"post": op}
+
+
+_SYMBOL: dict[str, Any] = {
+    "name": "symbol", "in": "query", "required": False,
+    "description": "one traded symbol (default: every symbol, or the first for candles)",
+    "schema": {"type": "string", "maxLength": 40}}
+_NOT_TRADED = _err("the symbol is not traded by this daemon")
 
 
 def _int_query(name: str, description: str, minimum: int, maximum: int) -> dict[str, Any]:
@@ -162,7 +171,11 @@ def _ws_operation() -> dict[str, Any]:
                  "description": "comma-separated subset of tick,candle,trade,order,status "
                                 "(default: all)",
                  "schema": {"type": "string", "pattern": _TYPES_PATTERN}},
-                *_WS_HANDSHAKE],
+                {"name": "symbols", "in": "query", "required": False,
+                 "description": "comma-separated symbols whose ticks, candles, trades and "
+                                "orders are wanted (default: all; status always)",
+                 "schema": {"type": "string", "maxLength": 400}},
+                _SYMBOL, *_WS_HANDSHAKE],
         read_gated=False,
         extra={"101": {"description": "switching protocols to WebSocket; each frame is a "
                                       "FeedMessage (components/schemas/FeedMessage)"},
@@ -181,16 +194,18 @@ def _paths() -> dict[str, Any]:
         "/trades": _get("Closed trades", _json(_ref("TradeList"), "closed trades"), params=[
             _int_query("limit", f"{_LIMIT_DOC}, default 100", 1, 1000),
             _int_query("since", "only trades closed at or after this epoch ms", 0, 2**53),
-        ]),
+            _SYMBOL,
+        ], extra={"404": _NOT_TRADED}),
         "/candles": _get("Recent closed 1-minute candles, oldest first",
                          _json(_ref("CandleList"), "candles"),
-                         params=[_int_query("limit", f"{_LIMIT_DOC}, default 300", 1, 1000)]),
+                         params=[_int_query("limit", f"{_LIMIT_DOC}, default 300", 1, 1000),
+                                 _SYMBOL], extra={"404": _NOT_TRADED}),
         "/pause": _post("Pause new entries (persisted: a restart stays paused)",
                         _json(_ref("Status"), "status after pausing"),
                         body={"required": False, "content": {
                             "application/json": {"schema": _ref("PauseRequest")}}}),
         "/resume": _post("Lift the manual pause", _json(_ref("Status"), "status after resuming")),
-        "/flatten": _post("Close the open position at market",
+        "/flatten": _post("Close the open positions at market",
                           _json(_ref("FlattenResult"), "whether a position was closed")),
         "/healthz": _get("Liveness: the process answers", _json(_ref("Liveness"), "alive"),
                          read_gated=False, extra={"403": _err("Host not allowed")}),

@@ -65,8 +65,22 @@ async def _authenticate_by_message(ws: web.WebSocketResponse, request: web.Reque
     return False
 
 
-def _subscribed(types: set[str]) -> bytes:
-    return encode_message("subscribed", Subscription(types=sorted(types)))
+def _subscribed(types: set[str], symbols: frozenset[str] | None = None) -> bytes:
+    if symbols is None:  # every symbol: the field is left out, as before symbols existed
+        return encode_message("subscribed", Subscription(types=sorted(types)))
+    return encode_message("subscribed", Subscription(types=sorted(types),
+                                                     symbols=sorted(symbols)))
+
+
+def parse_symbols(raw: object) -> frozenset[str] | None:
+    """``symbols`` of a subscription: comma-separated text or a list; None/empty: all."""
+    if raw is None or raw == "":
+        return None
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise ValueError("symbols must be a list of strings")
+    names = frozenset(i.strip().upper() for i in items if i.strip())
+    return names or None
 
 
 def _handle_client_message(client: FeedClient, raw: str) -> None:
@@ -78,7 +92,8 @@ def _handle_client_message(client: FeedClient, raw: str) -> None:
         op = body.get("op")
         if op == "subscribe":
             client.types = parse_types(body.get("types"))
-            reply = _subscribed(client.types)
+            client.symbols = parse_symbols(body.get("symbols"))
+            reply = _subscribed(client.types, client.symbols)
             client.offer("subscribed", reply, now, control=True)
         elif op == "ping":
             client.offer("pong", encode_message("pong", Empty()), now, control=True)
@@ -108,6 +123,9 @@ def _handshake_types(request: web.Request) -> set[str]:
 
 async def ws_handler(request: web.Request) -> web.StreamResponse:
     types = _handshake_types(request)
+    # ?symbol=ETHUSDT or ?symbols=BTCUSDT,ETHUSDT: only those symbols' ticks, candles, trades
+    # and orders (status messages always).
+    symbols = parse_symbols(request.query.get("symbols") or request.query.get("symbol"))
     settings = request.app[SETTINGS]
     need_auth = settings.api_read_requires_token
     if need_auth and bearer_token(request) is not None:
@@ -140,8 +158,9 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB]
     peer = request.remote or "?"
     client = hub.add_client(send, abort, types, name=peer)
+    client.symbols = symbols
     now = time.monotonic()
-    client.offer("subscribed", _subscribed(types), now, control=True)
+    client.offer("subscribed", _subscribed(types, symbols), now, control=True)
     if "status" in types:
         try:
             client.offer("status", encode_message("status", request.app[CONTROLLER].status()),

@@ -50,7 +50,27 @@ def known_symbols(symbol: str, listed: dict[str, Instrument]) -> str:
     return f"{', '.join(shown)}, … ({len(tradable)} tradable)"
 
 
-async def tradable_instrument(rest: BitunixRestClient, symbol: str) -> Instrument:
+async def tradable_instruments(rest: BitunixRestClient, symbols: tuple[str, ...],
+                               setting: str = "LA_SYMBOLS") -> dict[str, Instrument]:
+    """The trading rules of every symbol in one REST question; ConfigError naming ``setting``
+    for the first unknown or untradable one (asked again alone, for its own message)."""
+    try:
+        listed = await rest.trading_pairs(list(symbols))
+    except BitunixApiError as error:
+        if error.code not in UNKNOWN_SYMBOL_CODES:
+            raise
+        listed = {}
+    found: dict[str, Instrument] = {}
+    for symbol in symbols:
+        instrument = listed.get(symbol)
+        if instrument is None or not instrument.tradable:
+            instrument = await tradable_instrument(rest, symbol, setting)
+        found[symbol] = instrument
+    return found
+
+
+async def tradable_instrument(rest: BitunixRestClient, symbol: str,
+                              setting: str = "LA_SYMBOL") -> Instrument:
     """The trading rules of ``symbol``; ConfigError when it is unknown or not tradable.
 
     Network errors propagate unchanged (the caller decides whether to fall back).
@@ -69,8 +89,8 @@ async def tradable_instrument(rest: BitunixRestClient, symbol: str) -> Instrumen
         except (BitunixApiError, aiohttp.ClientError, TimeoutError):
             known = "(the list could not be fetched)"
         raise ConfigError(
-            f"invalid setting LA_SYMBOL: {symbol} is unknown on {where}; known: {known}")
+            f"invalid setting {setting}: {symbol} is unknown on {where}; known: {known}")
     if not instrument.tradable:
-        raise ConfigError(f"invalid setting LA_SYMBOL: {symbol} is not tradable on {where} "
+        raise ConfigError(f"invalid setting {setting}: {symbol} is not tradable on {where} "
                           f"({untradable_reason(instrument)})")
     return instrument

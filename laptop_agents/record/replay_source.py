@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -210,7 +210,8 @@ class ReplayFeed:
     async def subscribe_ticker(self, symbol: str) -> None:
         pass
 
-    def listen(self, start_after_open_time: int | None = None) -> AsyncIterator[MarketEvent]:
+    def listen(self, start_after_open_time: int | Mapping[str, int] | None = None
+               ) -> AsyncIterator[MarketEvent]:
         return self._timeline.events()
 
     def force_reconnect(self, reason: str) -> bool:

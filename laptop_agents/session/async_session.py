@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 
 import aiohttp
@@ -45,17 +45,17 @@ from laptop_agents.models import (
 )
 from laptop_agents.session.clock_watch import ClockWatch
 from laptop_agents.session.control import EngineController
-from laptop_agents.session.describe import banner, describe_position
-from laptop_agents.session.gate import TradingGate
+from laptop_agents.session.describe import banner
 from laptop_agents.session.health import FeedStatus, Health
 from laptop_agents.session.looplag import LoopLagSampler
 from laptop_agents.session.outcomes import Outcomes
 from laptop_agents.session.ports import Notifier
 from laptop_agents.session.startup import StoppedDuringStartup, until_stopped
 from laptop_agents.session.symbol_engine import SymbolEngine
+from laptop_agents.session.symbol_set import SymbolSet, symbol_gate
 from laptop_agents.session.tasks import TaskInfo, TaskSpec, TaskSupervisor
 from laptop_agents.session.timeline import Stamp, Timeline
-from laptop_agents.session.wiring import EngineParts, build_parts, open_journal
+from laptop_agents.session.wiring import EngineParts, SymbolParts, build_parts, open_journal
 from laptop_agents.strategy.base import Strategy
 
 GIL_SWITCH_INTERVAL_S = 0.001
@@ -64,7 +64,7 @@ YIELD_EVERY = 64  # items handled between two hand-overs of the loop when a back
 
 
 class AsyncRunner:
-    """The running engine of one symbol over one paper account."""
+    """The running engine of one or several symbols over one paper account."""
 
     def __init__(self, settings: Settings, parts: EngineParts) -> None:
         self.settings = settings
@@ -83,44 +83,51 @@ class AsyncRunner:
         self.lag = LoopLagSampler(metrics=self.metrics)
         self.clock_watch = ClockWatch(self.clock.local, self.clock,
                                       settings.pause_detect_seconds)
-        guard = PriceGuard(band=settings.price_band_pct / 100,
-                           confirm_quotes=settings.price_confirm_quotes,
-                           confirm_seconds=settings.price_confirm_seconds,
-                           monotonic=self.timeline.mono)
-        paused, reason = parts.journal.pause_state()
-        self.gate = TradingGate(
-            stale_after=settings.stale_after, kill_file=settings.kill_file, store=parts.journal,
-            manual_pause=(bool(paused), reason),
-            risk_reason=lambda: parts.broker.entries_paused_reason,
-            suspect_for=guard.suspect_for, monotonic=self.timeline.mono,
-        )
         self.outcomes = Outcomes(self.metrics, after=self._events_reported)
-        self.engine = SymbolEngine(
-            settings, instrument=parts.instrument, broker=parts.broker, strategy=parts.strategy,
-            gate=self.gate, guard=guard, rest=parts.rest, clock=parts.clock,
-            metrics=self.metrics, outcomes=self.outcomes,
-            on_change=lambda: self.controller.publish_status(force=True),
-            candle_cache=parts.candles, timeline=self.timeline)
+        symbols = parts.symbols()
+        self.symbols = SymbolSet([self._symbol_engine(settings, parts, one, len(symbols) > 1)
+                                  for one in symbols], parts.journal)
+        self.engine = self.symbols.primary  # the one-symbol fields of /status describe it
+        self.gate = self.engine.gate
+        # Items are handed to their symbol's engine: one dict lookup per tick.
+        self._route = self.symbols.by_symbol
         self.health = Health(engine=self.engine, journal=parts.journal, provider=parts.provider,
                              clock=parts.clock, clock_watch=self.clock_watch, lag=self.lag,
-                             metrics=self.metrics, notifier=parts.notifier, feed=self.feed)
+                             metrics=self.metrics, notifier=parts.notifier, feed=self.feed,
+                             engines=list(self.symbols))
         self.supervisor = TaskSupervisor(self.task_table())
         self.controller = EngineController(
             settings, engine=self.engine, journal=parts.journal, health=self.health,
             feed=self.feed, lag=self.lag, outcomes=self.outcomes,
-            tasks=self.supervisor.states, stopped=self.stopped)
+            tasks=self.supervisor.states, stopped=self.stopped, symbols=self.symbols)
         self._executor: Executor = parts.executor or ThreadPoolExecutor(max_workers=1,
                                                               thread_name_prefix="strategy")
+
+    def _symbol_engine(self, settings: Settings, parts: EngineParts, one: SymbolParts,
+                       several: bool) -> SymbolEngine:
+        guard = PriceGuard(band=settings.price_band_pct / 100,
+                           confirm_quotes=settings.price_confirm_quotes,
+                           confirm_seconds=settings.price_confirm_seconds,
+                           monotonic=self.timeline.mono)
+        broker = one.broker
+        gate = symbol_gate(settings, parts.journal, one.instrument.symbol, several, guard,
+                           lambda: broker.entries_paused_reason, self.timeline)
+        return SymbolEngine(
+            settings, instrument=one.instrument, broker=broker, strategy=one.strategy,
+            gate=gate, guard=guard, rest=parts.rest, clock=parts.clock,
+            metrics=self.metrics, outcomes=self.outcomes,
+            on_change=lambda: self.controller.publish_status(force=True),
+            candle_cache=one.candles, timeline=self.timeline)
 
     @classmethod
     async def create(cls, settings: Settings, *, session: aiohttp.ClientSession,
                      clock: ExchangeClock | None = None, metrics: Metrics | None = None,
-                     notifier: Notifier | None = None,
-                     strategy: Strategy | None = None) -> AsyncRunner:
+                     notifier: Notifier | None = None, strategy: Strategy | None = None,
+                     strategies: Mapping[str, Strategy] | None = None) -> AsyncRunner:
         """Build every part from ``settings`` (session/wiring.py) on one aiohttp session."""
         return cls(settings, await build_parts(settings, session=session, clock=clock,
                                                metrics=metrics, notifier=notifier,
-                                               strategy=strategy))
+                                               strategy=strategy, strategies=strategies))
 
     # --- the tasks ------------------------------------------------------------------------
     def heartbeat_interval(self) -> float:
@@ -145,8 +152,7 @@ class AsyncRunner:
         }
 
     async def _market_data(self, info: TaskInfo) -> None:
-        history = self.engine.history
-        start_after = history[-1].open_time if history else None
+        start_after = self.symbols.start_after()
         handled = 0
         # The timeline sees each item as it is handled (a recorder appends it to its buffer).
         items = self.timeline.feed(self.provider.listen(start_after_open_time=start_after))
@@ -170,28 +176,34 @@ class AsyncRunner:
 
     def on_market_event(self, item: MarketEvent) -> None:
         if isinstance(item, Tick):
-            self.engine.on_tick(item, time.perf_counter())
-            if self.feed.state is ConnectionState.CONNECTING and not self.gate.feed_connected:
+            engine = self._route.get(item.symbol)
+            if engine is None:
+                return  # a symbol nobody trades
+            engine.on_tick(item, time.perf_counter())
+            if self.feed.state is ConnectionState.CONNECTING and not engine.gate.feed_connected:
                 # Some providers only report CONNECTED implicitly with the first data.
                 self._set_feed(ConnectionState.CONNECTED)
         elif isinstance(item, Candle):
-            self.engine.on_candle(item)
+            if (engine := self._route.get(item.symbol)) is not None:
+                engine.on_candle(item)
         elif isinstance(item, MarkPrice):
-            self.engine.on_mark(item)
+            if (engine := self._route.get(item.symbol)) is not None:
+                engine.on_mark(item)
         else:
             self.on_connection(item)
 
     def on_connection(self, event: ConnectionEvent) -> None:
+        on = event.symbols  # empty: the one socket every symbol is on
         if event.state is ConnectionState.LOST:
-            self._set_feed(ConnectionState.LOST, event.reason)
+            self._set_feed(ConnectionState.LOST, event.reason, on)
             logger.warning("market data lost ({}): entries paused", event.reason or "no reason")
         elif event.state is ConnectionState.RECOVERED:
             self.feed.reconnects += 1
-            self._set_feed(ConnectionState.CONNECTED)
+            self._set_feed(ConnectionState.CONNECTED, "", on)
             outage = "" if event.outage_s is None else f" after {event.outage_s:.1f}s"
             logger.info("market data recovered{} (reconnected, backfilled)", outage)
         elif event.state is ConnectionState.CONNECTED:
-            self._set_feed(ConnectionState.CONNECTED)
+            self._set_feed(ConnectionState.CONNECTED, "", on)
             logger.info("market data connected")
         self.controller.publish_status(force=True)
 
@@ -200,19 +212,26 @@ class AsyncRunner:
         self.health.update_gauges()
         self.controller.status_changed()
 
-    def _set_feed(self, state: ConnectionState, detail: str = "") -> None:
-        self.feed.state = state
-        if state is ConnectionState.CONNECTED:
-            self.gate.feed_up()
-        else:
-            self.gate.feed_down(detail or state.value)
+    def _set_feed(self, state: ConnectionState, detail: str = "",
+                  symbols: tuple[str, ...] = ()) -> None:
+        """A connection's state reaches the gates of the symbols on it (empty: all)."""
+        for gate in self.symbols.gates(symbols):
+            if state is ConnectionState.CONNECTED:
+                gate.feed_up()
+            else:
+                gate.feed_down(detail or state.value)
+        # The feed as a whole: lost while any of its sockets is.
+        everywhere = all(gate.feed_connected for gate in self.symbols.gates())
+        self.feed.state = state if not symbols or not everywhere else ConnectionState.CONNECTED
 
     async def _strategy(self, info: TaskInfo) -> None:
-        await self.engine.decide_forever(self._executor, on_decision=info.ran)
+        if self.symbols.several:
+            await self.symbols.decide_forever(self._executor, info.ran)
+        else:
+            await self.engine.decide_forever(self._executor, on_decision=info.ran)
 
     def _watchdog_pass(self, stamp: Stamp) -> float | None:
-        self.gate.refresh()
-        checked = self.engine.watchdog_check()
+        checked = self.symbols.watchdog()
         self.health.update_gauges()
         self.controller.publish_status()
         return 0.0 if checked else None  # only a pass that reached the broker is replayed
@@ -249,7 +268,7 @@ class AsyncRunner:
         logger.warning("resumed after a pause of {:.0f} s: prices marked stale, reconnecting "
                        "and backfilling", seconds)
         self.metrics.pauses_detected.inc()
-        self.gate.mark_stale()
+        self.symbols.mark_stale()
         self.clock.forget()
         self.provider.force_reconnect(f"resumed after a pause of {seconds:.0f} s")
         self.controller.publish_status(force=True)
@@ -294,36 +313,20 @@ class AsyncRunner:
             await self._close()
 
     async def _prepare(self) -> None:
-        await self.engine.warm_up()
-        await self.provider.subscribe_kline(self.engine.symbol, self.settings.interval)
-        await self.provider.subscribe_ticker(self.engine.symbol)
+        await self.symbols.warm_up()
+        await self.symbols.subscribe(self.provider, self.settings.interval)
 
     async def shutdown(self) -> None:
         """Stop new entries, optionally flatten; the supervisor then cancels in order."""
         await self.timeline.point("stop")  # a flatten on exit judges freshness here
         logger.info("shutting down: entries stopped")
-        self.gate.shutting_down()
+        self.symbols.shutting_down()
         self.notifier.stopping()
         self.notifier.status("stopping")
         if self.settings.flatten_on_exit:
-            self._flatten_on_exit()
-            return
-        if self.broker.position is not None:
-            logger.info("open position kept (journaled): {}",
-                        describe_position(self.broker.position))
-        working = len(self.broker.working_orders)
-        if working:
-            logger.info("{} working order(s) kept (journaled)", working)
-
-    def _flatten_on_exit(self) -> None:
-        engine = self.engine
-        if self.broker.position is None:
-            return
-        if engine.last_tick is None or not self.gate.prices_fresh():
-            logger.error("LA_FLATTEN_ON_EXIT: no fresh price; the position is kept (journaled)")
-            return
-        self.outcomes.report(self.broker.flatten(engine.last_tick, "shutdown"), None)
-        logger.info("position closed on exit (LA_FLATTEN_ON_EXIT=true)")
+            self.outcomes.report(self.symbols.flatten_on_exit(), None)
+        else:
+            self.symbols.log_kept()
 
     async def aclose(self) -> None:
         """Release the journal and the socket without running (idempotent)."""
@@ -335,11 +338,11 @@ class AsyncRunner:
         if self.stopped.is_set():
             return
         self._executor.shutdown(wait=False, cancel_futures=True)
-        self.engine.close()
+        self.symbols.close()
         with contextlib.suppress(Exception):
             await self.provider.close()
         try:
-            if self.engine.last_tick is not None or self.engine.history:
+            if any(e.last_tick is not None or e.history for e in self.symbols):
                 self.journal.record_equity(self.clock.now_ms(), self.engine.equity())
             self.journal.close()
         except Exception:

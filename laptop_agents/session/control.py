@@ -14,14 +14,16 @@ from collections.abc import Callable
 from loguru import logger
 
 from laptop_agents.config import Settings
+from laptop_agents.models import ConnectionState
 from laptop_agents.paper.models import TradeClosed
 from laptop_agents.session.controller import FeedPublisher
 from laptop_agents.session.health import FeedStatus, Health
 from laptop_agents.session.looplag import LoopLagSampler
 from laptop_agents.session.outcomes import Outcomes
-from laptop_agents.session.render import candle_view, position_view, trade_view
+from laptop_agents.session.render import candle_view, position_view, tick_view, trade_view
 from laptop_agents.session.status_cache import StatusCache
 from laptop_agents.session.symbol_engine import SymbolEngine
+from laptop_agents.session.symbol_set import SymbolSet
 from laptop_agents.session.views import (
     AccountView,
     CandleView,
@@ -33,6 +35,7 @@ from laptop_agents.session.views import (
     PositionView,
     StatusView,
     StrategyView,
+    SymbolView,
     TaskView,
     TradeView,
     WarmupView,
@@ -47,9 +50,10 @@ class EngineController:
     def __init__(self, settings: Settings, *, engine: SymbolEngine, journal: Journal,
                  health: Health, feed: FeedStatus, lag: LoopLagSampler, outcomes: Outcomes,
                  tasks: Callable[[], dict[str, TaskView]],
-                 stopped: asyncio.Event) -> None:
+                 stopped: asyncio.Event, symbols: SymbolSet | None = None) -> None:
         self.settings = settings
-        self.engine = engine
+        self.engine = engine  # the primary symbol's: the one-symbol fields of /status
+        self.symbols = symbols or SymbolSet([engine], journal)
         self.journal = journal
         self.health = health
         self.feed = feed
@@ -88,7 +92,21 @@ class EngineController:
                                   candles_dropped=engine.candles_dropped),
             position_drift_count=self.feed.drift_count,
             tasks=self._tasks(),
+            symbols={e.symbol: self._symbol(e) for e in self.symbols},
         )
+
+    def _symbol(self, engine: SymbolEngine) -> SymbolView:
+        tick = engine.last_tick
+        return SymbolView(
+            feed=self._feed(engine), gate=GateView.model_validate(engine.gate.snapshot()),
+            position=self._position(engine), working_orders=len(engine.broker.working_orders),
+            last_quote=None if tick is None else tick_view(tick),
+            warmup=WarmupView(candles=len(engine.history), needed=engine.warmup),
+            strategy=StrategyView(decisions=engine.decisions, last_reason=engine.last_decision,
+                                  candles_dropped=engine.candles_dropped))
+
+    def traded_symbols(self) -> list[str]:
+        return list(self.symbols.by_symbol)
 
     def status_json(self) -> bytes:
         """The /status body: rendered once per change, not once per request
@@ -100,10 +118,17 @@ class EngineController:
         request renders it afresh."""
         self._status_body.invalidate()
 
-    def _feed(self) -> FeedView:
-        age, tick = self.engine.gate.last_tick_age(), self.engine.last_tick
+    def _feed(self, engine: SymbolEngine | None = None) -> FeedView:
+        engine = engine or self.engine
+        age, tick = engine.gate.last_tick_age(), engine.last_tick
         clock = self.health.clock
-        return FeedView(state=self.feed.state,
+        state = self.feed.state
+        if engine is not self.engine or self.symbols.several:  # this symbol's connection
+            connected = engine.gate.feed_connected
+            state = ConnectionState.CONNECTED if connected else (
+                ConnectionState.CONNECTING if state is ConnectionState.CONNECTING
+                else ConnectionState.LOST)
+        return FeedView(state=state,
                         last_tick_age_s=None if age is None else round(age, 3),
                         reconnects=self.feed.reconnects,
                         clock_offset_ms=clock.offset_ms() if clock.synced else None,
@@ -133,8 +158,9 @@ class EngineController:
             last_settlement_ms=None if mark is None else mark.last_settlement_ms,
             next_rate=None if upcoming is None else upcoming.rate, next_settlement_ms=next_ms)
 
-    def _position(self) -> PositionView | None:
-        broker, tick = self.engine.broker, self.engine.last_tick
+    def _position(self, engine: SymbolEngine | None = None) -> PositionView | None:
+        engine = engine or self.engine
+        broker, tick = engine.broker, engine.last_tick
         position = broker.position
         if position is None:
             return None
@@ -143,16 +169,22 @@ class EngineController:
                              None if mark is None else mark.mark, broker.liquidation_price())
 
     def positions(self) -> list[PositionView]:
-        view = self._position()
-        return [] if view is None else [view]
+        """Every open position, one per symbol at most, in the symbols' order."""
+        return [view for e in self.symbols if (view := self._position(e)) is not None]
 
-    def trades(self, limit: int, since_ms: int | None) -> list[TradeView]:
+    def trades(self, limit: int, since_ms: int | None,
+               symbol: str | None = None) -> list[TradeView]:
+        """Closed trades of every symbol (or of ``symbol``), newest first."""
         if self._stopped.is_set():  # the journal is closed; the API lives a moment longer
             return []
-        return [trade_view(t) for t in self.journal.trades(limit, since_ms)]
+        return [trade_view(t) for t in self.journal.trades(limit, since_ms, symbol)]
 
-    def candles(self, limit: int) -> list[CandleView]:
-        chosen = list(self.engine.history)[-limit:] if limit > 0 else []
+    def candles(self, limit: int, symbol: str | None = None) -> list[CandleView]:
+        """The last closed candles of ``symbol`` (default: the first symbol)."""
+        engine = self.symbols.get(symbol)
+        if engine is None:
+            return []
+        chosen = list(engine.history)[-limit:] if limit > 0 else []
         return [candle_view(c) for c in chosen]
 
     def readiness(self) -> tuple[bool, list[str]]:
@@ -170,28 +202,32 @@ class EngineController:
         return (not reasons, reasons)
 
     # --- acting ---------------------------------------------------------------------------
-    async def pause(self, reason: str | None) -> StatusView:
-        self.engine.gate.pause(reason)
+    async def pause(self, reason: str | None, symbol: str | None = None) -> StatusView:
+        """Pause every symbol's entries, or ``symbol``'s only."""
+        self.symbols.pause(reason, symbol)
         self.publish_status(force=True)
         return self.status()
 
-    async def resume(self) -> StatusView:
-        self.engine.gate.resume()
+    async def resume(self, symbol: str | None = None) -> StatusView:
+        self.symbols.resume(symbol)
         self.publish_status(force=True)
         return self.status()
 
-    async def flatten(self) -> FlattenResult:
-        engine = self.engine
-        if engine.broker.position is None:
+    async def flatten(self, symbol: str | None = None) -> FlattenResult:
+        """Close every open position (or ``symbol``'s) at market, and cancel working orders.
+        ``trade``: the (first) trade closed; ``reason`` says why something stayed open."""
+        engines = [self.symbols.by_symbol[symbol]] if symbol else list(self.symbols)
+        if all(e.broker.position is None for e in engines):
             return FlattenResult(closed=False, trade=None, reason="no open position")
-        if engine.last_tick is None or not engine.gate.prices_fresh():
-            return FlattenResult(closed=False, trade=None, reason="no fresh price")
-        events = engine.broker.flatten(engine.last_tick, "manual")
+        events, stuck = self.symbols.flatten("manual", symbol=symbol)
         self.outcomes.report(events, None)
         trade = next((e.trade for e in events if isinstance(e, TradeClosed)), None)
         self.publish_status(force=True)
-        return FlattenResult(closed=engine.broker.position is None,
-                             trade=None if trade is None else trade_view(trade))
+        if stuck:
+            return FlattenResult(closed=False, trade=None if trade is None else trade_view(trade),
+                                 reason=f"no fresh price ({', '.join(stuck)})"
+                                 if self.symbols.several else "no fresh price")
+        return FlattenResult(closed=True, trade=None if trade is None else trade_view(trade))
 
     def attach_feed(self, publisher: FeedPublisher) -> None:
         """The API hands the engine its WebSocket hub: tick, candle, trade, order and status

@@ -42,32 +42,39 @@ class Controller(Protocol):
         once per change (session/status_cache.py), not once per request."""
         ...
 
+    def traded_symbols(self) -> list[str]:
+        """The symbols the daemon trades, the first (primary) one first."""
+        ...
+
     def positions(self) -> list[PositionView]:
-        """The open position, if any (paper trading holds at most one)."""
+        """Every open position (one per symbol at most)."""
         ...
 
-    def trades(self, limit: int, since_ms: int | None) -> list[TradeView]:
-        """Closed trades, newest first: at most ``limit``, closed at or after ``since_ms``."""
+    def trades(self, limit: int, since_ms: int | None,
+               symbol: str | None = None) -> list[TradeView]:
+        """Closed trades, newest first: at most ``limit``, closed at or after ``since_ms``,
+        of every symbol or of ``symbol``."""
         ...
 
-    def candles(self, limit: int) -> list[CandleView]:
-        """The last ``limit`` closed candles, oldest first."""
+    def candles(self, limit: int, symbol: str | None = None) -> list[CandleView]:
+        """The last ``limit`` closed candles of ``symbol`` (default: the first), oldest
+        first."""
         ...
 
     def readiness(self) -> tuple[bool, list[str]]:
         """(ready, reasons not ready): feed connected, a fresh tick seen, strategy warm."""
         ...
 
-    async def pause(self, reason: str | None) -> StatusView:
+    async def pause(self, reason: str | None, symbol: str | None = None) -> StatusView:
         """Manual pause, persisted in the journal so a restart stays paused; returns the status
         after it (and publishes it to the feed)."""
         ...
 
-    async def resume(self) -> StatusView:
+    async def resume(self, symbol: str | None = None) -> StatusView:
         """Lift the manual pause; returns the status after it (and publishes it)."""
         ...
 
-    async def flatten(self) -> FlattenResult:
+    async def flatten(self, symbol: str | None = None) -> FlattenResult:
         """Close the open position at market: ``closed`` and the trade, or the reason nothing
         was closed (no open position, no fresh price)."""
         ...

@@ -19,6 +19,7 @@ from laptop_agents.models import ConnectionState, Side
 from laptop_agents.paper.models import Position
 from laptop_agents.session.clock_watch import ClockWatch
 from laptop_agents.session.describe import describe_position
+from laptop_agents.session.gate import PauseReason
 from laptop_agents.session.looplag import LoopLagSampler
 from laptop_agents.session.ports import MarketData, Notifier
 from laptop_agents.session.symbol_engine import SymbolEngine
@@ -49,8 +50,10 @@ def signed_size(position: Position | None) -> Decimal:
 class Health:
     def __init__(self, *, engine: SymbolEngine, journal: Journal, provider: MarketData,
                  clock: ExchangeClock, clock_watch: ClockWatch, lag: LoopLagSampler,
-                 metrics: Metrics, notifier: Notifier, feed: FeedStatus) -> None:
-        self.engine = engine
+                 metrics: Metrics, notifier: Notifier, feed: FeedStatus,
+                 engines: list[SymbolEngine] | None = None) -> None:
+        self.engine = engine  # the primary symbol's
+        self.engines = engines or [engine]  # every traded symbol's, the primary first
         self.journal = journal
         self.provider = provider
         self.clock = clock
@@ -66,26 +69,39 @@ class Health:
         start-up (a restored position) and on every watchdog pass (the mark moves)."""
         engine = self.engine
         broker, metrics = engine.broker, self.metrics
-        metrics.position_size.set(float(signed_size(broker.position)))
         metrics.equity.set(float(engine.equity()))
         metrics.balance.set(float(broker.balance))
         metrics.funding_paid.set(float(broker.funding_paid))
         metrics.margin_used.set(float(broker.margin_used))
-        metrics.liquidation_price.set(float(broker.liquidation_price() or 0))
-        age = engine.gate.last_tick_age()
-        if age is not None:
-            self.metrics.last_quote_age.set(age)
+        for each in self.engines:
+            symbol, position = each.symbol, each.broker.position
+            metrics.position_size.labels(symbol).set(float(signed_size(position)))
+            metrics.liquidation_price.labels(symbol).set(
+                float(each.broker.liquidation_price() or 0))
+            age = each.gate.last_tick_age()
+            if age is not None:
+                metrics.last_quote_age.labels(symbol).set(age)
+            reasons = each.gate.reasons()
+            for reason in PauseReason:
+                metrics.entries_paused.labels(symbol, reason.value).set(reason in reasons)
+            metrics.feed_connected.labels(symbol).set(each.gate.feed_connected)
 
     def health_line(self, lag: float) -> str:
         engine = self.engine
         age = engine.gate.last_tick_age()
-        return (
+        line = (
             f"feed={self.feed.state.value} tick_age={'-' if age is None else f'{age:.1f}s'} "
             f"position={describe_position(engine.broker.position)} "
             f"equity={engine.equity()} "
             f"loop_lag_ms={lag * 1000:.1f} reconnects={self.feed.reconnects} "
             f"gate={','.join(r.value for r in engine.gate.reasons()) or 'open'}"
         )
+        if len(self.engines) == 1:
+            return line
+        # Several symbols: the line above is the primary's; add the account's spread.
+        open_ = sum(1 for e in self.engines if e.broker.position is not None)
+        paused = sum(1 for e in self.engines if not e.gate.entries_allowed())
+        return f"{line} symbols={len(self.engines)} positions={open_} paused={paused}"
 
     def beat(self) -> None:
         # The worst lag since the previous beat: a single old hiccup must not keep withholding
@@ -112,12 +128,14 @@ class Health:
         The exchange account is not reconciled: paper trading has no exchange position (the
         private socket is not used yet). Returns True when in sync.
         """
-        drift = position_drift(self.engine.broker.position,
-                               self.journal.load_position(self.engine.symbol))
-        if drift:
-            self.feed.drift_count += 1
-            logger.error("position drift #{}: {}", self.feed.drift_count, drift)
-            return False
+        for engine in self.engines:
+            drift = position_drift(engine.broker.position,
+                                   self.journal.load_position(engine.symbol))
+            if drift:
+                self.feed.drift_count += 1
+                logger.error("position drift #{} ({}): {}", self.feed.drift_count,
+                             engine.symbol, drift)
+                return False
         at = self.clock.now_ms() if now_ms is None else now_ms
         self.journal.record_equity(at, self.engine.equity())
         return True

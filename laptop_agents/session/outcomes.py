@@ -49,12 +49,12 @@ class Outcomes:
             self.metrics.watchdog_reaction.observe(time.perf_counter() - arrived)
         for event in events:
             if isinstance(event, FundingSettled):
-                self.metrics.funding_settlements.inc()
+                self.metrics.funding_settlements.labels(event.symbol).inc()
             if isinstance(event, TradeClosed):
                 trade = event.trade
-                self.metrics.trades.inc()
+                self.metrics.trades.labels(trade.symbol).inc()
                 if trade.exit_reason == "liquidation":
-                    self.metrics.liquidations.inc()
+                    self.metrics.liquidations.labels(trade.symbol).inc()
                 logger.info("trade closed pnl={} ({})", trade.realized_pnl, describe_trade(trade))
                 self.publisher.publish("trade", trade_view(trade))
                 continue

@@ -8,7 +8,7 @@ source.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Protocol
 
 from laptop_agents.data.exchange_clock import ExchangeClock
@@ -43,7 +43,9 @@ class MarketData(Protocol):
 
     async def subscribe_ticker(self, symbol: str) -> None: ...
 
-    def listen(self, start_after_open_time: int | None = None) -> AsyncIterator[MarketEvent]:
+    def listen(self, start_after_open_time: int | Mapping[str, int] | None = None
+               ) -> AsyncIterator[MarketEvent]:
+        """``start_after_open_time``: one open time, or one per symbol (several symbols)."""
         ...
 
     def force_reconnect(self, reason: str) -> bool: ...

@@ -154,7 +154,7 @@ class SymbolEngine:
         rejected = self.guard.check(tick)
         if rejected is not None:
             # Quarantined: no fill, exit, equity, strategy or chart ever sees this price.
-            self.metrics.quotes_rejected.labels(reason=rejected.value).inc()
+            self.metrics.quotes_rejected.labels(self.symbol, rejected.value).inc()
             if self.guard.external_wanted:
                 self._check_quote_over_rest()
             return
@@ -179,7 +179,7 @@ class SymbolEngine:
         rejected = self.guard.judge_mark(mark.mark)
         if rejected is not None:
             # A mark can liquidate: one that the quotes do not support is never used.
-            self.metrics.quotes_rejected.labels(reason=f"mark_{rejected.value}").inc()
+            self.metrics.quotes_rejected.labels(self.symbol, f"mark_{rejected.value}").inc()
             return
         self.last_mark = mark
         events = self.broker.on_mark(mark)
@@ -362,7 +362,7 @@ class SymbolEngine:
             return
         now = self.clock.now_ms() if now_ms is None else now_ms
         result = self.broker.submit(intent, self.last_tick, now)
-        self.metrics.orders.inc()
+        self.metrics.orders.labels(self.symbol).inc()
         logger.info("order submitted: {} -> {}", describe_intent(intent), result.reason)
         self.outcomes.report(result.events, None)
         self._on_change()

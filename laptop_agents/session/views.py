@@ -135,6 +135,18 @@ class TaskView(View):
     last_run_age_s: Seconds | None = None
 
 
+class SymbolView(View):
+    """One traded symbol in /status ``symbols``: its feed, gate, position and last quote."""
+
+    feed: FeedView
+    gate: GateView
+    position: PositionView | None
+    working_orders: Count
+    last_quote: TickView | None
+    warmup: WarmupView
+    strategy: StrategyView
+
+
 class StatusView(View):
     """The daemon's status: feed, gate, position, equity, PnL, tasks."""
 
@@ -159,6 +171,9 @@ class StatusView(View):
     position_drift_count: Count | Unset = Field(
         None, description="broker/journal position mismatches seen")
     tasks: dict[str, TaskView]
+    symbols: dict[str, SymbolView] | Unset = Field(
+        None, description="every traded symbol by name (the fields above: the first one's "
+                          "and the account's)")
 
 
 # -- market data, trades, broker events -------------------------------------------------------
@@ -228,6 +243,8 @@ class ErrorView(View):
 class PauseRequest(View):
     """The optional body of POST /pause."""
 
+    symbol: Annotated[str, Field(max_length=40)] | None = Field(
+        None, description="pause only this symbol (default: every symbol)")
     reason: Annotated[str, Field(max_length=PAUSE_REASON_MAX_CHARS)] | None = Field(
         None, description="shown in the status gate details; absent, null or blank: "
                           "'paused by operator'")
@@ -261,6 +278,7 @@ class StatusMessage(View):
 
 class Subscription(View):
     types: list[FeedKind]
+    symbols: list[str] | Unset = Field(None, description="only these symbols (default: all)")
 
 
 class SubscribedMessage(View):

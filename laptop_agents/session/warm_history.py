@@ -86,7 +86,8 @@ class CandleCache:
             self._fail(error)
 
 
-def open_candle_cache(settings: Settings, journal: Journal) -> CandleCache:
+def open_candle_cache(settings: Settings, journal: Journal,
+                      symbol: str | None = None) -> CandleCache:
     """The configured series of ``<data dir>/candles.sqlite3``; a disabled cache when the
     store cannot be opened, or when a simulated market's origin is unknown (the embedded
     simulator journals it; a simulator started elsewhere has a market of its own)."""
@@ -103,7 +104,7 @@ def open_candle_cache(settings: Settings, journal: Journal) -> CandleCache:
     except CandleStoreError as error:
         logger.warning("candle store unusable ({}); history comes from REST alone", error)
         return CandleCache(None, None)
-    return CandleCache(store, SeriesKey(source, settings.symbol, settings.interval))
+    return CandleCache(store, SeriesKey(source, symbol or settings.symbol, settings.interval))
 
 
 async def load_history(rest: MarketRest, cache: CandleCache, symbol: str, interval: str,

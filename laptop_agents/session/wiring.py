@@ -7,6 +7,7 @@ CLI and the daemon use.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +17,15 @@ from loguru import logger
 
 from laptop_agents.config import Settings
 from laptop_agents.data.exchange_clock import ExchangeClock
-from laptop_agents.data.instruments import check_leverage, tradable_instrument
+from laptop_agents.data.instruments import (
+    check_leverage,
+    tradable_instrument,
+    tradable_instruments,
+)
 from laptop_agents.data.providers.bitunix_rest import BitunixRestClient
 from laptop_agents.data.providers.bitunix_ws import BitunixWSProvider
 from laptop_agents.data.providers.neterrors import describe_connect_error
+from laptop_agents.data.providers.provider_group import SYMBOLS_PER_SOCKET, ProviderGroup
 from laptop_agents.errors import ConfigError, LaptopAgentsError
 from laptop_agents.metrics import Metrics
 from laptop_agents.models import DEFAULT_BTCUSDT, Instrument
@@ -34,6 +40,17 @@ from laptop_agents.strategy.base import Strategy
 # One journal per market source: the simulator's paper account must never leak into the
 # account traded on real Bitunix prices.
 JOURNAL_FILES = {"bitunix": "journal.sqlite3", "sim": "journal-sim.sqlite3"}
+
+
+@dataclass(frozen=True)
+class SymbolParts:
+    """What one more traded symbol runs on (LA_SYMBOLS): the first symbol's are EngineParts'
+    own fields; every symbol's broker trades in the first one's account."""
+
+    instrument: Instrument
+    broker: PaperBroker
+    strategy: Strategy
+    candles: CandleCache = field(default_factory=lambda: CandleCache(None, None))
 
 
 @dataclass(frozen=True)
@@ -54,6 +71,12 @@ class EngineParts:
     # Where strategy.decide runs. None: a thread of its own, so a slow strategy never holds
     # the loop. A backtest's stream waits for every decision anyway, so it decides inline.
     executor: Executor | None = None
+    others: tuple[SymbolParts, ...] = ()  # the symbols after the first (LA_SYMBOLS)
+
+    def symbols(self) -> list[SymbolParts]:
+        """Every traded symbol's parts, the first (primary) symbol first."""
+        return [SymbolParts(self.instrument, self.broker, self.strategy, self.candles),
+                *self.others]
 
 
 def journal_path(settings: Settings) -> Path:
@@ -100,41 +123,74 @@ async def build_parts(
     metrics: Metrics | None = None,
     notifier: Notifier | None = None,
     strategy: Strategy | None = None,
+    strategies: Mapping[str, Strategy] | None = None,
 ) -> EngineParts:
-    """The REST client and trading rules, the journal and the broker rebuilt from it, the
-    strategy and the WebSocket provider. ``clock`` estimates exchange time from the
-    exchange's own timestamps; it is never the simulator's clock (tests inject one over a
-    skewed laptop clock)."""
+    """The REST client and trading rules, the journal and the brokers rebuilt from it, the
+    strategies and the WebSocket provider(s), for every symbol of ``settings.trade_symbols``.
+    ``clock`` estimates exchange time from the exchange's own timestamps; it is never the
+    simulator's clock (tests inject one over a skewed laptop clock). ``strategy``: one for
+    the one-symbol case; ``strategies``: one per symbol; neither: loaded from the settings."""
     metrics = metrics or Metrics()
     exchange_clock = clock or ExchangeClock()
-    rest = BitunixRestClient(session, settings, exchange_clock)
-    instrument = await fetch_instrument(rest, settings.symbol, settings.bitunix_rest_url)
-    check_leverage(settings.leverage, instrument)
+    rest = BitunixRestClient(session, settings, exchange_clock)  # one limiter for everything
+    symbols = settings.trade_symbols
+    instruments = await fetch_instruments(rest, symbols, settings.bitunix_rest_url)
+    for instrument in instruments.values():
+        check_leverage(settings.leverage, instrument)
     journal = open_journal(settings)
+    strategies = dict(strategies or {})
+    if strategy is not None:
+        strategies.setdefault(symbols[0], strategy)
+    if any(symbol not in strategies for symbol in symbols):
+        from laptop_agents.strategy.per_symbol import load_strategies
+
+        strategies = {**load_strategies(settings), **strategies}
     # The broker judges quote freshness in exchange ms, which run faster on an accelerated
     # exchange than the wall seconds of LA_STALE_AFTER: it asks the clock for the speed.
-    broker = PaperBroker(settings, instrument, journal, clock_speed=lambda: exchange_clock.speed)
-    if broker.position is not None:
-        logger.info("restored open position from the journal: {}",
-                    describe_position(broker.position))
-    if strategy is None:  # the CLI loads it before anything starts; tests may leave it out
-        from laptop_agents.strategy.loader import load_strategy
-
-        strategy = load_strategy(settings)
-    provider = BitunixWSProvider(session, settings, rest=rest, clock=exchange_clock,
-                                 metrics=metrics)
+    first: PaperBroker | None = None
+    parts: list[SymbolParts] = []
+    for symbol in symbols:
+        broker = PaperBroker(settings, instruments[symbol], journal,
+                             clock_speed=lambda: exchange_clock.speed, account=first)
+        first = first or broker
+        if broker.position is not None:
+            logger.info("restored open position from the journal: {}",
+                        describe_position(broker.position))
+        parts.append(SymbolParts(instruments[symbol], broker, strategies[symbol],
+                                 open_candle_cache(settings, journal, symbol)))
+    provider = market_data(session, settings, rest, exchange_clock, metrics, len(symbols))
     engine_rest: MarketRest = rest
     timeline: Timeline | None = None
     if settings.record:  # the engine's REST answers go through the recorder, not the provider's
         from laptop_agents.record.recorder import start_recording
 
         engine_rest, timeline = await start_recording(settings, exchange_clock, rest,
-                                                      instrument, journal.path)
-    return EngineParts(rest=engine_rest, provider=provider, instrument=instrument,
-                       journal=journal, broker=broker, strategy=strategy, clock=exchange_clock,
-                       metrics=metrics, notifier=notifier or NullNotifier(), timeline=timeline,
-                       candles=open_candle_cache(settings, journal))
+                                                      parts[0].instrument, journal.path)
+    head = parts[0]
+    return EngineParts(rest=engine_rest, provider=provider, instrument=head.instrument,
+                       journal=journal, broker=head.broker, strategy=head.strategy,
+                       clock=exchange_clock, metrics=metrics,
+                       notifier=notifier or NullNotifier(), timeline=timeline,
+                       candles=head.candles, others=tuple(parts[1:]))
 
 
-__all__ = ["JOURNAL_FILES", "EngineParts", "build_parts", "fetch_instrument", "journal_path",
-           "open_journal"]
+async def fetch_instruments(rest: BitunixRestClient, symbols: tuple[str, ...],
+                            rest_url: str = "") -> dict[str, Instrument]:
+    """Every symbol's trading rules; one symbol keeps the BTCUSDT fallback (fetch_instrument)."""
+    if len(symbols) == 1:
+        return {symbols[0]: await fetch_instrument(rest, symbols[0], rest_url)}
+    return await tradable_instruments(rest, symbols)
+
+
+def market_data(session: aiohttp.ClientSession, settings: Settings, rest: BitunixRestClient,
+                clock: ExchangeClock, metrics: Metrics, symbols: int) -> MarketData:
+    """One socket for up to SYMBOLS_PER_SOCKET symbols, a group of sockets beyond."""
+    sockets = -(-symbols // SYMBOLS_PER_SOCKET)
+    if sockets <= 1:
+        return BitunixWSProvider(session, settings, rest=rest, clock=clock, metrics=metrics)
+    return ProviderGroup([BitunixWSProvider(session, settings, rest=rest, clock=clock,
+                                            metrics=metrics) for _ in range(sockets)])
+
+
+__all__ = ["JOURNAL_FILES", "EngineParts", "SymbolParts", "build_parts", "fetch_instrument",
+           "fetch_instruments", "journal_path", "market_data", "open_journal"]

@@ -110,15 +110,20 @@ class MemoryController:
     def status_json(self) -> bytes:
         return view_json(self.status())  # the tests change state directly: never cached
 
+    def traded_symbols(self) -> list[str]:
+        return ["BTCUSDT"]
+
     def positions(self) -> list[PositionView]:
         return [self.position] if self.position else []
 
-    def trades(self, limit: int, since_ms: int | None) -> list[TradeView]:
+    def trades(self, limit: int, since_ms: int | None,
+               symbol: str | None = None) -> list[TradeView]:
         self.trade_calls.append((limit, since_ms))
-        rows = [t for t in self._trades if since_ms is None or t.closed_ms >= since_ms]
+        rows = [t for t in self._trades if (since_ms is None or t.closed_ms >= since_ms)
+                and symbol in (None, t.symbol)]
         return rows[::-1][:limit]  # newest first, like the journal
 
-    def candles(self, limit: int) -> list[CandleView]:
+    def candles(self, limit: int, symbol: str | None = None) -> list[CandleView]:
         return self._candles[-limit:]
 
     def readiness(self) -> tuple[bool, list[str]]:
@@ -129,7 +134,7 @@ class MemoryController:
             reasons.append("strategy warming up")
         return (not reasons, reasons)
 
-    async def pause(self, reason: str | None) -> StatusView:
+    async def pause(self, reason: str | None, symbol: str | None = None) -> StatusView:
         self.pause_calls.append(reason)
         self.pause_reason = reason
         if PauseReason.MANUAL not in self.reasons:
@@ -137,14 +142,14 @@ class MemoryController:
         self._publish_status()
         return self.status()
 
-    async def resume(self) -> StatusView:
+    async def resume(self, symbol: str | None = None) -> StatusView:
         self.pause_reason = None
         if PauseReason.MANUAL in self.reasons:
             self.reasons.remove(PauseReason.MANUAL)
         self._publish_status()
         return self.status()
 
-    async def flatten(self) -> FlattenResult:
+    async def flatten(self, symbol: str | None = None) -> FlattenResult:
         if self.position is None:
             return FlattenResult(closed=False, trade=None)
         trade = _trade(len(self._trades), self.position.entry, self.bid, Decimal("10.0"),

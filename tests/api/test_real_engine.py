@@ -57,7 +57,8 @@ async def conforms(response: aiohttp.ClientResponse, path: str, method: str = "G
 
 
 def metric(text: str, name: str) -> float:
-    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    """A sample's value; a per-symbol one (``{symbol="BTCUSDT"}``) counts as the metric."""
+    match = re.search(rf'^{re.escape(name)}(?:{{symbol="BTCUSDT"}})? (\S+)$', text, re.MULTILINE)
     assert match, f"{name} missing from /metrics"
     return float(match.group(1))
 

@@ -61,7 +61,7 @@ async def test_one_crafted_frame_neither_stops_out_nor_takes_profit(
         assert runner.engine.guard.stats.rejected == {"outside_band": 2}
         assert runner.controller.status().data_health.quotes_rejected == {"outside_band": 2}
         metrics = runner.metrics.render().decode()
-        assert 'la_quotes_rejected_total{reason="outside_band"} 2.0' in metrics
+        assert 'la_quotes_rejected_total{reason="outside_band",symbol="BTCUSDT"} 2.0' in metrics
 
 
 async def test_a_crafted_frame_does_not_fill_a_resting_limit(sim: Any, tmp_path: Path) -> None:
@@ -183,4 +183,5 @@ async def test_a_crafted_mark_price_never_liquidates(sim: Any, tmp_path: Path) -
         assert runner.engine.guard.stats.marks_rejected == {"outside_band": 1}
         assert runner.controller.status().data_health.marks_rejected == {"outside_band": 1}
         metrics = runner.metrics.render().decode()
-        assert 'la_quotes_rejected_total{reason="mark_outside_band"} 1.0' in metrics
+        assert ('la_quotes_rejected_total{reason="mark_outside_band",symbol="BTCUSDT"} 1.0'
+                in metrics)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal
 
 import aiohttp
@@ -135,7 +135,7 @@ class BitunixWSProvider:
 
     # ------------------------------------------------------------------ supervisor
 
-    async def _supervise(self, start_after: int | None) -> None:
+    async def _supervise(self, start_after: int | Mapping[str, int] | None) -> None:
         try:
             await self.connect()
             await self._subs.send()
@@ -181,12 +181,14 @@ class BitunixWSProvider:
 
     # ------------------------------------------------------------------ public loop
 
-    async def listen(self, start_after_open_time: int | None = None) -> AsyncIterator[MarketEvent]:
+    async def listen(self, start_after_open_time: int | Mapping[str, int] | None = None
+                     ) -> AsyncIterator[MarketEvent]:
         """Yield Ticks, MarkPrices, closed Candles (exactly once, in order) and
         ConnectionEvents.
 
-        With ``start_after_open_time`` every closed candle after it is first fetched over REST,
-        so warm-up history and live candles join without a gap. Raises FeedRefusedError or
+        With ``start_after_open_time`` (one open time, or one per symbol) every closed candle
+        after it is first fetched over REST, so warm-up history and live candles join without
+        a gap. Raises FeedRefusedError or
         AuthenticationError when connecting must stop.
         """
         if self._listening:

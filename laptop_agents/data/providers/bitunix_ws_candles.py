@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -67,7 +68,7 @@ class _Reset:
 
 @dataclass
 class _Backfill:
-    start_after: int | None
+    start_after: int | Mapping[str, int] | None
     done: asyncio.Future[None]
 
 
@@ -101,7 +102,7 @@ class CandleWorker:
         """The socket died: running buckets are forgotten (the backfill covers them)."""
         self.inbox.put_nowait(_Reset())
 
-    async def backfill(self, start_after: int | None) -> None:
+    async def backfill(self, start_after: int | Mapping[str, int] | None) -> None:
         """Emit every closed candle missed (after ``start_after``) and wait until it is done.
         Queued behind the pushes already received, so candles stay in order."""
         if not self.streams:
@@ -303,15 +304,17 @@ class CandleWorker:
             else:  # REST does not have it yet: ask again later
                 stream.deadline = time.monotonic() + self._retry_wait()
 
-    async def _backfill(self, start_after: int | None) -> None:
+    async def _backfill(self, start_after: int | Mapping[str, int] | None) -> None:
         if self.streams:
             with contextlib.suppress(Exception):  # the klines call below reports failures
                 await self._rest.refresh_time(next(iter(self.streams.values())).symbol)
         now_ms = self._clock.now_ms()
         for stream in self.streams.values():
-            if start_after is not None and (stream.last_emitted is None
-                                            or stream.last_emitted < start_after):
-                stream.last_emitted = start_after
+            after = (start_after.get(stream.symbol) if isinstance(start_after, Mapping)
+                     else start_after)  # per symbol when several trade
+            if after is not None and (stream.last_emitted is None
+                                      or stream.last_emitted < after):
+                stream.last_emitted = after
             # Nothing emitted yet but a bucket was seen before the drop: start there, so a
             # candle that was running when the socket died is not lost.
             await self._emit_closed_through(stream, bucket_start(now_ms, stream.interval),

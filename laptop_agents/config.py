@@ -22,6 +22,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from laptop_agents.errors import ConfigError
 from laptop_agents.models import WS_INTERVAL_MS
+from laptop_agents.notify.events import parse_events
+from laptop_agents.notify.targets import parse_targets, url_secrets
 
 ENV_PREFIX = "LA_"
 
@@ -252,6 +254,13 @@ class Settings(BaseSettings):
         5.0, gt=0, description="A WS client this far behind (s) is disconnected."
     )
 
+    # --- notifications (docs/notifications.md) --------------------------------------------
+    webhook_url: SecretStr | None = Field(
+        None, description="Webhook URL(s) notified of trading events: one, comma-separated, or "
+        "a JSON list; a Telegram sendMessage URL gets text.")
+    notify_events: str = Field(
+        "all", description="Events notified: all, or comma-separated names (entry, exit, ...).")
+
     # --- logging and service -------------------------------------------------------------
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level."
@@ -307,6 +316,15 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("webhook_url", "notify_events")
+    @classmethod
+    def _notifications(cls, value: SecretStr | str | None) -> object:
+        if isinstance(value, SecretStr):  # messages name the receivers redacted, never whole
+            parse_targets(value.get_secret_value())
+        elif isinstance(value, str):
+            parse_events(value)
+        return value
+
     @field_validator("api_token")
     @classmethod
     def _strong_token(cls, value: SecretStr | None) -> SecretStr | None:
@@ -346,7 +364,9 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Every configured secret value, so the log sink can scrub them."""
         values = [self.bitunix_api_key, self.bitunix_api_secret, self.api_token]
-        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        hooks = url_secrets(self.webhook_url.get_secret_value() if self.webhook_url else None)
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()
+                ] + hooks
 
 
 def _format_validation_error(error: ValidationError) -> str:
@@ -356,9 +376,8 @@ def _format_validation_error(error: ValidationError) -> str:
     if location:
         name = ENV_PREFIX + location[0].upper()
         got = first.get("input")
-        shown = "" if isinstance(got, dict) or "secret" in name.lower() or "TOKEN" in name else (
-            f" (got {got!r})"
-        )
+        hidden = isinstance(got, dict) or any(w in name for w in ("SECRET", "TOKEN", "WEBHOOK"))
+        shown = "" if hidden else f" (got {got!r})"
         return f"invalid setting {name}: {message}{shown}"
     return f"invalid settings: {message}"
 

@@ -75,6 +75,7 @@ class AsyncRunner:
         self.clock = parts.clock
         self.metrics = parts.metrics
         self.notifier = parts.notifier
+        self.notifications = parts.notifications  # webhooks (laptop_agents/notify/)
         # Live: the real clocks. Recording or replaying: the record/ package's timelines.
         self.timeline = parts.timeline or Timeline(parts.clock)
         self.api_ready = asyncio.Event()
@@ -94,7 +95,8 @@ class AsyncRunner:
             risk_reason=lambda: parts.broker.entries_paused_reason,
             suspect_for=guard.suspect_for, monotonic=self.timeline.mono,
         )
-        self.outcomes = Outcomes(self.metrics, after=self._events_reported)
+        self.outcomes = Outcomes(self.metrics, after=self._events_reported,
+                                 notifications=self.notifications)
         self.engine = SymbolEngine(
             settings, instrument=parts.instrument, broker=parts.broker, strategy=parts.strategy,
             gate=self.gate, guard=guard, rest=parts.rest, clock=parts.clock,
@@ -182,6 +184,7 @@ class AsyncRunner:
             self.on_connection(item)
 
     def on_connection(self, event: ConnectionEvent) -> None:
+        self.notifications.connection(event)
         if event.state is ConnectionState.LOST:
             self._set_feed(ConnectionState.LOST, event.reason)
             logger.warning("market data lost ({}): entries paused", event.reason or "no reason")
@@ -211,7 +214,7 @@ class AsyncRunner:
         await self.engine.decide_forever(self._executor, on_decision=info.ran)
 
     def _watchdog_pass(self, stamp: Stamp) -> float | None:
-        self.gate.refresh()
+        self.notifications.gate(self.gate.refresh())
         checked = self.engine.watchdog_check()
         self.health.update_gauges()
         self.controller.publish_status()
@@ -288,6 +291,7 @@ class AsyncRunner:
                                {name: info.interval for name, info in self.supervisor.info.items()},
                                self.gate.reasons()))
             self.clock_watch.restart()  # measure from now: warm-up took time
+            self.notifications.started(self.settings.source, self.engine.strategy.name)
             await self.supervisor.run(stop, self.shutdown)
         finally:
             sys.setswitchinterval(previous_switch)
@@ -345,6 +349,7 @@ class AsyncRunner:
         except Exception:
             logger.exception("journal flush failed")
         await self.timeline.aclose()
+        await self.notifications.aclose()  # "stopped", then a flush of at most 2 s
         self.stopped.set()
         logger.info("engine stopped")
 

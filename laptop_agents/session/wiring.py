@@ -23,6 +23,7 @@ from laptop_agents.data.providers.neterrors import describe_connect_error
 from laptop_agents.errors import ConfigError, LaptopAgentsError
 from laptop_agents.metrics import Metrics
 from laptop_agents.models import DEFAULT_BTCUSDT, Instrument
+from laptop_agents.notify.notifications import Notifications, build_notifications
 from laptop_agents.paper.broker import PaperBroker
 from laptop_agents.session.describe import describe_position
 from laptop_agents.session.ports import MarketData, MarketRest, Notifier, NullNotifier
@@ -54,6 +55,8 @@ class EngineParts:
     # Where strategy.decide runs. None: a thread of its own, so a slow strategy never holds
     # the loop. A backtest's stream waits for every decision anyway, so it decides inline.
     executor: Executor | None = None
+    # Webhook/Telegram notifications (docs/notifications.md); a backtest or replay sends none.
+    notifications: Notifications = field(default_factory=Notifications.disabled)
 
 
 def journal_path(settings: Settings) -> Path:
@@ -133,7 +136,10 @@ async def build_parts(
     return EngineParts(rest=engine_rest, provider=provider, instrument=instrument,
                        journal=journal, broker=broker, strategy=strategy, clock=exchange_clock,
                        metrics=metrics, notifier=notifier or NullNotifier(), timeline=timeline,
-                       candles=open_candle_cache(settings, journal))
+                       candles=open_candle_cache(settings, journal),
+                       notifications=build_notifications(settings, session=session,
+                                                         metrics=metrics,
+                                                         now_ms=exchange_clock.now_ms))
 
 
 __all__ = ["JOURNAL_FILES", "EngineParts", "build_parts", "fetch_instrument", "journal_path",

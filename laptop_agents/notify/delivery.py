@@ -60,6 +60,9 @@ def describe_error(error: BaseException) -> str:
         return str(error)
     if isinstance(error, TimeoutError):
         return "timed out"
+    if isinstance(error, aiohttp.ClientConnectorError):
+        refused = isinstance(error.os_error, ConnectionRefusedError)
+        return "connection refused" if refused else "cannot connect"
     return type(error).__name__
 
 
@@ -124,20 +127,27 @@ class Delivery:
         policy = self.policy
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(RetryableError),
-            wait=wait_exponential_jitter(initial=policy.backoff_initial, max=policy.backoff_max,
+            wait=wait_exponential_jitter(multiplier=policy.backoff_initial, max=policy.backoff_max,
                                          jitter=policy.backoff_initial / 2),
             stop=stop_after_delay(policy.message_cap) | StopWhenSet(self._closing),
             sleep=self._sleep, reraise=True)
+        last = "timed out"
         try:
             async with asyncio.timeout(policy.message_cap):
                 async for attempt in retrying:
                     with attempt:
-                        await self._post(target, body)
+                        try:
+                            await self._post(target, body)
+                        except (RetryableError, RejectedError) as error:
+                            last = str(error)
+                            raise
         except (RetryableError, RejectedError, TimeoutError) as error:
             self._metrics.notifications_failed.labels(notice.event).inc()
+            why = last if isinstance(error, TimeoutError) else describe_error(error)
+            tries = retrying.statistics.get("attempt_number", 1)
             self._log.warning(f"failed:{target.redacted}",
-                              f"notification {notice.event} to {target.redacted} failed: "
-                              f"{describe_error(error)}")
+                              f"notification {notice.event} to {target.redacted} failed "
+                              f"after {tries} attempt(s): {why}")
             return
         self._metrics.notifications_sent.labels(notice.event).inc()
 

@@ -42,7 +42,7 @@ class DeliveryPolicy:
     message_cap: float = 60.0  # one notice to one receiver, every retry included (s)
     backoff_initial: float = 1.0  # first retry delay (s); doubles, jittered
     backoff_max: float = 15.0  # cap of the retry delay (s)
-    flush_deadline: float = 2.0  # at shutdown: time left to send what is queued (s)
+    flush_deadline: float = 1.5  # at shutdown (s): inside the daemon's 4 s stop budget
     log_every: float = 60.0  # at most one warning per receiver (and for drops) per period (s)
 
 

@@ -349,7 +349,7 @@ class AsyncRunner:
         except Exception:
             logger.exception("journal flush failed")
         await self.timeline.aclose()
-        await self.notifications.aclose()  # "stopped", then a flush of at most 2 s
+        await self.notifications.aclose()  # "stopped", then a flush of at most 1.5 s
         self.stopped.set()
         logger.info("engine stopped")
 

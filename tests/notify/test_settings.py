@@ -87,3 +87,11 @@ def test_cli_unknown_event_exits_78(tmp_path: Path) -> None:
     assert proc.returncode == EXIT_CONFIG, proc.stderr
     assert "LA_NOTIFY_EVENTS" in proc.stderr and "boom" in proc.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_a_json_list_in_the_environment(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"LA_WEBHOOK_URL='[\"{SLACK}?a=1,2\", \"{TELEGRAM}\"]'\n")
+    secret = load_settings().webhook_url
+    assert secret is not None
+    targets = parse_targets(secret.get_secret_value())
+    assert [t.url for t in targets] == [f"{SLACK}?a=1,2", TELEGRAM.split("?")[0]]

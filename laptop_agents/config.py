@@ -10,9 +10,7 @@ Start-up calls :func:`load_settings`, which turns a validation failure into a on
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -20,36 +18,21 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The names and helpers below live in config_base.py (this module is the settings model).
+from laptop_agents.config_base import (
+    ENV_PREFIX,
+    MIN_API_TOKEN_CHARS,
+    REAL_PRIVATE_WS_URL,
+    REAL_REST_URL,
+    REAL_WS_URL,
+    default_data_dir,
+    format_validation_error,
+    is_loopback_host,
+)
 from laptop_agents.errors import ConfigError
 from laptop_agents.models import WS_INTERVAL_MS
-
-ENV_PREFIX = "LA_"
-
-REAL_WS_URL = "wss://fapi.bitunix.com/public/"
-REAL_PRIVATE_WS_URL = "wss://fapi.bitunix.com/private/"
-REAL_REST_URL = "https://fapi.bitunix.com"
-
-# A bearer token shorter than this is guessable by anyone who can reach the API port.
-MIN_API_TOKEN_CHARS = 16
-
-
-def default_data_dir() -> Path:
-    """systemd's StateDirectory when set, else the XDG state directory of the user."""
-    state_directory = os.environ.get("STATE_DIRECTORY")
-    if state_directory:
-        return Path(state_directory.split(":")[0])
-    xdg = os.environ.get("XDG_STATE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".local" / "state"
-    return base / "laptop-agents"
-
-
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from laptop_agents.notify.events import parse_events
+from laptop_agents.notify.targets import parse_targets, url_secrets
 
 
 class Settings(BaseSettings):
@@ -258,6 +241,13 @@ class Settings(BaseSettings):
         5.0, gt=0, description="A WS client this far behind (s) is disconnected."
     )
 
+    # --- notifications (docs/notifications.md) --------------------------------------------
+    webhook_url: SecretStr | None = Field(
+        None, description="Webhook URL(s) notified of trading events: one, comma-separated, or "
+        "a JSON list; a Telegram sendMessage URL gets text.")
+    notify_events: str = Field(
+        "all", description="Events notified: all, or comma-separated names (entry, exit, ...).")
+
     # --- logging and service -------------------------------------------------------------
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level."
@@ -326,6 +316,15 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("webhook_url", "notify_events")
+    @classmethod
+    def _notifications(cls, value: SecretStr | str | None) -> object:
+        if isinstance(value, SecretStr):  # messages name the receivers redacted, never whole
+            parse_targets(value.get_secret_value())
+        elif isinstance(value, str):
+            parse_events(value)
+        return value
+
     @field_validator("api_token")
     @classmethod
     def _strong_token(cls, value: SecretStr | None) -> SecretStr | None:
@@ -367,21 +366,9 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Every configured secret value, so the log sink can scrub them."""
         values = [self.bitunix_api_key, self.bitunix_api_secret, self.api_token]
-        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
-
-
-def _format_validation_error(error: ValidationError) -> str:
-    first = error.errors()[0]
-    location = [str(part) for part in first.get("loc", ()) if part != "__root__"]
-    message = first.get("msg", "invalid value").removeprefix("Value error, ")
-    if location:
-        name = ENV_PREFIX + location[0].upper()
-        got = first.get("input")
-        shown = "" if isinstance(got, dict) or "secret" in name.lower() or "TOKEN" in name else (
-            f" (got {got!r})"
-        )
-        return f"invalid setting {name}: {message}{shown}"
-    return f"invalid settings: {message}"
+        hooks = url_secrets(self.webhook_url.get_secret_value() if self.webhook_url else None)
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()
+                ] + hooks
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -393,4 +380,8 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**cleaned)
     except ValidationError as error:
-        raise ConfigError(_format_validation_error(error)) from None
+        raise ConfigError(format_validation_error(error)) from None
+
+
+__all__ = ["ENV_PREFIX", "MIN_API_TOKEN_CHARS", "REAL_PRIVATE_WS_URL", "REAL_REST_URL",
+           "REAL_WS_URL", "Settings", "default_data_dir", "is_loopback_host", "load_settings"]

@@ -100,6 +100,7 @@ class Metrics:
         self.pauses_detected = Counter(
             "la_pauses_detected", "Laptop sleeps or loop stalls detected", registry=r
         )
+        self._notifications(r)
 
     def _account(self, r: CollectorRegistry) -> None:
         """The perpetual account (docs/paper-trading.md)."""
@@ -118,6 +119,17 @@ class Metrics:
             ["symbol"], registry=r)
         self.liquidations = Counter("la_liquidations", "Positions liquidated", ["symbol"],
                                     registry=r)
+
+    def _notifications(self, r: CollectorRegistry) -> None:
+        """Webhook and Telegram notifications (docs/notifications.md), per receiver."""
+        self.notifications_sent = Counter(
+            "la_notifications_sent", "Notifications delivered, by event", ["event"], registry=r)
+        self.notifications_failed = Counter(
+            "la_notifications_failed", "Notifications given up on (retries and time cap "
+            "exhausted, or refused with a 4xx), by event", ["event"], registry=r)
+        self.notifications_dropped = Counter(
+            "la_notifications_dropped", "Notifications never sent (queue full, or the daemon "
+            "stopped first), by event", ["event"], registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

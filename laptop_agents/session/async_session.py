@@ -75,6 +75,7 @@ class AsyncRunner:
         self.clock = parts.clock
         self.metrics = parts.metrics
         self.notifier = parts.notifier
+        self.notifications = parts.notifications  # webhooks (laptop_agents/notify/)
         # Live: the real clocks. Recording or replaying: the record/ package's timelines.
         self.timeline = parts.timeline or Timeline(parts.clock)
         self.api_ready = asyncio.Event()
@@ -83,7 +84,8 @@ class AsyncRunner:
         self.lag = LoopLagSampler(metrics=self.metrics)
         self.clock_watch = ClockWatch(self.clock.local, self.clock,
                                       settings.pause_detect_seconds)
-        self.outcomes = Outcomes(self.metrics, after=self._events_reported)
+        self.outcomes = Outcomes(self.metrics, after=self._events_reported,
+                                 notifications=self.notifications)
         symbols = parts.symbols()
         self.symbols = SymbolSet([self._symbol_engine(settings, parts, one, len(symbols) > 1)
                                   for one in symbols], parts.journal)
@@ -193,6 +195,7 @@ class AsyncRunner:
             self.on_connection(item)
 
     def on_connection(self, event: ConnectionEvent) -> None:
+        self.notifications.connection(event)
         on = event.symbols  # empty: the one socket every symbol is on
         if event.state is ConnectionState.LOST:
             self._set_feed(ConnectionState.LOST, event.reason, on)
@@ -231,7 +234,7 @@ class AsyncRunner:
             await self.engine.decide_forever(self._executor, on_decision=info.ran)
 
     def _watchdog_pass(self, stamp: Stamp) -> float | None:
-        checked = self.symbols.watchdog()
+        checked = self.symbols.watchdog(self.notifications.gate)
         self.health.update_gauges()
         self.controller.publish_status()
         return 0.0 if checked else None  # only a pass that reached the broker is replayed
@@ -307,6 +310,7 @@ class AsyncRunner:
                                {name: info.interval for name, info in self.supervisor.info.items()},
                                self.gate.reasons()))
             self.clock_watch.restart()  # measure from now: warm-up took time
+            self.notifications.started(self.settings.source, self.engine.strategy.name)
             await self.supervisor.run(stop, self.shutdown)
         finally:
             sys.setswitchinterval(previous_switch)
@@ -348,6 +352,7 @@ class AsyncRunner:
         except Exception:
             logger.exception("journal flush failed")
         await self.timeline.aclose()
+        await self.notifications.aclose()  # "stopped", then a flush of at most 1.5 s
         self.stopped.set()
         logger.info("engine stopped")
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from loguru import logger
 
 from laptop_agents.metrics import Metrics
+from laptop_agents.notify.notifications import Notifications
 from laptop_agents.paper.models import BrokerEvent, FundingSettled, TradeClosed
 from laptop_agents.session.controller import FeedPublisher
 from laptop_agents.session.describe import describe_event, describe_trade
@@ -23,8 +24,10 @@ class NullPublisher:
 class Outcomes:
     """Reports broker events; ``publisher`` is the API's feed hub once it is attached."""
 
-    def __init__(self, metrics: Metrics, after: Callable[[], None]) -> None:
+    def __init__(self, metrics: Metrics, after: Callable[[], None],
+                 notifications: Notifications | None = None) -> None:
         self.metrics = metrics
+        self.notifications = notifications or Notifications.disabled()
         self._publisher: FeedPublisher = NullPublisher()
         # Whether a real publisher (the feed hub) is attached: a plain attribute, because
         # the engine reads it on every tick.
@@ -60,6 +63,7 @@ class Outcomes:
                 continue
             logger.info("{}", describe_event(event))
             self.publisher.publish("order", order_event(event))
+        self.notifications.broker_events(events)
         self._after()
 
 

@@ -25,7 +25,7 @@ from laptop_agents.data.price_guard import PriceGuard
 from laptop_agents.models import Tick
 from laptop_agents.paper.models import BrokerEvent
 from laptop_agents.session.describe import describe_position
-from laptop_agents.session.gate import PauseStore, TradingGate
+from laptop_agents.session.gate import PauseReason, PauseStore, TradingGate
 from laptop_agents.session.ports import MarketData
 from laptop_agents.session.symbol_engine import SymbolEngine
 from laptop_agents.session.timeline import Timeline
@@ -127,11 +127,14 @@ class SymbolSet:
                 group.create_task(engine.decide_forever(executor, on_decision=on_decision),
                                   name=f"strategy {engine.symbol}")
 
-    def watchdog(self) -> bool:
-        """The 100 ms pass over every symbol; True when some broker was asked."""
+    def watchdog(self, on_gate: Callable[[Mapping[PauseReason, str], str | None], None]
+                 = lambda active, symbol: None) -> bool:
+        """The 100 ms pass over every symbol; True when some broker was asked. ``on_gate``
+        gets each gate's reasons (and its symbol when several trade)."""
         checked = False
+        several = self.several
         for engine in self:
-            engine.gate.refresh()
+            on_gate(engine.gate.refresh(), engine.symbol if several else None)
             checked = engine.watchdog_check() or checked
         return checked
 

@@ -29,6 +29,7 @@ from laptop_agents.data.providers.provider_group import SYMBOLS_PER_SOCKET, Prov
 from laptop_agents.errors import ConfigError, LaptopAgentsError
 from laptop_agents.metrics import Metrics
 from laptop_agents.models import DEFAULT_BTCUSDT, Instrument
+from laptop_agents.notify.notifications import Notifications, build_notifications
 from laptop_agents.paper.broker import PaperBroker
 from laptop_agents.session.describe import describe_position
 from laptop_agents.session.ports import MarketData, MarketRest, Notifier, NullNotifier
@@ -71,6 +72,8 @@ class EngineParts:
     # Where strategy.decide runs. None: a thread of its own, so a slow strategy never holds
     # the loop. A backtest's stream waits for every decision anyway, so it decides inline.
     executor: Executor | None = None
+    # Webhook/Telegram notifications (docs/notifications.md); a backtest or replay sends none.
+    notifications: Notifications = field(default_factory=Notifications.disabled)
     others: tuple[SymbolParts, ...] = ()  # the symbols after the first (LA_SYMBOLS)
 
     def symbols(self) -> list[SymbolParts]:
@@ -171,7 +174,10 @@ async def build_parts(
                        journal=journal, broker=head.broker, strategy=head.strategy,
                        clock=exchange_clock, metrics=metrics,
                        notifier=notifier or NullNotifier(), timeline=timeline,
-                       candles=head.candles, others=tuple(parts[1:]))
+                       candles=head.candles, others=tuple(parts[1:]),
+                       notifications=build_notifications(settings, session=session,
+                                                         metrics=metrics,
+                                                         now_ms=exchange_clock.now_ms))
 
 
 async def fetch_instruments(rest: BitunixRestClient, symbols: tuple[str, ...],

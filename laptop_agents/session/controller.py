@@ -14,6 +14,7 @@ from typing import Protocol
 from laptop_agents.metrics import Metrics
 from laptop_agents.session.views import (
     CandleView,
+    EquityHistory,
     FeedKind,
     FeedPayload,
     FlattenResult,
@@ -52,6 +53,11 @@ class Controller(Protocol):
 
     def candles(self, limit: int) -> list[CandleView]:
         """The last ``limit`` closed candles, oldest first."""
+        ...
+
+    def equity(self, since_ms: int, points: int) -> EquityHistory:
+        """The equity history at or after ``since_ms``, downsampled to at most ``points``
+        (the first, the last, each time bucket's extremes)."""
         ...
 
     def readiness(self) -> tuple[bool, list[str]]:

@@ -11,6 +11,7 @@ from laptop_agents.metrics import Metrics
 from laptop_agents.paper.models import BrokerEvent, FundingSettled, TradeClosed
 from laptop_agents.session.controller import FeedPublisher
 from laptop_agents.session.describe import describe_event, describe_trade
+from laptop_agents.session.equity import money_moved_at
 from laptop_agents.session.render import order_event, trade_view
 from laptop_agents.session.views import FeedKind, FeedPayload
 
@@ -30,6 +31,9 @@ class Outcomes:
         # the engine reads it on every tick.
         self.attached = False
         self._after = after  # refresh the gauges once the events are reported
+        # Called with the exchange time of the last event that moved the balance (Health
+        # records an equity snapshot there: session/equity.py).
+        self.money_moved: Callable[[int], None] | None = None
 
     @property
     def publisher(self) -> FeedPublisher:
@@ -60,6 +64,8 @@ class Outcomes:
                 continue
             logger.info("{}", describe_event(event))
             self.publisher.publish("order", order_event(event))
+        if self.money_moved is not None and (moved := money_moved_at(events)) is not None:
+            self.money_moved(moved)
         self._after()
 
 

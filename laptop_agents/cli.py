@@ -46,8 +46,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
+    from laptop_agents.logging_setup import setup_logging
     from laptop_agents.sim.options import SimOptions
     from laptop_agents.sim.standalone import run_standalone
+
+    # The daemon's log format and level (run, sim and probe write the same lines); never its
+    # log file: that belongs to the daemon.
+    setup_logging(_settings(args).model_copy(update={"log_file": None}))
 
     return run_standalone(SimOptions(
         host=args.host, port=args.port, speed=args.speed, seed=args.seed, admin=args.admin

@@ -31,4 +31,32 @@ def at_step(value: Decimal | None, step: Decimal) -> str:
         return str(value)
 
 
-__all__ = ["at_step", "stamp", "utc"]
+# Each traded symbol's (tick size, lot step), registered when its trading rules are known
+# (session/wiring.py), so a log line shows 67012.5 and 0.0100 rather than the journal's
+# 67012.50000000 and 0.01000000. A symbol not registered is shown as it is.
+_STEPS: dict[str, tuple[Decimal, Decimal]] = {}
+MONEY_PLACES = Decimal("0.0001")  # USDT amounts (PnL, fees, funding) in log lines
+
+
+def register_steps(symbol: str, tick_size: Decimal, lot_step: Decimal) -> None:
+    _STEPS[symbol] = (tick_size, lot_step)
+
+
+def price(symbol: str, value: Decimal | None) -> str:
+    """A price of ``symbol`` at its tick size's precision."""
+    steps = _STEPS.get(symbol)
+    return at_step(value, steps[0]) if steps else ("none" if value is None else str(value))
+
+
+def qty(symbol: str, value: Decimal | None) -> str:
+    """A quantity of ``symbol`` at its lot step's precision."""
+    steps = _STEPS.get(symbol)
+    return at_step(value, steps[1]) if steps else ("none" if value is None else str(value))
+
+
+def money(value: Decimal | None) -> str:
+    """A USDT amount to four decimal places."""
+    return at_step(value, MONEY_PLACES)
+
+
+__all__ = ["MONEY_PLACES", "at_step", "money", "price", "qty", "register_steps", "stamp", "utc"]

@@ -41,6 +41,7 @@ from laptop_agents.paper.ledger import Ledger
 from laptop_agents.paper.market import MarketEvents
 from laptop_agents.paper.models import BrokerEvent, Order, OrderResult, Position, Trade
 from laptop_agents.paper.risk import DAY_MS, DailyRisk
+from laptop_agents.readable import register_steps
 from laptop_agents.storage.journal import Journal
 from laptop_agents.strategy.base import OrderIntent, PositionView
 
@@ -58,6 +59,8 @@ class PaperBroker:
         default simulator), or a function giving the current estimate. Quote freshness is
         judged in exchange time, so ``stale_after`` (wall seconds) is scaled by it."""
         self.settings = settings
+        # log lines show its prices and sizes at the contract's precision (readable.py)
+        register_steps(instrument.symbol, instrument.tick_size, instrument.lot_step)
         speed: Callable[[], float] = (
             clock_speed if callable(clock_speed) else (lambda: float(clock_speed))
         )

@@ -9,6 +9,7 @@ from loguru import logger
 
 from laptop_agents.metrics import Metrics
 from laptop_agents.paper.models import BrokerEvent, FundingSettled, TradeClosed
+from laptop_agents.readable import money
 from laptop_agents.session.controller import FeedPublisher
 from laptop_agents.session.describe import describe_event, describe_trade
 from laptop_agents.session.equity import money_moved_at
@@ -59,7 +60,8 @@ class Outcomes:
                 self.metrics.trades.inc()
                 if trade.exit_reason == "liquidation":
                     self.metrics.liquidations.inc()
-                logger.info("trade closed pnl={} ({})", trade.realized_pnl, describe_trade(trade))
+                logger.info("trade closed pnl={} ({})", money(trade.realized_pnl),
+                            describe_trade(trade))
                 self.publisher.publish("trade", trade_view(trade))
                 continue
             logger.info("{}", describe_event(event))

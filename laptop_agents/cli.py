@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from laptop_agents import __version__
-from laptop_agents.cli_account import add_account_and_strategy_parsers
+from laptop_agents.cli_account import CommandIO, add_account_and_strategy_parsers
 from laptop_agents.cli_backtest import add_backtest_parser
+from laptop_agents.cli_daemon import add_daemon_parsers
 from laptop_agents.errors import EXIT_INTERNAL, LaptopAgentsError
 
 
@@ -45,8 +46,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
+    from laptop_agents.logging_setup import setup_logging
     from laptop_agents.sim.options import SimOptions
     from laptop_agents.sim.standalone import run_standalone
+
+    # The daemon's log format and level (run, sim and probe write the same lines); never its
+    # log file: that belongs to the daemon.
+    setup_logging(_settings(args).model_copy(update={"log_file": None}))
 
     return run_standalone(SimOptions(
         host=args.host, port=args.port, speed=args.speed, seed=args.seed, admin=args.admin
@@ -67,55 +73,6 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     from laptop_agents.data.probe import run_probe
 
     return run_probe(settings, seconds=args.seconds, out=_say, err=_complain)
-
-
-def _ask_daemon(settings: Any, url: str | None, method: str, path: str,
-                body: dict[str, Any] | None, render: Callable[[Any], str]) -> int:
-    """One request to the daemon: its answer rendered on stdout (0), or one line on stderr
-    saying why it failed (1)."""
-    from laptop_agents.api.client import ClientError, call
-
-    try:
-        answer = call(settings, url, method, path, body)
-    except ClientError as error:
-        _complain(f"error: {error}")
-        return 1
-    _say(render(answer))
-    return 0
-
-
-def cli_status(settings: Any, url: str | None) -> int:
-    import orjson
-
-    return _ask_daemon(settings, url, "GET", "/status", None,
-                       lambda status: orjson.dumps(status, option=orjson.OPT_INDENT_2).decode())
-
-
-def cli_pause(settings: Any, url: str | None, reason: str | None) -> int:
-    from laptop_agents.api.client import gate_line
-
-    body = {"reason": reason} if reason else {}
-    return _ask_daemon(settings, url, "POST", "/pause", body,
-                       lambda status: f"paused: {gate_line(status)}")
-
-
-def cli_resume(settings: Any, url: str | None) -> int:
-    from laptop_agents.api.client import gate_line
-
-    return _ask_daemon(settings, url, "POST", "/resume", None,
-                       lambda status: f"resumed: {gate_line(status)}")
-
-
-def _cmd_status(args: argparse.Namespace) -> int:
-    return cli_status(_settings(args), url=args.url)
-
-
-def _cmd_pause(args: argparse.Namespace) -> int:
-    return cli_pause(_settings(args), url=args.url, reason=args.reason)
-
-
-def _cmd_resume(args: argparse.Namespace) -> int:
-    return cli_resume(_settings(args), url=args.url)
 
 
 def _cmd_history(args: argparse.Namespace) -> int:
@@ -147,10 +104,6 @@ def _add_market_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symbol", help="contract, e.g. BTCUSDT")
     parser.add_argument("--speed", type=float, help="simulator speed (simulated s per wall s)")
     parser.add_argument("--seed", type=int, help="simulator seed")
-
-
-def _add_api_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", help="daemon API base URL (default from LA_API_HOST/PORT)")
 
 
 def _add_history_parser(sub: Any) -> None:
@@ -205,19 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--seconds", type=float, default=60.0)
     probe.set_defaults(handler=_cmd_probe)
 
-    status = sub.add_parser("status", help="show a running daemon's status")
-    _add_api_flags(status)
-    status.set_defaults(handler=_cmd_status)
-
-    pause = sub.add_parser("pause", help="pause new entries on a running daemon")
-    _add_api_flags(pause)
-    pause.add_argument("--reason", default=None)
-    pause.set_defaults(handler=_cmd_pause)
-
-    resume = sub.add_parser("resume", help="resume new entries on a running daemon")
-    _add_api_flags(resume)
-    resume.set_defaults(handler=_cmd_resume)
-
+    add_daemon_parsers(sub, CommandIO(_settings, _say, _complain))
     _add_history_parser(sub)
     add_account_and_strategy_parsers(sub, _settings, _say, _complain)
 
@@ -231,8 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("run", "sim", "probe", "status", "pause", "resume", "account", "history",
-            "strategies", "install-service", "replay", "backtest")
+COMMANDS = ("run", "sim", "probe", "status", "positions", "trades", "candles", "equity",
+            "flatten", "pause", "resume", "account", "history", "strategies", "install-service",
+            "replay", "backtest")
 
 
 def translate_legacy(argv: Sequence[str]) -> list[str]:

@@ -371,6 +371,20 @@ class Settings(BaseSettings):
                 ] + hooks
 
 
+def market_tag(settings: Settings) -> str | None:
+    """For ``source=bitunix`` pointed at other market URLs than the exchange's (a standalone
+    simulator, a proxy): a short hash of those URLs, which names its own journal so that such
+    a market never writes the live account's (session/wiring.py). None for the real exchange
+    and for ``source=sim`` (whose journal is its own anyway)."""
+    if settings.source != "bitunix" or (settings.bitunix_ws_url == REAL_WS_URL
+                                        and settings.bitunix_rest_url == REAL_REST_URL):
+        return None
+    import hashlib
+
+    urls = f"{settings.bitunix_ws_url}\n{settings.bitunix_rest_url}".encode()
+    return hashlib.sha256(urls).hexdigest()[:8]
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings from the environment, `.env` and ``overrides`` (CLI flags).
 

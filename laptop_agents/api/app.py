@@ -33,6 +33,7 @@ from laptop_agents.api.openapi import build_openapi
 from laptop_agents.api.ws import ws_handler
 from laptop_agents.config import Settings
 from laptop_agents.session.controller import Controller
+from laptop_agents.session.equity import DEFAULT_POINTS, MAX_POINTS, MIN_POINTS
 from laptop_agents.session.views import (
     CandleList,
     ErrorView,
@@ -203,6 +204,13 @@ async def _body_symbol(request: web.Request) -> str | None:
     return value
 
 
+async def equity(request: web.Request) -> web.Response:
+    points = _int_param(request, "points", DEFAULT_POINTS, MIN_POINTS, MAX_POINTS)
+    since = _int_param(request, "since", 0, 0, MAX_SINCE_MS)
+    assert points is not None and since is not None
+    return json_response(request.app[CONTROLLER].equity(since, points))
+
+
 def _invalid(error: ValidationError) -> ApiError:
     """A 400 naming what is wrong with the body, in the API's words rather than pydantic's."""
     problems = error.errors(include_url=False)
@@ -297,6 +305,7 @@ def create_app(controller: Controller, settings: Settings) -> web.Application:
     app.router.add_get("/positions", positions)
     app.router.add_get("/trades", trades)
     app.router.add_get("/candles", candles)
+    app.router.add_get("/equity", equity)
     app.router.add_post("/pause", pause)
     app.router.add_post("/resume", resume)
     app.router.add_post("/flatten", flatten)

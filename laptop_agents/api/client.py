@@ -1,13 +1,16 @@
 """The control API's client: one request to a running daemon, its answer decoded.
 
-The `laptop-agents status | pause | resume` commands (cli.py) print what it returns; a failure
-is a :class:`ClientError` with one line saying why. The token comes from LA_API_TOKEN
-(settings.api_token) or the generated token file.
+The `laptop-agents status | positions | trades | candles | equity | flatten | pause | resume`
+commands (cli_daemon.py) print what it returns; a failure is a :class:`ClientError` with one
+line saying why, :class:`DaemonUnreachable` when nothing answers. The token comes from
+LA_API_TOKEN (settings.api_token) or the generated token file. Query parameters are passed
+through as given (``symbol`` only when the caller has one).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -21,6 +24,26 @@ TIMEOUT_S = 5.0
 
 class ClientError(Exception):
     """One line explaining why the request failed."""
+
+
+class DaemonUnreachable(ClientError):
+    """No daemon answers at the URL (refused, timed out, unknown host)."""
+
+    def __init__(self, base: str, why: str) -> None:
+        super().__init__(f"no daemon answering at {base} ({why}); start it with "
+                         "'laptop-agents run'")
+        self.base = base
+
+
+def _why(error: BaseException) -> str:
+    """The reason in a few words: 'connection refused', 'timed out after 5 s', ..."""
+    if isinstance(error, TimeoutError):
+        return f"timed out after {TIMEOUT_S:g} s"
+    cause = getattr(error, "os_error", None) or error
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused"
+    text = str(getattr(cause, "strerror", None) or cause or type(error).__name__)
+    return text.lower()
 
 
 def default_url(settings: Settings) -> str:
@@ -38,7 +61,8 @@ def _headers(settings: Settings) -> dict[str, str]:
 
 
 async def request(settings: Settings, url: str | None, method: str, path: str,
-                  body: dict[str, Any] | None = None) -> Any:
+                  body: dict[str, Any] | None = None,
+                  params: Mapping[str, str | int] | None = None) -> Any:
     base = (url or default_url(settings)).rstrip("/")
     timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
     data = orjson.dumps(body) if body is not None else None
@@ -47,13 +71,15 @@ async def request(settings: Settings, url: str | None, method: str, path: str,
         headers["Content-Type"] = "application/json"
     try:
         async with aiohttp.ClientSession(timeout=timeout) as session, session.request(
-            method, base + path, data=data, headers=headers
+            method, base + path, data=data, headers=headers,
+            params={k: str(v) for k, v in (params or {}).items()}
         ) as response:
             raw = await response.read()
             status = response.status
-    except (aiohttp.ClientError, TimeoutError, OSError) as error:
-        raise ClientError(f"cannot reach the daemon at {base}: {error or type(error).__name__}"
-                          ) from None
+    except (aiohttp.ClientConnectionError, TimeoutError, OSError) as error:
+        raise DaemonUnreachable(base, _why(error)) from None
+    except aiohttp.ClientError as error:
+        raise ClientError(f"{method} {path} failed: {error or type(error).__name__}") from None
     try:
         payload = orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError:
@@ -65,9 +91,10 @@ async def request(settings: Settings, url: str | None, method: str, path: str,
 
 
 def call(settings: Settings, url: str | None, method: str, path: str,
-         body: dict[str, Any] | None = None) -> Any:
+         body: dict[str, Any] | None = None,
+         params: Mapping[str, str | int] | None = None) -> Any:
     """:func:`request` from synchronous code (the CLI)."""
-    return asyncio.run(request(settings, url, method, path, body))
+    return asyncio.run(request(settings, url, method, path, body, params))
 
 
 def gate_line(status: Any) -> str:

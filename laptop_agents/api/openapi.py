@@ -18,8 +18,10 @@ from pydantic_core import CoreSchema, core_schema
 
 from laptop_agents import __version__
 from laptop_agents.config import Settings
+from laptop_agents.session.equity import DEFAULT_POINTS, MAX_POINTS, MIN_POINTS
 from laptop_agents.session.views import (
     CandleList,
+    EquityHistory,
     ErrorView,
     FeedKind,
     FeedMessage,
@@ -36,8 +38,8 @@ from laptop_agents.session.views import (
 OPENAPI_VERSION = "3.1.0"
 REF_PREFIX = "#/components/schemas/"
 _RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
-    StatusView, PositionList, TradeList, CandleList, FlattenResult, Readiness, Liveness,
-    ErrorView)
+    StatusView, PositionList, TradeList, CandleList, EquityHistory, FlattenResult, Readiness,
+    Liveness, ErrorView)
 
 
 class _Generator(GenerateJsonSchema):
@@ -200,6 +202,14 @@ def _paths() -> dict[str, Any]:
                          _json(_ref("CandleList"), "candles"),
                          params=[_int_query("limit", f"{_LIMIT_DOC}, default 300", 1, 1000),
                                  _SYMBOL], extra={"404": _NOT_TRADED}),
+        "/equity": _get(
+            "Equity history from the journal (balance, unrealized, funding), downsampled",
+            _json(_ref("EquityHistory"), "equity snapshots, oldest first"), params=[
+                _int_query("since", "only snapshots at or after this epoch ms (default: all, "
+                                    "30 days are kept)", 0, 2**53),
+                _int_query("points", f"at most this many points, {MIN_POINTS}..{MAX_POINTS}, "
+                                     f"default {DEFAULT_POINTS}", MIN_POINTS, MAX_POINTS),
+            ]),
         "/pause": _post("Pause new entries (persisted: a restart stays paused)",
                         _json(_ref("Status"), "status after pausing"),
                         body={"required": False, "content": {

@@ -109,6 +109,37 @@ def resample(points: Sequence[tuple[int, Decimal]], grid_ms: Sequence[int],
     return out
 
 
+def keep_extremes(points: Sequence[tuple[int, Decimal]], max_points: int) -> list[int]:
+    """The indexes of at most ``max_points`` of a time series (ascending (ms, value)) that
+    keep its shape: the first and the last, and in each bucket of the regular grid of whole
+    seconds between them (:func:`point_bucket_ms`, ``(max_points - 2) // 2`` buckets) the
+    lowest and the highest value, in time order. A line through them keeps every peak and
+    trough a finer chart would show (GET /equity's downsampling)."""
+    count = len(points)
+    if count <= max_points:
+        return list(range(count))
+    if max_points < 4:  # no room for a bucket's two extremes
+        return [0, count - 1][2 - min(max(max_points, 0), 2):]
+    first_ms, last_ms = points[0][0], points[-1][0]
+    size = point_bucket_ms(first_ms, last_ms, (max_points - 2) // 2)
+    origin = first_ms // SECOND_MS * SECOND_MS
+    kept, bucket, low, high = [0], -1, 0, 0
+    for i in range(1, count - 1):
+        here = (points[i][0] - origin) // size
+        if here != bucket:
+            if bucket >= 0:
+                kept += sorted({low, high})
+            bucket, low, high = here, i, i
+        elif points[i][1] < points[low][1]:
+            low = i
+        elif points[i][1] > points[high][1]:
+            high = i
+    if bucket >= 0:
+        kept += sorted({low, high})
+    kept.append(count - 1)
+    return kept
+
+
 def snap(bar_times_ms: Sequence[int], ts: int) -> int:
     """The start of the bar that holds ``ts``: the last bar starting at or before it (the
     first bar for an earlier ``ts``). ``bar_times_ms`` is ascending and not empty."""
@@ -116,5 +147,5 @@ def snap(bar_times_ms: Sequence[int], ts: int) -> int:
     return bar_times_ms[max(index, 0)]
 
 
-__all__ = ["MAX_BARS", "MAX_POINTS", "Bar", "bar_bucket_ms", "downsample_candles",
+__all__ = ["MAX_BARS", "MAX_POINTS", "Bar", "bar_bucket_ms", "downsample_candles", "keep_extremes",
            "point_bucket_ms", "regular_grid", "resample", "snap"]

@@ -42,6 +42,7 @@ from laptop_agents.paper.market import MarketEvents
 from laptop_agents.paper.models import BrokerEvent, Order, OrderResult, Position, Trade
 from laptop_agents.paper.risk import DAY_MS, DailyRisk
 from laptop_agents.paper.wallet import Wallet
+from laptop_agents.readable import register_steps
 from laptop_agents.storage.journal import Journal
 from laptop_agents.strategy.base import OrderIntent, PositionView
 
@@ -63,6 +64,8 @@ class PaperBroker:
         ``account``: another symbol's broker whose account (wallet, daily risk, journal) this
         one trades in; None: a new account (the one-symbol case)."""
         self.settings = settings
+        # log lines show its prices and sizes at the contract's precision (readable.py)
+        register_steps(instrument.symbol, instrument.tick_size, instrument.lot_step)
         speed: Callable[[], float] = (
             clock_speed if callable(clock_speed) else (lambda: float(clock_speed))
         )

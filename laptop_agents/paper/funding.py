@@ -22,6 +22,7 @@ from laptop_agents.models import FundingSettlement, Side
 from laptop_agents.paper.ledger import Ledger
 from laptop_agents.paper.margin import funding_payment
 from laptop_agents.paper.models import BrokerEvent, FundingSettled, Position, Trade
+from laptop_agents.readable import money, price, stamp
 from laptop_agents.storage.rows import AccountTotals
 
 MEMORY_SETTLEMENTS = 1000  # applied settlement times kept without a journal
@@ -90,8 +91,9 @@ class FundingBook:
         ledger.totals = totals
         ledger.position = moved
         logger.info("funding at {}: rate {} mark {}: the {} position {} {} (margin now {})",
-                    s.ts, s.rate, s.mark, p.side.value,
-                    "pays" if event.amount >= 0 else "receives", abs(event.amount), moved.margin)
+                    stamp(s.ts), s.rate, price(p.symbol, s.mark), p.side.value,
+                    "pays" if event.amount >= 0 else "receives", money(abs(event.amount)),
+                    money(moved.margin))
         return [event]
 
     def _charge_trade(self, s: FundingSettlement, trade: Trade) -> list[BrokerEvent]:
@@ -105,6 +107,6 @@ class FundingBook:
         if ledger.journal is None:
             ledger.replace_memory_trade(charged)
         ledger.totals = totals
-        logger.info("funding at {} charged to the closed trade {}: {}", s.ts, trade.trade_id,
-                    event.amount)
+        logger.info("funding at {} charged to the closed trade {}: {}", stamp(s.ts),
+                    trade.trade_id, money(event.amount))
         return [event]

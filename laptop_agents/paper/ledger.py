@@ -26,6 +26,7 @@ from typing import Literal
 
 from loguru import logger
 
+from laptop_agents import readable
 from laptop_agents.config import Settings
 from laptop_agents.models import Instrument, MarkPrice, Side, Tick
 from laptop_agents.paper.margin import (
@@ -224,7 +225,8 @@ class Ledger:
         self._remember(order)
         self.orders[order.order_id] = order
         logger.info("limit order working: {} {} {} @ {}", order.order_id, order.side.value,
-                    order.qty, order.price)
+                    readable.qty(order.symbol, order.qty),
+                    readable.price(order.symbol, order.price))
 
     def end_order(
         self, order: Order, status: OrderStatus, reason: str, ts: int | None
@@ -321,10 +323,11 @@ class Ledger:
         fee); the whole isolated margin is lost and nothing more."""
         p = self.position
         assert p is not None
-        logger.warning("LIQUIDATION of the {} {} {} ({}): margin {} lost", p.side.value, p.qty,
-                       p.symbol, why, p.margin)
-        price = bankruptcy_price(p)
-        return self._close(price, price, "liquidation", ts, Decimal(0), liquidation=True)
+        logger.warning("LIQUIDATION of the {} {} {} at {} ({}): margin {} lost", p.side.value,
+                       readable.qty(p.symbol, p.qty), p.symbol, readable.utc(ts), why,
+                       readable.money(p.margin))
+        at = bankruptcy_price(p)
+        return self._close(at, at, "liquidation", ts, Decimal(0), liquidation=True)
 
     def _close(self, price: Decimal, intended: Decimal, reason: str, ts: int, fee_rate: Decimal,
                *, liquidation: bool) -> list[BrokerEvent]:

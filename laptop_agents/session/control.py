@@ -17,6 +17,7 @@ from laptop_agents.config import Settings
 from laptop_agents.models import ConnectionState
 from laptop_agents.paper.models import TradeClosed
 from laptop_agents.session.controller import FeedPublisher
+from laptop_agents.session.equity import equity_history
 from laptop_agents.session.health import FeedStatus, Health
 from laptop_agents.session.looplag import LoopLagSampler
 from laptop_agents.session.outcomes import Outcomes
@@ -27,6 +28,7 @@ from laptop_agents.session.symbol_set import SymbolSet
 from laptop_agents.session.views import (
     AccountView,
     CandleView,
+    EquityHistory,
     FeedView,
     FlattenResult,
     FundingView,
@@ -186,6 +188,11 @@ class EngineController:
             return []
         chosen = list(engine.history)[-limit:] if limit > 0 else []
         return [candle_view(c) for c in chosen]
+
+    def equity(self, since_ms: int, points: int) -> EquityHistory:
+        if self._stopped.is_set():  # the journal is closed
+            return EquityHistory(recorded=0, points=[])
+        return equity_history(self.journal, since_ms, points)
 
     def readiness(self) -> tuple[bool, list[str]]:
         """(ready, reasons not ready): feed connected, a fresh tick seen, strategy warm."""

@@ -14,6 +14,7 @@ from typing import Protocol
 from laptop_agents.metrics import Metrics
 from laptop_agents.session.views import (
     CandleView,
+    EquityHistory,
     FeedKind,
     FeedPayload,
     FlattenResult,
@@ -59,6 +60,11 @@ class Controller(Protocol):
     def candles(self, limit: int, symbol: str | None = None) -> list[CandleView]:
         """The last ``limit`` closed candles of ``symbol`` (default: the first), oldest
         first."""
+        ...
+
+    def equity(self, since_ms: int, points: int) -> EquityHistory:
+        """The equity history at or after ``since_ms``, downsampled to at most ``points``
+        (the first, the last, each time bucket's extremes)."""
         ...
 
     def readiness(self) -> tuple[bool, list[str]]:

@@ -17,6 +17,7 @@ from laptop_agents.paper.models import (
     Trade,
     TradeClosed,
 )
+from laptop_agents.readable import money, price, qty, utc
 from laptop_agents.session.gate import PauseReason
 from laptop_agents.strategy.base import OrderIntent
 
@@ -24,29 +25,38 @@ from laptop_agents.strategy.base import OrderIntent
 def describe_position(position: Position | None) -> str:
     if position is None:
         return "flat"
-    return (f"{position.side.value} {position.qty}@{position.entry_price} "
-            f"stop={position.effective_stop()} target={position.target}")
+    s = position.symbol
+    return (f"{position.side.value} {qty(s, position.qty)}@{price(s, position.entry_price)} "
+            f"stop={price(s, position.effective_stop())} target={price(s, position.target)}")
 
 
 def describe_trade(trade: Trade) -> str:
-    return (f"{trade.side.value} {trade.qty} {trade.entry_price} -> {trade.exit_price}, "
-            f"{trade.exit_reason}, fees {trade.fees}, setup {trade.setup}")
+    s = trade.symbol
+    return (f"{trade.side.value} {qty(s, trade.qty)} {price(s, trade.entry_price)} -> "
+            f"{price(s, trade.exit_price)}, {trade.exit_reason}, fees {money(trade.fees)}, "
+            f"setup {trade.setup}")
 
 
-def describe_intent(intent: OrderIntent) -> str:
-    """Side, type, size, price, stop, target and the strategy's reason."""
-    return (f"{intent.side.value} {intent.order_type} {intent.qty} @ {intent.entry} "
-            f"stop={intent.stop} target={intent.target} ({intent.reason})")
+def describe_intent(intent: OrderIntent, symbol: str = "") -> str:
+    """Side, type, size, price, stop, target and the strategy's reason (at ``symbol``'s
+    precision when given)."""
+    s = symbol
+    return (f"{intent.side.value} {intent.order_type} {qty(s, intent.qty)} @ "
+            f"{price(s, intent.entry)} stop={price(s, intent.stop)} "
+            f"target={price(s, intent.target)} ({intent.reason})")
 
 
 def describe_event(event: BrokerEvent) -> str:
     if isinstance(event, Fill):
-        pnl = f" pnl={event.realized_pnl}" if event.kind == "exit" else ""
-        return (f"order filled: {event.kind} {event.side} {event.qty} @ {event.price} "
-                f"fee={event.fee}{pnl} ({event.reason}) fill {event.fill_id}")
+        s = event.symbol
+        pnl = f" pnl={money(event.realized_pnl)}" if event.kind == "exit" else ""
+        return (f"order filled: {event.kind} {event.side} {qty(s, event.qty)} @ "
+                f"{price(s, event.price)} fee={money(event.fee)}{pnl} ({event.reason}) "
+                f"fill {event.fill_id}")
     if isinstance(event, TradeClosed):
         t = event.trade
-        return (f"position closed: {t.side.value} {t.qty} {t.entry_price} -> {t.exit_price} "
+        return (f"position closed: {t.side.value} {qty(t.symbol, t.qty)} "
+                f"{price(t.symbol, t.entry_price)} -> {price(t.symbol, t.exit_price)} "
                 f"({t.exit_reason})")
     if isinstance(event, OrderRejected):
         return f"order rejected: {event.code} ({event.reason})"
@@ -58,8 +68,9 @@ def describe_event(event: BrokerEvent) -> str:
         return f"entries paused by risk limits: {event.reason}"
     if isinstance(event, FundingSettled):
         verb = "paid" if event.amount >= 0 else "received"
-        return (f"funding settled: the {event.side.value} {event.qty} {verb} "
-                f"{abs(event.amount)} (rate {event.rate}, mark {event.mark})")
+        return (f"funding settled at {utc(event.ts)}: the {event.side.value} "
+                f"{qty(event.symbol, event.qty)} {verb} {money(abs(event.amount))} "
+                f"(rate {event.rate}, mark {price(event.symbol, event.mark)})")
     return f"broker event: {event!r}"
 
 

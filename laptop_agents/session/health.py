@@ -19,6 +19,7 @@ from laptop_agents.models import ConnectionState, Side
 from laptop_agents.paper.models import Position
 from laptop_agents.session.clock_watch import ClockWatch
 from laptop_agents.session.describe import describe_position
+from laptop_agents.session.equity import record_snapshot
 from laptop_agents.session.gate import PauseReason
 from laptop_agents.session.looplag import LoopLagSampler
 from laptop_agents.session.ports import MarketData, Notifier
@@ -63,6 +64,7 @@ class Health:
         self.notifier = notifier
         self.feed = feed
         self.first_tick: asyncio.Event = engine.first_tick
+        engine.outcomes.money_moved = self.record_equity
 
     def update_gauges(self) -> None:
         """Position size, equity and quote age for /metrics: after every broker event, at
@@ -136,9 +138,13 @@ class Health:
                 logger.error("position drift #{} ({}): {}", self.feed.drift_count,
                              engine.symbol, drift)
                 return False
-        at = self.clock.now_ms() if now_ms is None else now_ms
-        self.journal.record_equity(at, self.engine.equity())
+        self.record_equity(self.clock.now_ms() if now_ms is None else now_ms)
         return True
+
+    def record_equity(self, ts_ms: int) -> None:
+        """An equity snapshot with its parts (session/equity.py): with every position sync and
+        after every fill or funding settlement (``Outcomes.money_moved``)."""
+        record_snapshot(self.journal, self.engine.broker, self.engine.equity(), ts_ms)
 
     def clock_tick(self) -> float | None:
         """The clock_watch timer: a detected pause (seconds) for the caller to act on."""

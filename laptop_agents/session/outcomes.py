@@ -10,8 +10,10 @@ from loguru import logger
 from laptop_agents.metrics import Metrics
 from laptop_agents.notify.notifications import Notifications
 from laptop_agents.paper.models import BrokerEvent, FundingSettled, TradeClosed
+from laptop_agents.readable import money
 from laptop_agents.session.controller import FeedPublisher
 from laptop_agents.session.describe import describe_event, describe_trade
+from laptop_agents.session.equity import money_moved_at
 from laptop_agents.session.render import order_event, trade_view
 from laptop_agents.session.views import FeedKind, FeedPayload
 
@@ -33,6 +35,9 @@ class Outcomes:
         # the engine reads it on every tick.
         self.attached = False
         self._after = after  # refresh the gauges once the events are reported
+        # Called with the exchange time of the last event that moved the balance (Health
+        # records an equity snapshot there: session/equity.py).
+        self.money_moved: Callable[[int], None] | None = None
 
     @property
     def publisher(self) -> FeedPublisher:
@@ -58,12 +63,15 @@ class Outcomes:
                 self.metrics.trades.labels(trade.symbol).inc()
                 if trade.exit_reason == "liquidation":
                     self.metrics.liquidations.labels(trade.symbol).inc()
-                logger.info("trade closed pnl={} ({})", trade.realized_pnl, describe_trade(trade))
+                logger.info("trade closed pnl={} ({})", money(trade.realized_pnl),
+                            describe_trade(trade))
                 self.publisher.publish("trade", trade_view(trade))
                 continue
             logger.info("{}", describe_event(event))
             self.publisher.publish("order", order_event(event))
         self.notifications.broker_events(events)
+        if self.money_moved is not None and (moved := money_moved_at(events)) is not None:
+            self.money_moved(moved)
         self._after()
 
 

@@ -31,6 +31,7 @@ from laptop_agents.errors import LaptopAgentsError
 from laptop_agents.metrics import Metrics
 from laptop_agents.models import Candle, Instrument, MarkPrice, Tick, interval_ms
 from laptop_agents.paper.broker import PaperBroker
+from laptop_agents.readable import price, stamp
 from laptop_agents.session.describe import describe_intent
 from laptop_agents.session.funding_sync import FundingSync
 from laptop_agents.session.gate import TradingGate
@@ -137,7 +138,7 @@ class SymbolEngine:
             self.broker.observe(candle=last)  # a mark price before the first tick
             self.guard.observe_close(last.close)
             logger.info("warm-up: {} closed candles loaded, last open_time={}",
-                        len(self.history), last.open_time)
+                        len(self.history), stamp(last.open_time))
         await self.funding.catch_up()  # settlements missed while the daemon was down
 
     def update_warm(self) -> None:
@@ -169,7 +170,8 @@ class SymbolEngine:
             self._publish_tick_soon(tick)
         if not self._first_seen:
             self._first_seen = True
-            logger.info("first tick: bid={} ask={}", tick.bid, tick.ask)
+            logger.info("first tick: bid={} ask={}", price(self.symbol, tick.bid),
+                        price(self.symbol, tick.ask))
             self.first_tick.set()
 
     def on_mark(self, mark: MarkPrice) -> None:
@@ -216,7 +218,7 @@ class SymbolEngine:
                 self.outcomes.publisher.publish("candle", candle_view(candle))
             return
         if self.history and candle.open_time <= self.history[-1].open_time:
-            logger.debug("duplicate closed candle {} ignored", candle.open_time)
+            logger.debug("duplicate closed candle {} ignored", stamp(candle.open_time))
             return
         self.history.append(candle)
         self.update_warm()
@@ -363,7 +365,12 @@ class SymbolEngine:
         now = self.clock.now_ms() if now_ms is None else now_ms
         result = self.broker.submit(intent, self.last_tick, now)
         self.metrics.orders.labels(self.symbol).inc()
-        logger.info("order submitted: {} -> {}", describe_intent(intent), result.reason)
+        if result.accepted:
+            logger.info("order submitted: {} -> {}", describe_intent(intent, self.symbol),
+                        result.reason)
+        else:
+            logger.info("order rejected: {} ({})", describe_intent(intent, self.symbol),
+                        result.reason)
         self.outcomes.report(result.events, None)
         self._on_change()
 

@@ -1,5 +1,5 @@
-"""The typed views of a running daemon: what /status, /positions, /trades, /candles, /flatten,
-/readyz and the WebSocket feed answer, and the /pause request body.
+"""The typed views of a running daemon: what /status, /positions, /trades, /candles, /equity,
+/flatten, /readyz and the WebSocket feed answer, and the /pause request body.
 
 The engine builds them (session/control.py, session/render.py); the API serializes them and
 generates the schemas of /openapi.json from them (api/openapi.py), so each shape is written
@@ -216,6 +216,26 @@ class TradeList(View):
 
 class CandleList(View):
     candles: list[CandleView] = Field(description="oldest first")
+
+
+class EquityPoint(View):
+    """One equity snapshot. The parts are null on snapshots recorded before they were
+    (journal schema version 3): only the equity is known there."""
+
+    ts: EpochMs
+    equity: Money = Field(description="balance + unrealized")
+    balance: Money | None = Field(
+        description="realised: starting equity + realised PnL - fees - funding - liquidation "
+                    "fees")
+    unrealized: Money | None = Field(description="the open position's mark-to-market PnL")
+    funding_paid: Money | None = Field(description="net funding paid so far (+ = paid)")
+
+
+class EquityHistory(View):
+    recorded: Count = Field(description="snapshots in the range before downsampling")
+    points: list[EquityPoint] = Field(
+        description="oldest first; the first, the last and each time bucket's lowest and "
+                    "highest equity")
 
 
 class FlattenResult(View):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from laptop_agents.config import Settings
+from laptop_agents.config import Settings, market_tag
 from laptop_agents.data.history.ranges import Range
 from laptop_agents.data.history.source import series_source
 from laptop_agents.data.history.store import (
@@ -90,7 +90,11 @@ def open_candle_cache(settings: Settings, journal: Journal,
                       symbol: str | None = None) -> CandleCache:
     """The configured series of ``<data dir>/candles.sqlite3``; a disabled cache when the
     store cannot be opened, or when a simulated market's origin is unknown (the embedded
-    simulator journals it; a simulator started elsewhere has a market of its own)."""
+    simulator journals it; a simulator started elsewhere has a market of its own), and for
+    `--source bitunix` on other URLs than the exchange's: their candles are not Bitunix's."""
+    if market_tag(settings) is not None:
+        logger.debug("candle store not used: the market URLs are not the exchange's")
+        return CandleCache(None, None)
     origin = None
     if settings.source == "sim" and journal.get_meta(META_SEED) == str(settings.sim_seed):
         raw = journal.get_meta(META_ORIGIN)

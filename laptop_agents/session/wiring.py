@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 from loguru import logger
 
-from laptop_agents.config import Settings
+from laptop_agents.config import Settings, market_tag
 from laptop_agents.data.exchange_clock import ExchangeClock
 from laptop_agents.data.instruments import (
     check_leverage,
@@ -39,7 +39,9 @@ from laptop_agents.storage.journal import Journal, JournalError
 from laptop_agents.strategy.base import Strategy
 
 # One journal per market source: the simulator's paper account must never leak into the
-# account traded on real Bitunix prices.
+# account traded on real Bitunix prices. `--source bitunix` pointed at other URLs than the
+# exchange's (a standalone simulator: docs/simulator.md) gets journal-bitunix-<hash>.sqlite3,
+# the hash of its URLs (config.market_tag), so it never writes the live journal either.
 JOURNAL_FILES = {"bitunix": "journal.sqlite3", "sim": "journal-sim.sqlite3"}
 
 
@@ -83,7 +85,9 @@ class EngineParts:
 
 
 def journal_path(settings: Settings) -> Path:
-    return settings.data_dir.expanduser() / JOURNAL_FILES[settings.source]
+    tag = market_tag(settings)
+    name = JOURNAL_FILES[settings.source] if tag is None else f"journal-bitunix-{tag}.sqlite3"
+    return settings.data_dir.expanduser() / name
 
 
 def open_journal(settings: Settings, *, durable: bool = True) -> Journal:

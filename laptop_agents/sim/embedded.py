@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from loguru import logger
 
 from laptop_agents.config import Settings
+from laptop_agents.readable import stamp
 from laptop_agents.sim import resume
 from laptop_agents.sim.contracts import SPECS
 from laptop_agents.sim.options import SimOptions
@@ -52,9 +53,10 @@ async def start_embedded(settings: Settings, journal: Journal | None = None
         symbols=(settings.symbol,) if settings.symbol in SPECS else tuple(SPECS),
     ))
     if point is not None:
-        logger.info("embedded simulator: {} market of seed {} from origin {} at simulated ms {}"
-                    " (journal's latest {})", "resuming the" if point.resumed else "a new",
-                    settings.sim_seed, sim.origin_ms, sim.start_ms, point.last_ms)
+        logger.info("embedded simulator: {} market of seed {} from origin {} at simulated time "
+                    "{} (journal's latest {})", "resuming the" if point.resumed else "a new",
+                    settings.sim_seed, stamp(sim.origin_ms), stamp(sim.start_ms),
+                    stamp(point.last_ms))
     await sim.start()
     if journal is not None:
         resume.remember(journal, settings.sim_seed, sim.origin_ms, sim.start_ms)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from loguru import logger
 
+from laptop_agents.readable import stamp
 from laptop_agents.sim import frames
 from laptop_agents.sim.frames import JsonObject
 from laptop_agents.sim.funding import price_state
@@ -53,7 +54,7 @@ class PushTimers:
         """No pushes for the next ``sim_seconds`` of simulated time (pings still answered)."""
         until = self._venue.now_ms() + int(sim_seconds * 1000)
         self._skip_until_ms = max(self._skip_until_ms, until)
-        logger.info("sim fault: skipping pushes until sim ms {}", self._skip_until_ms)
+        logger.info("sim fault: skipping pushes until sim time {}", stamp(self._skip_until_ms))
 
     def skipped(self, now_ms: int) -> bool:
         return now_ms < self._skip_until_ms

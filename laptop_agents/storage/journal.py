@@ -17,6 +17,7 @@ All calls are synchronous and short; the engine makes them on the event loop thr
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -30,7 +31,9 @@ from laptop_agents.storage.rows import (
     UPSERT_FILLED_ORDER,
     AccountRow,
     AccountTotals,
+    EquityRow,
     account_from_row,
+    equity_from_row,
     fill_from_row,
     fill_params,
     funding_from_row,
@@ -39,6 +42,7 @@ from laptop_agents.storage.rows import (
     order_params,
     position_from_row,
     position_params,
+    text_or_none,
     trade_from_row,
     trade_params,
 )
@@ -275,11 +279,16 @@ class Journal(SqliteFile):
         return [trade_from_row(r) for r in rows]
 
     # --- equity snapshots, pause state, metadata -------------------------------------------
-    def record_equity(self, ts_ms: int, equity: Decimal) -> None:
+    def record_equity(self, ts_ms: int, equity: Decimal, *, balance: Decimal | None = None,
+                      unrealized: Decimal | None = None,
+                      funding_paid: Decimal | None = None) -> None:
         """One snapshot per timestamp (a repeat replaces it); older than 30 days is pruned."""
         with self._tx() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO equity (ts_ms, equity) VALUES (?, ?)", (ts_ms, str(equity))
+                "INSERT OR REPLACE INTO equity (ts_ms, equity, balance, unrealized, funding_paid)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (ts_ms, str(equity), text_or_none(balance), text_or_none(unrealized),
+                 text_or_none(funding_paid)),
             )
             conn.execute("DELETE FROM equity WHERE ts_ms < ?", (ts_ms - EQUITY_RETENTION_MS,))
 
@@ -288,6 +297,23 @@ class Journal(SqliteFile):
             "SELECT ts_ms, equity FROM equity ORDER BY ts_ms DESC LIMIT ?", (limit,)
         )
         return [(int(r[0]), Decimal(r[1])) for r in reversed(rows)]
+
+    def equity_since(self, since_ms: int = 0) -> list[tuple[int, Decimal]]:
+        """Every (ts_ms, equity) at or after ``since_ms``, oldest first: what a chart is
+        downsampled from (the other parts are read for the points kept: equity_rows)."""
+        rows = self._read("SELECT ts_ms, equity FROM equity WHERE ts_ms >= ? ORDER BY ts_ms",
+                          (since_ms,))
+        return [(int(r[0]), Decimal(r[1])) for r in rows]
+
+    def equity_rows(self, timestamps: Sequence[int]) -> list[EquityRow]:
+        """The whole snapshots at these timestamps, oldest first."""
+        found: list[EquityRow] = []
+        for start in range(0, len(timestamps), 500):  # SQLite's bound-parameter limit
+            chunk = timestamps[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found += [equity_from_row(r) for r in self._read(
+                f"SELECT * FROM equity WHERE ts_ms IN ({marks})", tuple(chunk))]
+        return sorted(found, key=lambda row: row.ts_ms)
 
     def set_pause(self, paused: bool, reason: str | None) -> None:
         """The manual trading pause; persisted so a restart stays paused."""

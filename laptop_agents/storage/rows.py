@@ -58,6 +58,19 @@ class AccountTotals:
 
 
 @dataclass(frozen=True, slots=True)
+class EquityRow:
+    """One equity snapshot. ``balance`` (realised: starting equity + realised PnL - fees -
+    funding - liquidation fees), ``unrealized`` and ``funding_paid`` are None on rows written
+    before schema version 3, which recorded the equity alone."""
+
+    ts_ms: int
+    equity: Decimal
+    balance: Decimal | None = None
+    unrealized: Decimal | None = None
+    funding_paid: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AccountRow:
     starting_equity: Decimal
     realized_total: Decimal  # gross realised PnL of every exit fill
@@ -189,4 +202,12 @@ def account_from_row(row: sqlite3.Row) -> AccountRow:
         risk_pause_reason=row["risk_pause_reason"],
         funding_total=Decimal(row["funding_total"]),
         liquidation_fees_total=Decimal(row["liquidation_fees_total"]),
+    )
+
+
+def equity_from_row(row: sqlite3.Row) -> EquityRow:
+    return EquityRow(
+        ts_ms=int(row["ts_ms"]), equity=Decimal(row["equity"]),
+        balance=decimal_or_none(row["balance"]), unrealized=decimal_or_none(row["unrealized"]),
+        funding_paid=decimal_or_none(row["funding_paid"]),
     )

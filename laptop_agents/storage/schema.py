@@ -67,5 +67,13 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX funding_trade ON funding(trade_id);
     """,
+    # version 3: the equity history's parts (issue #17, GET /equity): the wallet balance
+    # (realised), the unrealised PnL and the net funding paid at each snapshot. Rows written
+    # before it hold equity only and keep NULL there (the API answers null).
+    """
+    ALTER TABLE equity ADD COLUMN balance TEXT DEFAULT NULL;
+    ALTER TABLE equity ADD COLUMN unrealized TEXT DEFAULT NULL;
+    ALTER TABLE equity ADD COLUMN funding_paid TEXT DEFAULT NULL;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -13,12 +13,15 @@ import threading
 from decimal import Decimal
 from typing import Any
 
+from laptop_agents.backtest.downsample import keep_extremes
 from laptop_agents.metrics import Metrics
 from laptop_agents.models import ConnectionState, Side
 from laptop_agents.session.controller import FeedPublisher
 from laptop_agents.session.gate import PauseReason
 from laptop_agents.session.views import (
     CandleView,
+    EquityHistory,
+    EquityPoint,
     FeedView,
     FlattenResult,
     GateView,
@@ -55,7 +58,7 @@ class MemoryController:
             unrealized_pnl=Decimal("1.50"), leverage=Decimal(5), margin=Decimal("100"),
             liquidation_price=Decimal("40250.0"), funding_paid=Decimal("0"),
         )
-        self.equity = Decimal("10000")
+        self.equity_now = Decimal("10000")
         self.realized = Decimal("0")
         self.bid = Decimal("50010.0")
         self.ask = Decimal("50010.5")
@@ -64,6 +67,9 @@ class MemoryController:
         self.fail_status = False
         self.pause_calls: list[str | None] = []
         self.trade_calls: list[tuple[int, int | None]] = []
+        self.equity_calls: list[tuple[int, int]] = []
+        # An hour of snapshots a minute apart; the first ten from before the parts were kept.
+        self._equity = [(START_MS + i * 60_000, Decimal(10000 + (i % 7) - 3)) for i in range(60)]
         self.calls_thread: set[int] = set()
         self._trades = [_trade(i, Decimal("50000"), Decimal("50100"), Decimal("1.0"))
                         for i in range(5)]
@@ -101,7 +107,7 @@ class MemoryController:
             mode="paper", source="sim", symbol="BTCUSDT",
             feed=FeedView(state=self.feed_state, last_tick_age_s=0.2, reconnects=0),
             gate=GateView(trading_allowed=not self.reasons, reasons=list(self.reasons)),
-            position=self.position, equity=self.equity,
+            position=self.position, equity=self.equity_now,
             realized_pnl_today=self.realized, uptime_s=12.5,
             tasks={"market_data": TaskView(state="running", last_run_age_s=0.1),
                    "strategy": TaskView(state="running", last_run_age_s=None)},
@@ -125,6 +131,16 @@ class MemoryController:
 
     def candles(self, limit: int, symbol: str | None = None) -> list[CandleView]:
         return self._candles[-limit:]
+
+    def equity(self, since_ms: int, points: int) -> EquityHistory:
+        self.equity_calls.append((since_ms, points))
+        series = [p for p in self._equity if p[0] >= since_ms]
+        return EquityHistory(recorded=len(series), points=[
+            EquityPoint(ts=ts, equity=value, balance=None if ts < START_MS + 600_000 else
+                        Decimal("10000"), unrealized=None if ts < START_MS + 600_000 else
+                        value - 10000, funding_paid=None if ts < START_MS + 600_000 else
+                        Decimal("0.5")) for ts, value in
+            (series[i] for i in keep_extremes(series, points))])
 
     def readiness(self) -> tuple[bool, list[str]]:
         reasons = []

@@ -65,7 +65,9 @@ async def test_candles_limit(client: Client) -> None:
     ("/trades", {"limit": "1.5"}), ("/trades", {"limit": "-1"}), ("/trades", {"limit": ""}),
     ("/trades", {"limit": "٣"}), ("/trades", {"since": "-5"}), ("/trades", {"since": "x"}),
     ("/trades", {"since": str(2**53 + 1)}), ("/candles", {"limit": "0"}),
-    ("/candles", {"limit": "99999999999999999999"}),
+    ("/candles", {"limit": "99999999999999999999"}), ("/equity", {"points": "1"}),
+    ("/equity", {"points": "5001"}), ("/equity", {"points": "many"}),
+    ("/equity", {"since": "-1"}), ("/equity", {"since": "yesterday"}),
 ])
 async def test_invalid_parameters_are_400_json(client: Client, path: str,
                                                params: dict[str, str]) -> None:

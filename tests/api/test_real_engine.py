@@ -192,6 +192,14 @@ async def test_real_engine_status_feed_schemas_and_metrics(
     text = await (await client.get("/metrics")).text()
     assert metric(text, "la_equity_usdt") == equity
 
+    # -- /equity: a snapshot at the trade's close, with its parts --------------------------
+    history = await conforms(await client.get("/equity"), "/equity")
+    closed = next(p for p in history["points"] if p["ts"] == trade["closed_ms"])
+    assert Decimal(closed["balance"]) == runner.broker.balance
+    assert closed["unrealized"] == "0"
+    assert Decimal(closed["equity"]) == runner.broker.balance
+    assert closed["funding_paid"] is not None
+
     # -- feed faults move the provider's counters ---------------------------------------------
     assert sim.send_malformed("invalid_json") >= 1
     await wait_until(lambda: runner.metrics.malformed_frames._value.get() >= 1, 5,

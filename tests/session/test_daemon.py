@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -77,6 +78,23 @@ def test_simulator_and_exchange_keep_separate_journals(tmp_path: Path) -> None:
     assert sim != live
 
 
+def test_bitunix_on_other_market_urls_never_writes_the_live_journal(tmp_path: Path) -> None:
+    """`run --source bitunix` pointed at a standalone simulator (or any other URLs) gets a
+    journal named after a hash of the URLs: never the live account's, one per market."""
+    live = journal_path(Settings(data_dir=tmp_path, source="bitunix"))
+    local = Settings(data_dir=tmp_path, source="bitunix",
+                     bitunix_ws_url="ws://127.0.0.1:9000/public/",
+                     bitunix_rest_url="http://127.0.0.1:9000")
+    other = local.model_copy(update={"bitunix_rest_url": "http://127.0.0.1:9001"})
+    assert live.name == "journal.sqlite3"
+    assert re.fullmatch(r"journal-bitunix-[0-9a-f]{8}\.sqlite3", journal_path(local).name)
+    assert journal_path(local) == journal_path(local.model_copy())  # stable across runs
+    assert len({live, journal_path(local), journal_path(other)}) == 3
+    assert journal_path(Settings(data_dir=tmp_path, source="sim",
+                                 bitunix_ws_url="ws://127.0.0.1:9000/public/")).name == (
+        "journal-sim.sqlite3")
+
+
 @pytest.mark.parametrize("sim_options", [{"speed": 1.0}])
 async def test_original_cli_form_runs_on_bitunix_and_sigint_exits_0(
         sim: Any, tmp_path: Path) -> None:
@@ -96,7 +114,9 @@ async def test_original_cli_form_runs_on_bitunix_and_sigint_exits_0(
     assert elapsed < 5
     assert "source=bitunix symbol=BTCUSDT" in log
     assert "SIGINT received" in log and "engine stopped" in log
-    assert (tmp_path / "data" / "journal.sqlite3").exists()  # the exchange's journal, not sim's
+    # Bitunix's URLs pointed at a simulator: a journal of its own, never the live one
+    assert not (tmp_path / "data" / "journal.sqlite3").exists()
+    assert list((tmp_path / "data").glob("journal-bitunix-*.sqlite3"))
 
 
 def test_daemon_freezes_start_up_objects_after_the_first_tick(tmp_path: Path) -> None:

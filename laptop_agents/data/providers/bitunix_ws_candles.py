@@ -27,6 +27,7 @@ from laptop_agents.data.providers.bitunix_protocol import CandleCloser, KlinePus
 from laptop_agents.data.providers.bitunix_ws_outbox import FeedCounters, Outbox, offer
 from laptop_agents.data.providers.neterrors import describe_connect_error
 from laptop_agents.models import WS_INTERVAL_MS, Candle
+from laptop_agents.readable import stamp
 
 TIMER_RETRY_MIN = 0.5  # wall seconds between REST retries of a timer-closed candle
 ROLLOVER_RETRIES = 3  # REST asks for a just-finished candle before its WS values are used
@@ -179,7 +180,7 @@ class CandleWorker:
         for fallback in fallbacks:
             if start <= fallback.open_time < end and fallback.open_time not in by_time:
                 logger.debug("REST lacks candle {}; using the last WS values",
-                             fallback.open_time)
+                             stamp(fallback.open_time))
                 by_time[fallback.open_time] = fallback
                 self._counters.ws_fallback()
         if by_time:

@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from laptop_agents.errors import ConfigError
 from laptop_agents.models import WS_INTERVAL_MS
+from laptop_agents.sim.contracts import SPECS
 
 ENV_PREFIX = "LA_"
 
@@ -134,6 +135,11 @@ class Settings(BaseSettings):
     sim_kline_push_ms: int = Field(500, gt=0, description="Kline push period (wall ms).")
     sim_depth_push_ms: int = Field(310, gt=0, description="Depth push period (wall ms).")
     sim_admin: bool = Field(False, description="Enable the loopback-only fault admin API.")
+    sim_symbols: str = Field(
+        "", description="Contracts the simulator serves, comma-separated (BTCUSDT,ETHUSDT,"
+        "SOLUSDT); empty: the symbols the daemon trades (`laptop-agents sim`: BTCUSDT). "
+        "docs/simulator.md lists the known ones.",
+    )
     sim_funding_interval: int = Field(
         28_800, gt=0, multiple_of=60,
         description="Simulated seconds between funding settlements (whole minutes).",
@@ -273,6 +279,18 @@ class Settings(BaseSettings):
         if not value.isalnum():
             raise ValueError("must be letters and digits, e.g. BTCUSDT")
         return value
+
+    @field_validator("sim_symbols")
+    @classmethod
+    def _sim_symbol_list(cls, value: str) -> str:
+        names = [name.strip().upper() for name in value.split(",") if name.strip()]
+        unknown = [name for name in names if name not in SPECS]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)} not simulated; known: "
+                             f"{', '.join(list(SPECS)[:12])}, … ({len(SPECS)} in all)")
+        if len(set(names)) != len(names):
+            raise ValueError("must be distinct symbols separated by commas, e.g. BTCUSDT,ETHUSDT")
+        return ",".join(names)
 
     @field_validator("interval")
     @classmethod

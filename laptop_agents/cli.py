@@ -46,6 +46,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
+    from laptop_agents.config import load_settings
     from laptop_agents.logging_setup import setup_logging
     from laptop_agents.sim.options import SimOptions
     from laptop_agents.sim.standalone import run_standalone
@@ -53,9 +54,11 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     # The daemon's log format and level (run, sim and probe write the same lines); never its
     # log file: that belongs to the daemon.
     setup_logging(_settings(args).model_copy(update={"log_file": None}))
-
+    # --symbols, else LA_SIM_SYMBOLS, else BTCUSDT; checked as the setting (exit 78).
+    symbols = load_settings(sim_symbols=args.symbols).sim_symbols
     return run_standalone(SimOptions(
-        host=args.host, port=args.port, speed=args.speed, seed=args.seed, admin=args.admin
+        host=args.host, port=args.port, speed=args.speed, seed=args.seed, admin=args.admin,
+        symbols=tuple(symbols.split(",")) if symbols else ("BTCUSDT",),
     ))
 
 
@@ -151,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--speed", type=float, default=1.0)
     sim.add_argument("--seed", type=int, default=42)
     sim.add_argument("--admin", action="store_true", help="enable the loopback fault admin API")
+    sim.add_argument("--symbols", help="contracts to serve, comma-separated (LA_SIM_SYMBOLS; "
+                     "default BTCUSDT)")
     sim.set_defaults(handler=_cmd_sim)
 
     probe = sub.add_parser("probe", help="check that market data flows, then exit")

@@ -10,7 +10,6 @@ Start-up calls :func:`load_settings`, which turns a validation failure into a on
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -28,11 +27,16 @@ from laptop_agents.config_base import (
     default_data_dir,
     format_validation_error,
     is_loopback_host,
+    json_object,
+    strong_token,
+    symbol_list,
+    url_tag,
 )
 from laptop_agents.errors import ConfigError
 from laptop_agents.models import WS_INTERVAL_MS
 from laptop_agents.notify.events import parse_events
 from laptop_agents.notify.targets import parse_targets, url_secrets
+from laptop_agents.sim.contracts import SPECS
 
 
 class Settings(BaseSettings):
@@ -119,6 +123,11 @@ class Settings(BaseSettings):
     sim_kline_push_ms: int = Field(500, gt=0, description="Kline push period (wall ms).")
     sim_depth_push_ms: int = Field(310, gt=0, description="Depth push period (wall ms).")
     sim_admin: bool = Field(False, description="Enable the loopback-only fault admin API.")
+    sim_symbols: str = Field(
+        "", description="Contracts the simulator serves, comma-separated (BTCUSDT,ETHUSDT,"
+        "SOLUSDT); empty: the symbols the daemon trades (`laptop-agents sim`: BTCUSDT). "
+        "docs/simulator.md lists the known ones.",
+    )
     sim_funding_interval: int = Field(
         28_800, gt=0, multiple_of=60,
         description="Simulated seconds between funding settlements (whole minutes).",
@@ -273,15 +282,17 @@ class Settings(BaseSettings):
     @field_validator("symbols")
     @classmethod
     def _symbol_list(cls, value: str) -> str:
-        names = [name.strip().upper() for name in value.split(",") if name.strip()]
-        if any(not name.isalnum() for name in names) or len(set(names)) != len(names):
-            raise ValueError("must be distinct symbols separated by commas, e.g. BTCUSDT,ETHUSDT")
-        return ",".join(names)
+        return symbol_list(value)
 
     @property
     def trade_symbols(self) -> tuple[str, ...]:
         """The symbols this daemon trades: LA_SYMBOLS, else LA_SYMBOL alone."""
         return tuple(self.symbols.split(",")) if self.symbols else (self.symbol,)
+
+    @field_validator("sim_symbols")
+    @classmethod
+    def _sim_symbol_list(cls, value: str) -> str:
+        return symbol_list(value, known=SPECS)
 
     @field_validator("interval")
     @classmethod
@@ -293,14 +304,7 @@ class Settings(BaseSettings):
     @field_validator("strategy_params")
     @classmethod
     def _json_object(cls, value: str) -> str:
-        # Only the shape here: the strategy's own Params model checks the values at start-up.
-        try:
-            parsed = json.loads(value)
-        except ValueError as error:
-            raise ValueError(f"is not JSON: {error}") from None
-        if not isinstance(parsed, dict):
-            raise ValueError('must be a JSON object, e.g. {"fast": 9}')
-        return value
+        return json_object(value)
 
     @field_validator("bitunix_ws_url", "bitunix_private_ws_url")
     @classmethod
@@ -328,23 +332,7 @@ class Settings(BaseSettings):
     @field_validator("api_token")
     @classmethod
     def _strong_token(cls, value: SecretStr | None) -> SecretStr | None:
-        # Unset means "generate one into the data directory" (api/token.py); set-but-empty is
-        # almost always a broken env file, and must not silently become "no protection".
-        if value is None:
-            return None
-        # HTTP strips surrounding whitespace from header values, so it can never be matched.
-        token = value.get_secret_value().strip()
-        if not token:
-            raise ValueError(
-                "is set but empty; unset it to have one generated into the data directory, "
-                f"or set at least {MIN_API_TOKEN_CHARS} characters"
-            )
-        if len(token) < MIN_API_TOKEN_CHARS:
-            raise ValueError(
-                f"must be at least {MIN_API_TOKEN_CHARS} characters, e.g. the output of "
-                "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
-            )
-        return SecretStr(token)
+        return strong_token(value)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
@@ -372,17 +360,8 @@ class Settings(BaseSettings):
 
 
 def market_tag(settings: Settings) -> str | None:
-    """For ``source=bitunix`` pointed at other market URLs than the exchange's (a standalone
-    simulator, a proxy): a short hash of those URLs, which names its own journal so that such
-    a market never writes the live account's (session/wiring.py). None for the real exchange
-    and for ``source=sim`` (whose journal is its own anyway)."""
-    if settings.source != "bitunix" or (settings.bitunix_ws_url == REAL_WS_URL
-                                        and settings.bitunix_rest_url == REAL_REST_URL):
-        return None
-    import hashlib
-
-    urls = f"{settings.bitunix_ws_url}\n{settings.bitunix_rest_url}".encode()
-    return hashlib.sha256(urls).hexdigest()[:8]
+    """The journal tag of a non-default market (config_base.url_tag)."""
+    return url_tag(settings.source, settings.bitunix_ws_url, settings.bitunix_rest_url)
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -398,4 +377,5 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 __all__ = ["ENV_PREFIX", "MIN_API_TOKEN_CHARS", "REAL_PRIVATE_WS_URL", "REAL_REST_URL",
-           "REAL_WS_URL", "Settings", "default_data_dir", "is_loopback_host", "load_settings"]
+           "REAL_WS_URL", "Settings", "default_data_dir", "is_loopback_host", "load_settings",
+           "market_tag"]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from laptop_agents.sim import deep_paths as dp
-from laptop_agents.sim.contracts import SymbolSpec
+from laptop_agents.sim.contracts import FACTOR_SYMBOL, SPECS, SymbolSpec
 from laptop_agents.sim.records import HOUR_MS, MINUTE_MS, Agg
 
 DAY_MS = 86_400_000
@@ -46,10 +46,12 @@ _DAY_CACHE, _HOUR_CACHE, _AGG_CACHE = 256, 512, 1 << 15
 
 @dataclass(frozen=True, slots=True)
 class DayPath:
-    """One day's 24 hours: their path (log prices) and their candles."""
+    """One day's 24 hours: their path (log prices), their candles and each hour's own
+    (idiosyncratic) share of its variance, which the hour's minutes split."""
 
     hours: list[dp.Span]
     aggs: list[Agg]
+    idio: list[float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,39 +88,75 @@ class _Lru(Generic[_K, _V]):
 
 
 class DeepMarket:
-    """One contract's deep history for one seed."""
+    """One contract's deep history for one seed.
 
-    def __init__(self, spec: SymbolSpec, seed: int) -> None:
+    The market factor's (BTCUSDT's, ``spec.is_factor``) is self-contained. Any other leans on
+    the factor's (``factor``; built here when not given, so the same seed gives the same path
+    whatever else is simulated; a simulator shares one): its daily shocks add ``beta`` times
+    the factor's, and its hour and minute paths add ``beta`` times the factor's excursion
+    from a straight line (zero at both ends, so the pinning to the level above still holds).
+    """
+
+    def __init__(self, spec: SymbolSpec, seed: int, factor: DeepMarket | None = None) -> None:
         self.spec = spec
         self.seed = seed
+        self.factor = None if spec.is_factor else (
+            factor if factor is not None else DeepMarket(SPECS[FACTOR_SYMBOL], seed))
+        # The factor's own walk is all "idiosyncratic": beta 0, idio 1 (so its arithmetic,
+        # and hence BTCUSDT's path, is exactly what it was before other contracts leaned on it).
+        self._beta = 0.0 if self.factor is None else spec.beta
+        self._idio = 1.0 if self.factor is None else spec.idio
         self._per_unit = 10.0**spec.price_decimals  # ticks per unit of price
-        self._lot = 10**spec.size_decimals
+        self._lot = 10**spec.size_decimals * spec.units
         self._walk_rng = random.Random(f"{seed}:{spec.symbol}:deep-days")
         self._centre = math.log(spec.start_price) + self._walk_rng.gauss(0.0, 0.05)
         stationary = SIGMA_DAY / math.sqrt(2.0 * PULL_PER_DAY)
-        self._state = (self._centre + self._walk_rng.gauss(0.0, stationary), SIGMA_DAY**2)
-        self._walk: list[tuple[float, float, float]] = []  # per day: (open, variance, jump)
+        level = self._centre + self._walk_rng.gauss(0.0, stationary * self._idio)
+        if self.factor is not None:  # start where the factor's excursion puts it
+            level += self._beta * (self.factor.walk_level(_DAY0) - self.factor.centre)
+        self._state = (level, (SIGMA_DAY * self._idio) ** 2)
+        # per day: (open, own variance, own jump, own shock + jump before the pull)
+        self._walk: list[tuple[float, float, float, float]] = []
         self._days: _Lru[int, DayPath] = _Lru(_DAY_CACHE)
         self._hours: _Lru[int, HourPath] = _Lru(_HOUR_CACHE)
         self._day_aggs: _Lru[int, Agg] = _Lru(_AGG_CACHE)
 
     # --- the daily walk -------------------------------------------------------------------
+    @property
+    def centre(self) -> float:
+        return self._centre
+
+    def walk_level(self, day: int) -> float:
+        """The log open of epoch day ``day``."""
+        return self._day(day)[0]
+
     def _day(self, day: int) -> tuple[float, float, float, float]:
-        """(open, close, variance, jump) of epoch day ``day`` (not before DEEP_START_MS)."""
+        """(open, close, own variance, own jump) of epoch day ``day`` (not before
+        DEEP_START_MS)."""
         need = day - _DAY0 + 2
         gauss, rand = self._walk_rng.gauss, self._walk_rng.random
-        base = SIGMA_DAY**2 * (1.0 - GARCH_ALPHA - GARCH_BETA)
+        sigma2 = (SIGMA_DAY * self._idio) ** 2
+        base = sigma2 * (1.0 - GARCH_ALPHA - GARCH_BETA)
         while len(self._walk) < need:
             level, var = self._state
             z, u, size = gauss(0.0, 1.0), rand(), gauss(0.0, DAY_JUMP_SIGMA)
             jump = size if u < DAY_JUMP_PROB else 0.0
             shock = math.sqrt(var) * z
-            self._walk.append((level, var, jump))
-            level += shock + jump - PULL_PER_DAY * (level - self._centre)
+            self._walk.append((level, var, jump, shock + jump))
+            # beta x the factor's own shock (not its pull): both excursions then revert at
+            # the same rate, so this one stays beta x the factor's plus its own.
+            common = 0.0 if self.factor is None else \
+                self._beta * self.factor.raw_move(_DAY0 + len(self._walk) - 1)
+            level += shock + jump + common - PULL_PER_DAY * (level - self._centre)
             var = base + GARCH_ALPHA * shock * shock + GARCH_BETA * var
-            self._state = (level, min(max(var, SIGMA_DAY**2 / 9.0), SIGMA_DAY**2 * 16.0))
-        level, var, jump = self._walk[day - _DAY0]
+            self._state = (level, min(max(var, sigma2 / 9.0), sigma2 * 16.0))
+        level, var, jump, _ = self._walk[day - _DAY0]
         return level, self._walk[day - _DAY0 + 1][0], var, jump
+
+    def raw_move(self, day: int) -> float:
+        """Day ``day``'s own shock plus jump (its log return before the pull)."""
+        self._day(day)
+        return self._walk[day - _DAY0][3]
 
     # --- a day's hours --------------------------------------------------------------------
     def day_path(self, day: int) -> DayPath:
@@ -133,18 +171,26 @@ class DeepMarket:
         scale = var / sum(profile)
         variances = [p * scale for p in profile]
         kick = (int(rng.random() * 24), jump)
-        points = dp.bridge(rng, start, end, variances, HOUR_JUMP_PROB, HOUR_JUMP_SIGMA, kick)
+        own = dp.bridge(rng, start, end, variances, HOUR_JUMP_PROB, HOUR_JUMP_SIGMA, kick)
+        if self.factor is None:
+            points, totals = own, variances
+        else:
+            shape = self.factor.day_path(day)
+            points = dp.lean(own, [s.open for s in shape.hours] + [shape.hours[-1].close],
+                             self._beta)
+            totals = [v + self._beta**2 * s.var for v, s in zip(variances, shape.hours,
+                                                                  strict=True)]
         hours: list[dp.Span] = []
         aggs: list[Agg] = []
-        ref = SIGMA_DAY**2 / 24.0
+        ref = SIGMA_DAY**2 / 24.0 * (self._beta**2 + self._idio**2)
         for h in range(24):
-            a, b, v = points[h], points[h + 1], variances[h]
+            a, b, v = points[h], points[h + 1], totals[h]
             high, low = dp.extremes(rng, a, b, v)
             hours.append(dp.Span(a, high, low, b, v))
             volume = max(600, round(VOLUME_PER_MINUTE * 60.0 * self._lot * (v / ref) ** 0.4
                                     * math.exp(0.25 * gauss(0.0, 1.0))))
             aggs.append(self._hour_agg(hours[-1], volume))
-        return self._days.put(day, DayPath(hours, aggs))
+        return self._days.put(day, DayPath(hours, aggs, variances))
 
     def _hour_agg(self, span: dp.Span, volume: int) -> Agg:
         o, c = dp.to_ticks(span.open, self._per_unit), dp.to_ticks(span.close, self._per_unit)
@@ -178,10 +224,15 @@ class DeepMarket:
         span, total = day.hours[index], day.aggs[index]
         rng = random.Random(f"{self.seed}:{self.spec.symbol}:deep-hour:{hour}")
         weights = [math.exp(0.5 * rng.gauss(0.0, 1.0)) for _ in range(60)]
-        scale = span.var / sum(weights)
+        scale = day.idio[index] / sum(weights)  # the factor's own minutes add the rest
         variances = [w * scale for w in weights]
         points = dp.bridge(rng, span.open, span.close, variances, MINUTE_JUMP_PROB,
                            MINUTE_JUMP_SIGMA)
+        if self.factor is not None:
+            shape = self.factor.hour_path(hour_ms)
+            points = dp.lean(points, shape.points, self._beta)
+            variances = [v + self._beta**2 * f for v, f in zip(variances, shape.variances,
+                                                                strict=True)]
         highs, lows = zip(*(dp.extremes(rng, points[k], points[k + 1], variances[k])
                             for k in range(60)), strict=True)
         points, bent_highs, bent_lows = _bend_to(span, points, list(highs), list(lows))

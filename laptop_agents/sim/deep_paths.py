@@ -51,6 +51,17 @@ def bridge(rng: random.Random, start: float, end: float, variances: list[float],
     return points
 
 
+def lean(points: list[float], factor: list[float], beta: float) -> list[float]:
+    """``points`` plus ``beta`` times the factor path's excursion from the straight line
+    between its ends: its moves are shared, the ends of ``points`` stay exactly put."""
+    n = len(points) - 1
+    f0, step = factor[0], (factor[-1] - factor[0]) / n
+    out = [p + beta * (f - (f0 + step * k))
+           for k, (p, f) in enumerate(zip(points, factor, strict=True))]
+    out[0], out[-1] = points[0], points[-1]
+    return out
+
+
 def extremes(rng: random.Random, a: float, b: float, var: float) -> tuple[float, float]:
     """High and low of a Brownian bridge from ``a`` to ``b`` with variance ``var`` (the exact
     law of each: P(max > m) = exp(-2 (m - a)(m - b) / var), drawn independently)."""

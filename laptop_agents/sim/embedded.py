@@ -20,6 +20,14 @@ if TYPE_CHECKING:
     from laptop_agents.storage.journal import Journal
 
 
+def sim_symbols(settings: Settings) -> tuple[str, ...]:
+    """The contracts the embedded simulator serves: LA_SIM_SYMBOLS, else the ones the daemon
+    trades (LA_SYMBOLS, else LA_SYMBOL alone)."""
+    if settings.sim_symbols:
+        return tuple(settings.sim_symbols.split(","))
+    return settings.trade_symbols
+
+
 async def start_embedded(settings: Settings, journal: Journal | None = None
                          ) -> tuple[SimExchange, Settings]:
     """Start a SimExchange from ``settings.sim_*``; return it and settings pointing at it.
@@ -47,10 +55,10 @@ async def start_embedded(settings: Settings, journal: Journal | None = None
         # period (start-up, docs/performance.md). Off by default elsewhere, where clients may
         # rely on live-like timing (the first push 100-600 ms after subscribing).
         depth_snapshot=True,
-        # A symbol it cannot simulate still gets a running simulator (with every contract it
-        # can), so the start-up check asks its trading_pairs like the real exchange's and
-        # refuses the symbol with one line (exit 78) instead of a ValueError here.
-        symbols=(settings.symbol,) if settings.symbol in SPECS else tuple(SPECS),
+        # A symbol it cannot simulate is left out (BTCUSDT alone when none is left), so the
+        # start-up check asks trading_pairs like the real exchange's and refuses the symbol
+        # with one line (exit 78) instead of a ValueError here.
+        symbols=tuple(s for s in sim_symbols(settings) if s in SPECS) or ("BTCUSDT",),
     ))
     if point is not None:
         logger.info("embedded simulator: {} market of seed {} from origin {} at simulated time "

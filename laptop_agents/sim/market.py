@@ -25,13 +25,14 @@ from __future__ import annotations
 import math
 import random
 import statistics
+from collections.abc import Iterable
 
 from laptop_agents.sim.book import book_levels as book_levels  # re-exported
-from laptop_agents.sim.contracts import SymbolSpec
+from laptop_agents.sim.contracts import FACTOR_SYMBOL, SPECS, SymbolSpec
 from laptop_agents.sim.deep import DEEP_START_MS, DeepMarket
 from laptop_agents.sim.records import HOUR_MS, MINUTE_MS, Agg, Segment, Step, Trade, aggregate
+from laptop_agents.sim.walk import TABLE, FactorTape, Walk, aggregate_minutes, random_step
 
-_TABLE = 1024  # quantiles per size table (a table lookup is far cheaper than a gauss draw)
 # Steps kept in detail (for trade pushes and the running minute); older ones survive only as
 # per-minute aggregates, which is all REST and candles need.
 _DETAIL_SECONDS = 900
@@ -39,39 +40,46 @@ _DETAIL_SECONDS = 900
 
 class SymbolMarket:
     """One contract's simulated market: the deep history (sim/deep.py) before ``origin_ms``
-    (a whole minute), the detailed one-second model from it on, joined without a seam."""
+    (a whole minute), the detailed one-second model from it on, joined without a seam.
 
-    # Per-minute sigma ~0.07 %, GARCH persistence 0.999 per second (half-life ~11 minutes).
+    Any contract but the factor (BTCUSDT) leans on the market factor's ``factor`` tape
+    (sim/walk.py); without one it builds its own, so its path never depends on which other
+    contracts are simulated; a simulator passes one shared tape (:func:`factor_tape`).
+    """
+
+    # Per-minute sigma ~0.07 % (the factor's; a contract's own noise is ``idio`` x this).
     SIGMA_MINUTE = 0.0007
-    ALPHA = 0.01
-    BETA = 0.989
-    JUMP_PROB = 1.0 / 3600.0
-    JUMP_SIGMA = 0.002
 
-    def __init__(self, spec: SymbolSpec, seed: int, origin_ms: int) -> None:
+    def __init__(self, spec: SymbolSpec, seed: int, origin_ms: int,
+                 factor: FactorTape | None = None) -> None:
         if origin_ms % MINUTE_MS:
             raise ValueError("origin_ms must be a whole minute")
         self.spec = spec
         self.origin_ms = origin_ms
-        # A string seed is hashed with SHA-512 by `random`, so it is stable across runs.
-        self._rng = random.Random(f"{seed}:{spec.symbol}")
-        self._tick = 10.0**-spec.price_decimals
-        lot = 10**spec.size_decimals
-        # Log-normal size distributions as quantile tables: trades median ~0.03 BTC with a
-        # fat right tail, resting BBO sizes median ~1.3 BTC.
+        if not spec.is_factor and factor is None:
+            factor = factor_tape(seed, origin_ms)
+        tick = 10.0**-spec.price_decimals
+        lot = 10**spec.size_decimals * spec.units
+        # Log-normal size distributions as quantile tables: trades median ~0.03 BTC worth with
+        # a fat right tail, resting BBO sizes median ~1.3 BTC worth.
         normal = statistics.NormalDist()
-        quantiles = [normal.inv_cdf((i + 0.5) / _TABLE) for i in range(_TABLE)]
-        self._trade_sizes = [max(1, int(lot * 0.03 * math.exp(1.2 * z))) for z in quantiles]
+        quantiles = [normal.inv_cdf((i + 0.5) / TABLE) for i in range(TABLE)]
+        trade_sizes = [max(1, int(lot * 0.03 * math.exp(1.2 * z))) for z in quantiles]
         self.book_sizes = [max(1, int(lot * 1.3 * math.exp(0.9 * z))) for z in quantiles]
-        self._sigma2 = (self.SIGMA_MINUTE / math.sqrt(60.0)) ** 2
+        own = 1.0 if factor is None else spec.idio
+        sigma2 = (own * self.SIGMA_MINUTE / math.sqrt(60.0)) ** 2
         # The detailed model starts where the deep history is at the origin: its price and
-        # its volatility there, so the first live minute continues the last deep one.
-        self.deep = DeepMarket(spec, seed)
+        # its volatility there (the own share of it), so the first live minute continues
+        # the last deep one.
+        self.deep = DeepMarket(spec, seed, None if factor is None else factor.deep)
         joint = max(origin_ms, DEEP_START_MS)
-        self._var = min(max(self.deep.minute_variance(joint) / 60.0, self._sigma2 / 9.0),
-                        self._sigma2 * 16.0)
-        self._mid = math.exp(self.deep.log_price(joint))
-        self._extra_spread = 0.0
+        share = 1.0 if factor is None else own**2 / (own**2 + spec.beta**2)
+        var = min(max(self.deep.minute_variance(joint) / 60.0 * share, sigma2 / 9.0),
+                  sigma2 * 16.0)
+        # A string seed is hashed with SHA-512 by `random`, so it is stable across runs.
+        self._walk = Walk(random.Random(f"{seed}:{spec.symbol}"), tick, sigma2, trade_sizes,
+                          self.book_sizes, var, math.exp(self.deep.log_price(joint)),
+                          beta=0.0 if factor is None else spec.beta, factor=factor)
         self._steps: dict[int, Step] = {}
         self._next_second = origin_ms // 1000
         self._minutes: list[Agg] = []  # finished minutes, index = (start - origin) // 60000
@@ -90,13 +98,17 @@ class SymbolMarket:
     def advance(self, t_ms: int) -> None:
         """Generate every step up to and including the one containing ``t_ms``."""
         last = t_ms // 1000
+        if self._walk.factor is not None:
+            # The factor first, in one go: its own fast path then covers the history too.
+            self._walk.factor.ensure(last)
         # Whole minutes that end before the detailed window are only ever read as minute
         # aggregates: those skip building steps and trades (start-up's 1000 minutes of
         # history). A script in progress needs the step-by-step path.
         if not self._script and self._pinned is None and self._next_second % 60 == 0:
             whole = (last - _DETAIL_SECONDS + 1 - self._next_second) // 60
             if whole > 0:
-                self._aggregate_minutes(whole)
+                self._minutes.extend(aggregate_minutes(self._walk, self._next_second, whole))
+                self._next_second += 60 * whole
         while self._next_second <= last:
             self._generate(self._next_second)
             self._next_second += 1
@@ -107,104 +119,21 @@ class SymbolMarket:
         if self._pinned is not None and not self._script and start >= self._release_ms:
             # The script is done: the random walk continues from the scripted level.
             bid, ask = self._pinned
-            self._mid = (bid + ask) / 2.0 * self._tick
-            self._extra_spread = float(max(0, ask - bid - 1))
+            self._walk.mid = (bid + ask) / 2.0 * self._walk.tick
+            self._walk.extra_spread = float(max(0, ask - bid - 1))
             self._pinned = None
         if points or self._pinned is not None:
             step = self._pinned_step(second, points)
         else:
-            step = self._random_step(second)
+            step = random_step(self._walk, second)
         self._store(step)
 
     def _sizes(self) -> tuple[int, int]:
-        r, table = self._rng.random, self.book_sizes
-        return table[int(r() * _TABLE)], table[int(r() * _TABLE)]
+        r, table = self._walk.rng.random, self.book_sizes
+        return table[int(r() * TABLE)], table[int(r() * TABLE)]
 
     def _trade_qty(self) -> int:
-        return self._trade_sizes[int(self._rng.random() * _TABLE)]
-
-    def _random_step(self, second: int) -> Step:
-        r = self._rng
-        eps = r.gauss(0.0, math.sqrt(self._var))
-        # The diffusion part feeds the GARCH recursion; a jump only scales variance once, so
-        # one jump does not keep the market wild for an hour.
-        self._var = self._sigma2 * (1 - self.ALPHA - self.BETA) + self.ALPHA * eps * eps \
-            + self.BETA * self._var
-        if r.random() < self.JUMP_PROB:
-            eps += r.gauss(0.0, self.JUMP_SIGMA)
-            self._extra_spread = 5.0 + 20.0 * r.random()
-            self._var *= 2.0
-        self._var = min(max(self._var, self._sigma2 / 9.0), self._sigma2 * 16.0)
-        self._mid *= math.exp(eps)
-        spread = 1 + int(self._extra_spread) + (1 if r.random() < 0.05 else 0)
-        self._extra_spread *= 0.6
-        mid_ticks = self._mid / self._tick
-        bid = max(1, round(mid_ticks - spread / 2.0))
-        ask = bid + spread
-        bsz, asz = self._sizes()
-        start = second * 1000
-        step = Step(second, [Segment(start, bid, ask, bsz, asz)])
-        # Busier when volatile; a geometric count keeps it cheap and always >= 1.
-        mean_extra = 1.5 * math.sqrt(self._var / self._sigma2)
-        p = 1.0 / (1.0 + mean_extra)
-        extra = int(math.log(1.0 - r.random()) / math.log(1.0 - p)) if p < 1.0 else 0
-        rand = r.random
-        offsets = [0, *sorted(1 + int(rand() * 999) for _ in range(min(extra, 40)))]
-        up_bias = 0.5 + max(-0.3, min(0.3, eps / (4 * math.sqrt(self._sigma2))))
-        for off in offsets:
-            buy = r.random() < up_bias
-            step.trades.append(Trade(start + off, ask if buy else bid, self._trade_qty(), buy))
-        return step
-
-    def _aggregate_minutes(self, count: int) -> None:
-        """``count`` whole minutes from the next second, kept as aggregates only.
-
-        The same draws in the same order and the same arithmetic as `_random_step` (so the
-        same market: tests/sim/test_history.py), but no Step, Segment or Trade objects.
-        """
-        rand, gauss, table, sizes = self._rng.random, self._rng.gauss, _TABLE, self._trade_sizes
-        sqrt, exp, log = math.sqrt, math.exp, math.log
-        sigma2, alpha, beta, tick = self._sigma2, self.ALPHA, self.BETA, self._tick
-        var, mid, extra_spread = self._var, self._mid, self._extra_spread
-        base, floor, cap = sigma2 * (1 - alpha - beta), sigma2 / 9.0, sigma2 * 16.0
-        jump_prob, jump_sigma = self.JUMP_PROB, self.JUMP_SIGMA
-        for _ in range(count):
-            agg = Agg(0, 0, 0, 0, 0, 0)
-            high, low, volume, quote, price = 0, 1 << 62, 0, 0, 0
-            for second in range(60):
-                eps = gauss(0.0, sqrt(var))
-                var = base + alpha * eps * eps + beta * var
-                if rand() < jump_prob:
-                    eps += gauss(0.0, jump_sigma)
-                    extra_spread = 5.0 + 20.0 * rand()
-                    var *= 2.0
-                var = floor if var < floor else cap if var > cap else var
-                mid *= exp(eps)
-                spread = 1 + int(extra_spread) + (1 if rand() < 0.05 else 0)
-                extra_spread *= 0.6
-                bid = max(1, round(mid / tick - spread / 2.0))
-                ask = bid + spread
-                rand(), rand()  # the BBO sizes, in no aggregate
-                p = 1.0 / (1.0 + 1.5 * sqrt(var / sigma2))
-                extra = min(int(log(1.0 - rand()) / log(1.0 - p)) if p < 1.0 else 0, 40)
-                for _ in range(extra):
-                    rand()  # the trades' offsets within the second: only their count matters
-                up_bias = 0.5 + max(-0.3, min(0.3, eps / (4 * sqrt(sigma2))))
-                for k in range(extra + 1):
-                    price = ask if rand() < up_bias else bid
-                    qty = sizes[int(rand() * table)]
-                    if second == 0 and k == 0:
-                        agg.open = price
-                    if price > high:
-                        high = price
-                    if price < low:
-                        low = price
-                    volume += qty
-                    quote += price * qty
-            agg.high, agg.low, agg.close, agg.volume, agg.quote = high, low, price, volume, quote
-            self._minutes.append(agg)
-        self._var, self._mid, self._extra_spread = var, mid, extra_spread
-        self._next_second += 60 * count
+        return self._walk.trade_sizes[int(self._walk.rng.random() * TABLE)]
 
     def _pinned_step(self, second: int, points: list[tuple[int, int, int]]) -> Step:
         start = second * 1000
@@ -231,7 +160,7 @@ class SymbolMarket:
         minute_start = step.second * 1000 // MINUTE_MS * MINUTE_MS
         finished = (minute_start - self.origin_ms) // MINUTE_MS  # minutes before this one
         if step.second * 1000 == minute_start and len(self._minutes) < finished:
-            self._finish_minute(minute_start - MINUTE_MS)  # unless _aggregate_minutes did
+            self._finish_minute(minute_start - MINUTE_MS)  # unless aggregate_minutes did
         self._steps[step.second] = step
         self._steps.pop(step.second - _DETAIL_SECONDS, None)
 
@@ -396,3 +325,20 @@ def origin_for(start_ms: int, history_minutes: int) -> int:
     Flooring to the hour makes every bucket up to 60min complete from the first row on.
     """
     return (start_ms - history_minutes * MINUTE_MS) // HOUR_MS * HOUR_MS
+
+
+def factor_tape(seed: int, origin_ms: int) -> FactorTape:
+    """The market factor's tape for ``seed`` from ``origin_ms``: recorded by a hidden, never
+    scripted BTCUSDT market of its own (scripting the simulated BTCUSDT moves only that)."""
+    hidden = SymbolMarket(SPECS[FACTOR_SYMBOL], seed, origin_ms)
+    tape = FactorTape(origin_ms, hidden.deep, hidden._walk.sigma2)
+    hidden._walk.record = tape
+    tape.source = hidden.advance
+    return tape
+
+
+def build_markets(symbols: Iterable[str], seed: int, origin_ms: int) -> dict[str, SymbolMarket]:
+    """A market per symbol (upper-cased), all leaning on one shared factor tape."""
+    names = [s.upper() for s in symbols]
+    tape = None if all(SPECS[n].is_factor for n in names) else factor_tape(seed, origin_ms)
+    return {n: SymbolMarket(SPECS[n], seed, origin_ms, tape) for n in names}

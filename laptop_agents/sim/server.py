@@ -24,11 +24,10 @@ from laptop_agents.models import Candle, Instrument, MarkPrice, Tick
 from laptop_agents.sim import faults, inject, readouts
 from laptop_agents.sim.admin import create_admin_app
 from laptop_agents.sim.clock import SimClock
-from laptop_agents.sim.contracts import SPECS
 from laptop_agents.sim.frames import JsonObject
 from laptop_agents.sim.funding_rest import add_funding_routes
 from laptop_agents.sim.listeners import Listeners
-from laptop_agents.sim.market import SymbolMarket, origin_for
+from laptop_agents.sim.market import SymbolMarket, build_markets, origin_for
 from laptop_agents.sim.options import SimOptions
 from laptop_agents.sim.pushes import PushTimers
 from laptop_agents.sim.records import MINUTE_MS
@@ -51,10 +50,7 @@ class SimExchange:
             if self.options.origin_ms is None else self.options.origin_ms
         if self.origin_ms > start_ms:
             raise ValueError("origin_ms must not be after the start")
-        self.markets: dict[str, SymbolMarket] = {
-            s.upper(): SymbolMarket(SPECS[s.upper()], self.options.seed, self.origin_ms)
-            for s in self.options.symbols
-        }
+        self.markets = build_markets(self.options.symbols, self.options.seed, self.origin_ms)
         self.clock = SimClock(start_ms, self.options.speed)
         self.stats = SimStats()
         self.connections: set[Connection] = set()

@@ -36,7 +36,7 @@ async def _run(tmp_path: Path, symbol: str, **env: str) -> tuple[int, list[str]]
 
 
 @pytest.mark.parametrize(("symbol", "message"), [
-    ("DOGEUSDT", "DOGEUSDT is unknown on sim; known: BTCUSDT, ETHUSDT"),
+    ("FOOBARUSDT", "FOOBARUSDT is unknown on sim; known: BTCUSDT"),
     ("NEWCOINUSDT", "NEWCOINUSDT is not tradable on sim (status PREVIEW)"),
 ])
 async def test_sim_source_refuses_the_symbol_in_one_line(

@@ -31,6 +31,9 @@ class PushTimers:
         self._tasks: list[asyncio.Task[None]] = []
         self._skip_until_ms = 0  # simulated ms before which nothing is pushed
         self._last_kline_tick = 0  # simulated ms of the previous kline timer tick
+        # Symbols whose streams are silent (the ``mute`` fault: one symbol's feed stalls while
+        # the others and the socket go on).
+        self.muted: set[str] = set()
 
     def start(self) -> None:
         options = self._venue.options
@@ -80,8 +83,10 @@ class PushTimers:
 
     def _subscribed(self, kind: str) -> list[tuple[Subscriber, Subscription]]:
         """Every live (connection, stream) pair of channel ``kind`` for a simulated symbol."""
+        muted = self.muted
         return [(c, s) for c in self._venue.connections if not c.stalled and not c.dropped
-                for s in c.subs.values() if s.known and s.channel.kind == kind]
+                for s in c.subs.values() if s.known and s.channel.kind == kind
+                and s.symbol not in muted]
 
     @staticmethod
     def _symbol(sub: Subscription) -> str:

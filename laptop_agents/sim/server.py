@@ -235,6 +235,10 @@ class SimExchange:
         """Inject ``count`` hostile frames generated from ``seed`` (sim/fuzz.py)."""
         return await inject.fuzz(self, seed, count, symbol, oversized_every)
 
+    def mute(self, symbol: str, muted: bool = True) -> None:
+        """Silence every stream of ``symbol`` (or let it speak again); the others go on."""
+        (self._pushes.muted.add if muted else self._pushes.muted.discard)(symbol.upper())
+
     def skip_pushes(self, sim_seconds: float) -> None:
         """No pushes for the next ``sim_seconds`` of simulated time (pings still answered)."""
         self._pushes.skip(sim_seconds)

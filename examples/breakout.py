@@ -53,7 +53,8 @@ class Breakout:
         size = position_size(
             equity=ctx.equity, risk_pct=a.risk_pct, entry=entry, stop=stop,
             instrument=ctx.instrument, max_notional=a.max_notional, max_leverage=a.max_leverage,
-            min_notional=a.min_notional, max_qty=a.max_position_qty, costs=a.costs("limit"))
+            min_notional=a.min_notional, max_qty=a.max_position_qty, costs=a.costs("limit"),
+            available=ctx.available)
         if not size.ok:
             return Decision(None, f"breakout: {size.reason}")
         reason = f"close {close} broke the {p.lookback}-candle {'high' if sign > 0 else 'low'} "

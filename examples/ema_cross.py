@@ -61,7 +61,8 @@ class EmaCross:
             equity=ctx.equity, risk_pct=a.risk_pct, entry=entry, stop=stop,
             instrument=ctx.instrument, max_notional=a.max_notional, max_leverage=a.max_leverage,
             min_notional=a.min_notional, max_qty=a.max_position_qty,
-            cap_price=entry * (1 + MARKET_CAP_HEADROOM), costs=a.costs("market"))
+            cap_price=entry * (1 + MARKET_CAP_HEADROOM), costs=a.costs("market"),
+            available=ctx.available)
         if not size.ok:
             return Decision(None, f"ema_cross: {size.reason}")
         reason = f"{side.value}: EMA{p.fast} crossed EMA{p.slow}; {size.reason}"

@@ -26,6 +26,7 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
     overrides: dict[str, Any] = {
         "source": getattr(args, "source", None),
         "symbol": getattr(args, "symbol", None),
+        "symbols": getattr(args, "symbols", None) if args.command == "run" else None,
         "sim_speed": getattr(args, "speed", None),
         "sim_seed": getattr(args, "seed", None),
         "strategy": getattr(args, "strategy", None),
@@ -37,9 +38,11 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from laptop_agents.strategy.loader import load_strategy
+    from laptop_agents.strategy.per_symbol import load_strategies
 
-    strategy = load_strategy(settings)  # a bad plug-in fails here, before anything starts
+    # A bad plug-in or override fails here, before anything starts (each symbol's strategy
+    # is built again by the engine; the first one is handed over).
+    strategy = load_strategies(settings)[settings.trade_symbols[0]]
     from laptop_agents.session.daemon import run_daemon
 
     return run_daemon(settings, duration=args.duration, strategy=strategy)
@@ -143,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the trading daemon (default: built-in simulator)")
     _add_market_flags(run)
+    run.add_argument("--symbols", help="several contracts in one process, comma-separated "
+                     "(LA_SYMBOLS), e.g. BTCUSDT,ETHUSDT")
     run.add_argument("--duration", type=float, help="stop after this many wall seconds")
     run.add_argument("--strategy", help="built-in name, package.module:Class or file.py:Class")
     run.add_argument("--params", help='strategy parameters as JSON, e.g. \'{"fast": 9}\'')

@@ -63,6 +63,7 @@ def strategy_context(candles: tuple[Candle, ...], broker: PaperBroker, tick: Tic
         candles=candles, position=broker.position_view(), equity=broker.equity(tick),
         instrument=instrument, candles_since_exit=since_exit,
         has_working_order=bool(broker.working_orders),
+        available=broker.available, committed_notional=broker.wallet.committed_notional(),
     )
 
 

@@ -142,22 +142,24 @@ async def build_parts(
     rest = BitunixRestClient(session, settings, exchange_clock)  # one limiter for everything
     symbols = settings.trade_symbols
     instruments = await fetch_instruments(rest, symbols, settings.bitunix_rest_url)
-    for instrument in instruments.values():
-        check_leverage(settings.leverage, instrument)
+    from laptop_agents.strategy.per_symbol import load_strategies, overrides, symbol_settings
+
+    given = overrides()
+    own = symbol_settings(settings, given)  # each symbol's limits and strategy (its overrides)
+    for symbol, instrument in instruments.items():
+        check_leverage(own[symbol].leverage, instrument)
     journal = open_journal(settings)
     strategies = dict(strategies or {})
     if strategy is not None:
         strategies.setdefault(symbols[0], strategy)
     if any(symbol not in strategies for symbol in symbols):
-        from laptop_agents.strategy.per_symbol import load_strategies
-
-        strategies = {**load_strategies(settings), **strategies}
+        strategies = {**load_strategies(settings, given), **strategies}
     # The broker judges quote freshness in exchange ms, which run faster on an accelerated
     # exchange than the wall seconds of LA_STALE_AFTER: it asks the clock for the speed.
     first: PaperBroker | None = None
     parts: list[SymbolParts] = []
     for symbol in symbols:
-        broker = PaperBroker(settings, instruments[symbol], journal,
+        broker = PaperBroker(own[symbol], instruments[symbol], journal,
                              clock_speed=lambda: exchange_clock.speed, account=first)
         first = first or broker
         if broker.position is not None:

@@ -63,6 +63,11 @@ class StrategyContext:
     instrument: Instrument
     candles_since_exit: int | None  # closed candles since the last exit; None = never exited
     has_working_order: bool
+    # The rest of the account (several symbols trade in one): the balance free for a new
+    # entry's margin and fee (None: the equity is), and the notional the other symbols' open
+    # positions and working orders already hold.
+    available: Decimal | None = None
+    committed_notional: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,7 @@ class AccountRules:
     max_leverage: Decimal  # notional / equity cap
     max_position_qty: Decimal
     min_notional: Decimal
+    max_total_notional: Decimal = Decimal(0)  # all symbols together (0 = no limit)
 
     def costs(self, order_type: str) -> Costs:
         """The round trip's costs for an entry of ``order_type``: a market entry pays the
@@ -126,6 +127,8 @@ def position_size(
     max_qty: Decimal | None = None,
     cap_price: Decimal | None = None,
     costs: Costs | None = None,
+    available: Decimal | None = None,
+    notional_room: Decimal | None = None,
 ) -> SizeResult:
     """qty = equity x risk_pct / loss per unit, capped, floored to the lot step, then checked.
 
@@ -137,6 +140,9 @@ def position_size(
     ``equity x min(max_leverage, instrument.max_leverage) / cap_price`` and ``max_qty``.
     ``cap_price`` defaults to ``entry``; a market entry passes a price above it, because it
     fills at the ask plus slippage and the broker checks the caps at that fill price.
+    With other positions open (several symbols in one account): the margin and fee must fit
+    ``available`` (the balance less the margins in use) rather than the equity, and the
+    notional ``notional_room`` (what the portfolio's notional cap leaves).
     """
     check_fraction(risk_pct)
     distance = abs(entry - stop)
@@ -152,8 +158,11 @@ def position_size(
     leverage = min(max_leverage, Decimal(instrument.max_leverage))
     at = entry if cap_price is None else max(cap_price, entry)
     caps = [("max_notional", max_notional / at), ("max_leverage", equity * leverage / at)]
-    if costs.leverage is not None:  # the isolated margin plus the entry fee fit the equity
-        caps.append(("margin", equity / (at * (1 / costs.leverage + costs.entry_fee))))
+    if costs.leverage is not None:  # the isolated margin plus the entry fee fit the balance
+        free = equity if available is None else min(equity, max(available, Decimal(0)))
+        caps.append(("margin", free / (at * (1 / costs.leverage + costs.entry_fee))))
+    if notional_room is not None:
+        caps.append(("max_total_notional", max(notional_room, Decimal(0)) / at))
     if max_qty is not None:
         caps.append(("max_position_qty", max_qty))
     for name, cap in caps:

@@ -205,8 +205,8 @@ class Supervisor:
         else:
             stop, target = entry + distance, entry - s.pullback_target_r * distance
         reason = (
-            f"{PULLBACK}: trend {trend} (EMA{s.ema_mid} {snap.ema_mid:.2f} vs "
-            f"EMA{s.ema_slow} {snap.ema_slow:.2f}); limit at EMA{s.ema_mid}"
+            f"{PULLBACK}: trend {trend} (EMA{s.ema_mid} {snap.ema_mid.quantize(tick / 100)} vs "
+            f"EMA{s.ema_slow} {snap.ema_slow.quantize(tick / 100)}); limit at EMA{s.ema_mid}"
         )
         return Candidate(PULLBACK, side, "limit", entry, stop, target, reason), ""
 
@@ -279,6 +279,9 @@ class Supervisor:
             max_qty=a.max_position_qty,
             cap_price=cap_price,
             costs=a.costs(c.order_type),
+            available=ctx.available,
+            notional_room=(a.max_total_notional - ctx.committed_notional
+                           if a.max_total_notional else None),
         )
         if not size.ok:
             return None, f"{c.setup}: {size.reason}"

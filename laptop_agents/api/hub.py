@@ -230,7 +230,8 @@ class FeedHub:
         now = time.monotonic()
         clients = list(self._clients.values())
         # Ticks, candles, trades and orders belong to a symbol; a client may want some only.
-        symbol = getattr(payload, "symbol", None)
+        symbol = (payload.get("symbol") if isinstance(payload, dict)
+                  else getattr(payload, "symbol", None))
         if not any(kind in c.types for c in clients):
             for client in clients:
                 client.check(now)

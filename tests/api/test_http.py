@@ -52,6 +52,21 @@ async def test_trades_limit_and_since(client: Client, controller: MemoryControll
     assert controller.trade_calls[-1] == (100, since)
 
 
+async def test_symbol_parameter_names_a_traded_symbol_or_is_a_json_404(
+        client: Client, controller: MemoryController) -> None:
+    body = await (await client.get("/trades", params={"symbol": "btcusdt"})).json()
+    assert len(body["trades"]) == 5  # any case; the memory controller's one symbol
+    for method, path in (("GET", "/trades"), ("GET", "/candles"), ("POST", "/pause"),
+                         ("POST", "/resume"), ("POST", "/flatten")):
+        response = await client.request(method, path, params={"symbol": "DOGEUSDT"},
+                                        headers=AUTH)
+        assert response.status == 404, path
+        assert "DOGEUSDT" in (await response.json())["error"]
+    response = await client.post("/pause", json={"symbol": "ETHUSDT"}, headers=AUTH)
+    assert response.status == 404
+    assert controller.pause_calls == []  # nothing was paused
+
+
 async def test_candles_limit(client: Client) -> None:
     body = await (await client.get("/candles", params={"limit": "3"})).json()
     assert len(body["candles"]) == 3

@@ -144,3 +144,29 @@ async def test_writer_failure_drops_the_client() -> None:
     await wait_until(client.closed.is_set)
     assert "send failed" in (client.close_reason or "") and aborted == [True]
     assert hub.clients == []
+
+
+async def test_symbols_filter_and_ticks_coalesce_per_symbol() -> None:
+    hub = FeedHub(buffer_size=8, stall_timeout=60)
+    everything, only_eth = GatedSocket(), GatedSocket()
+    all_client = connect(hub, everything)
+    eth_client = connect(hub, only_eth)
+    eth_client.symbols = frozenset({"ETHUSDT"})
+    hub.publish("status", {"equity": "1"})  # no symbol: every client
+    await everything.entered.wait()
+    await only_eth.entered.wait()
+    for bid in (1, 2, 3):  # a burst on two symbols while both writers are busy
+        hub.publish("tick", {"symbol": "BTCUSDT", "bid": bid})
+        hub.publish("tick", {"symbol": "ETHUSDT", "bid": bid * 10})
+    hub.publish("trade", {"symbol": "BTCUSDT", "id": 7})
+    everything.gate.set()
+    only_eth.gate.set()
+    await wait_until(lambda: len(everything.sent) == 4 and len(only_eth.sent) == 2)
+    # Each symbol's latest tick survives the coalescing; the filter keeps ETH's alone.
+    assert everything.sent[1:] == [{"type": "tick", "data": {"symbol": "BTCUSDT", "bid": 3}},
+                                   {"type": "tick", "data": {"symbol": "ETHUSDT", "bid": 30}},
+                                   {"type": "trade", "data": {"symbol": "BTCUSDT", "id": 7}}]
+    assert only_eth.sent == [{"type": "status", "data": {"equity": "1"}},
+                             {"type": "tick", "data": {"symbol": "ETHUSDT", "bid": 30}}]
+    await all_client.stop()
+    await eth_client.stop()

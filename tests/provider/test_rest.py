@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from decimal import Decimal
 from typing import Any
@@ -166,3 +167,24 @@ async def test_sliding_window_limiter_never_exceeds_its_rate() -> None:
         stamps.append(time.monotonic())
     for i in range(4, len(stamps)):
         assert stamps[i] - stamps[i - 4] >= 0.2 - 1e-3
+
+
+async def test_many_symbols_share_the_rest_limiter_in_turn() -> None:
+    """Warm-ups of several symbols run at once (SymbolSet.warm_up) and queue on one limiter:
+    first come, first served, so each symbol's next page waits behind one request of each
+    other symbol, never behind all of another symbol's history."""
+    from laptop_agents.data.providers.ratelimit import SlidingWindowLimiter
+
+    limiter = SlidingWindowLimiter(max_events=3, period=0.05, margin=0.0)
+    order: list[str] = []
+
+    async def warm_up(symbol: str) -> None:
+        for _ in range(4):  # four pages of klines, one after the other
+            await limiter.acquire()
+            order.append(symbol)
+            await asyncio.sleep(0.001)  # the request itself
+
+    async with asyncio.TaskGroup() as group:
+        for symbol in ("BTCUSDT", "ETHUSDT", "SOLUSDT"):
+            group.create_task(warm_up(symbol))
+    assert order == ["BTCUSDT", "ETHUSDT", "SOLUSDT"] * 4

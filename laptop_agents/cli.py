@@ -26,7 +26,8 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
     overrides: dict[str, Any] = {
         "source": getattr(args, "source", None),
         "symbol": getattr(args, "symbol", None),
-        "symbols": getattr(args, "symbols", None) if args.command == "run" else None,
+        "symbols": getattr(args, "symbols", None) if getattr(args, "command", None) == "run"
+        else None,
         "sim_speed": getattr(args, "speed", None),
         "sim_seed": getattr(args, "seed", None),
         "strategy": getattr(args, "strategy", None),

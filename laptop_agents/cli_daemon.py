@@ -23,6 +23,7 @@ from laptop_agents.cli_tables import (
     positions_table,
     print_table,
     status_table,
+    symbols_table,
     trades_table,
 )
 from laptop_agents.errors import EXIT_CLIENT, EXIT_NO_DAEMON
@@ -36,6 +37,13 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         return text if "(default:" in text else str(super()._get_help_string(action))
+
+
+def _print_status(answer: Any) -> None:
+    print_table(status_table(answer))
+    per_symbol = symbols_table(answer)
+    if per_symbol is not None:
+        print_table(per_symbol)
 
 
 @dataclass(frozen=True)
@@ -108,7 +116,7 @@ def _flatten_line(answer: Any) -> str:
 def _asks(args: argparse.Namespace) -> Mapping[str, Callable[[], Ask]]:
     since = {} if getattr(args, "since", None) is None else {"since": args.since}
     return {
-        "status": lambda: Ask("GET", "/status", lambda a: print_table(status_table(a))),
+        "status": lambda: Ask("GET", "/status", _print_status),
         "positions": lambda: Ask("GET", "/positions",
                                  lambda a: print_table(positions_table(a["positions"]))),
         "trades": lambda: Ask("GET", "/trades", lambda a: print_table(trades_table(a["trades"])),

@@ -105,12 +105,31 @@ def status_table(status: Row) -> Table:
     return table
 
 
+def symbols_table(status: Row) -> Table | None:
+    """Several symbols (LA_SYMBOLS): one row each; None with one symbol."""
+    symbols = status.get("symbols") or {}
+    if len(symbols) < 2:
+        return None
+    table = _new("symbols", ("symbol", "feed", "bid", "ask", "gate", "position", "decision"))
+    for name, one in symbols.items():
+        quote = one.get("last_quote") or {}
+        gate = one["gate"]
+        table.add_row(name, one["feed"]["state"], _text(quote.get("bid")),
+                      _text(quote.get("ask")),
+                      "[green]open[/green]" if gate.get("trading_allowed")
+                      else f"[yellow]{', '.join(gate['reasons'])}[/yellow]",
+                      _position_line(one.get("position")),
+                      _text((one.get("strategy") or {}).get("last_reason")))
+    return table
+
+
 def positions_table(positions: Sequence[Row]) -> Table:
-    columns = ("side", "size", "entry", "stop", "target", "unrealized", "leverage", "margin",
-               "liquidation", "funding paid")
+    columns = ("symbol", "side", "size", "entry", "stop", "target", "unrealized", "leverage",
+               "margin", "liquidation", "funding paid")
     table = _new("open positions" if positions else "open positions: flat", columns)
     for p in positions:
-        table.add_row(p["side"], p["size"], p["entry"], _text(p.get("stop")),
+        table.add_row(_text(p.get("symbol")), p["side"], p["size"], p["entry"],
+                      _text(p.get("stop")),
                       _text(p.get("target")), _signed(p.get("unrealized_pnl")),
                       _text(p.get("leverage")), _text(p.get("margin")),
                       _text(p.get("liquidation_price")), _text(p.get("funding_paid")))
@@ -118,10 +137,12 @@ def positions_table(positions: Sequence[Row]) -> Table:
 
 
 def trades_table(trades: Sequence[Row]) -> Table:
-    columns = ("closed", "side", "qty", "entry", "exit", "pnl", "fees", "reason", "setup")
+    columns = ("closed", "symbol", "side", "qty", "entry", "exit", "pnl", "fees", "reason",
+               "setup")
     table = _new(f"closed trades, newest first ({len(trades)}; UTC)", columns)
     for t in trades:
-        table.add_row(_when(t.get("closed_ms")), t["side"], t["qty"], t["entry_price"],
+        table.add_row(_when(t.get("closed_ms")), _text(t.get("symbol")), t["side"], t["qty"],
+                      t["entry_price"],
                       t["exit_price"], _signed(t["realized_pnl"]), _text(t.get("fees")),
                       _text(t.get("exit_reason")), _text(t.get("setup")))
     return table

@@ -156,3 +156,27 @@ def test_real_cli_subprocess_colour_and_no_color(server: ServerThread, tmp_path:
     done = _run(env, tmp_path, "resume")
     assert done.returncode == 69 and done.stderr.count("\n") == 1
     assert done.stderr.startswith("laptop-agents: no daemon answering at http://127.0.0.1:")
+
+
+def test_status_shows_a_row_per_symbol_when_several_trade() -> None:
+    from rich.console import Console
+
+    from laptop_agents.cli_tables import symbols_table
+
+    gate_open = {"trading_allowed": True, "reasons": []}
+    status = {"symbols": {
+        "BTCUSDT": {"feed": {"state": "connected"}, "gate": gate_open,
+                    "last_quote": {"bid": "90000.1", "ask": "90000.2"},
+                    "position": {"side": "long", "size": "0.01", "entry": "89990.0"},
+                    "strategy": {"last_reason": "position open (long); no new entry"}},
+        "XRPUSDT": {"feed": {"state": "connected"},
+                    "gate": {"trading_allowed": False, "reasons": ["stale_prices"]},
+                    "last_quote": None, "position": None, "strategy": {"last_reason": ""}}}}
+    table = symbols_table(status)
+    assert table is not None and table.row_count == 2
+    console = Console(width=200, record=True, color_system=None)
+    console.print(table)
+    text = console.export_text()
+    assert "BTCUSDT" in text and "long 0.01 @ 89990.0" in text and "90000.1" in text
+    assert "XRPUSDT" in text and "stale_prices" in text and "flat" in text
+    assert symbols_table({"symbols": {"BTCUSDT": status["symbols"]["BTCUSDT"]}}) is None

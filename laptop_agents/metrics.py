@@ -68,12 +68,7 @@ class Metrics:
         self.orders = Counter("la_orders", "Orders submitted to the paper broker", ["symbol"],
                               registry=r)
         self.trades = Counter("la_trades", "Round-trip trades closed", ["symbol"], registry=r)
-        self.entries_paused = Gauge(
-            "la_entries_paused", "1 while the gate holds this symbol's entries for the reason",
-            ["symbol", "reason"], registry=r)
-        self.feed_connected = Gauge(
-            "la_feed_connected", "1 while this symbol's market-data connection is up",
-            ["symbol"], registry=r)
+        self._gate(r)
         # Data health (docs/market-data.md): what the daemon refused to believe, and why.
         self.quotes_rejected = Counter(
             "la_quotes_rejected", "Quotes quarantined by the price guard", ["symbol", "reason"],
@@ -101,6 +96,15 @@ class Metrics:
             "la_pauses_detected", "Laptop sleeps or loop stalls detected", registry=r
         )
         self._notifications(r)
+
+    def _gate(self, r: CollectorRegistry) -> None:
+        """Why a symbol's entries are held (the alert rules read these)."""
+        self.entries_paused = Gauge(
+            "la_entries_paused", "1 while the gate holds this symbol's entries for the reason",
+            ["symbol", "reason"], registry=r)
+        self.feed_connected = Gauge(
+            "la_feed_connected", "1 while this symbol's market-data connection is up",
+            ["symbol"], registry=r)
 
     def _account(self, r: CollectorRegistry) -> None:
         """The perpetual account (docs/paper-trading.md)."""

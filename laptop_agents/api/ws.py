@@ -121,6 +121,20 @@ def _handshake_types(request: web.Request) -> set[str]:
     return types
 
 
+def _greet(client: FeedClient, request: web.Request, types: set[str],
+           symbols: frozenset[str] | None) -> None:
+    """The subscription reply, then (when subscribed to status) a status snapshot."""
+    client.symbols = symbols
+    now = time.monotonic()
+    client.offer("subscribed", _subscribed(types, symbols), now, control=True)
+    if "status" in types:
+        try:
+            client.offer("status", encode_message("status", request.app[CONTROLLER].status()),
+                         now)
+        except Exception:
+            logger.exception("status snapshot for a new WebSocket client failed")
+
+
 async def ws_handler(request: web.Request) -> web.StreamResponse:
     types = _handshake_types(request)
     # ?symbol=ETHUSDT or ?symbols=BTCUSDT,ETHUSDT: only those symbols' ticks, candles, trades
@@ -158,15 +172,7 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB]
     peer = request.remote or "?"
     client = hub.add_client(send, abort, types, name=peer)
-    client.symbols = symbols
-    now = time.monotonic()
-    client.offer("subscribed", _subscribed(types, symbols), now, control=True)
-    if "status" in types:
-        try:
-            client.offer("status", encode_message("status", request.app[CONTROLLER].status()),
-                         now)
-        except Exception:
-            logger.exception("status snapshot for a new WebSocket client failed")
+    _greet(client, request, types, symbols)
     client.start()
     logger.debug("WebSocket client {} connected (types {})", client.name, sorted(types))
     try:

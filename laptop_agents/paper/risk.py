@@ -21,6 +21,7 @@ from laptop_agents.config import Settings
 from laptop_agents.models import Tick
 from laptop_agents.paper.ledger import Ledger
 from laptop_agents.paper.models import BrokerEvent, EntriesPaused
+from laptop_agents.paper.wallet import Ledger as AnyLedger
 from laptop_agents.storage.journal import AccountRow, Journal
 
 DAY_MS = 86_400_000
@@ -106,7 +107,7 @@ class DailyRisk:
         return [*events, EntriesPaused(reason, ts)]
 
     @staticmethod
-    def _synthetic_tick(ledger: Ledger, ts: int) -> Tick | None:
+    def _synthetic_tick(ledger: AnyLedger, ts: int) -> Tick | None:
         """A quote at the last candle close, for closing when no tick was ever seen."""
         c = ledger.last_close
         if c is None:

@@ -11,15 +11,44 @@ Only the event loop touches a wallet (as every broker part), so it needs no lock
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from laptop_agents.models import Tick
+from laptop_agents.paper.models import BrokerEvent, Order, Position
 from laptop_agents.storage.rows import AccountTotals
 
-if TYPE_CHECKING:
-    from laptop_agents.paper.ledger import Ledger
-
 ZERO = Decimal(0)
+
+
+class Ledger(Protocol):
+    """What the wallet (and the account's daily risk, flattening every symbol) use of each
+    symbol's ledger (paper/ledger.py)."""
+
+    @property
+    def symbol(self) -> str: ...
+
+    @property
+    def position(self) -> Position | None: ...
+
+    @property
+    def orders(self) -> Mapping[str, Order]: ...
+
+    @property
+    def own_margin_used(self) -> Decimal: ...
+
+    @property
+    def last_tick(self) -> Tick | None: ...
+
+    @property
+    def last_close(self) -> Decimal | None: ...
+
+    def unrealized_pnl(self) -> Decimal: ...
+
+    def flatten(self, tick: Tick, reason: str) -> list[BrokerEvent]: ...
+
+    def cancel_working_orders(self, reason: str) -> list[BrokerEvent]: ...
 
 
 class Wallet:

@@ -154,19 +154,7 @@ async def build_parts(
         strategies.setdefault(symbols[0], strategy)
     if any(symbol not in strategies for symbol in symbols):
         strategies = {**load_strategies(settings, given), **strategies}
-    # The broker judges quote freshness in exchange ms, which run faster on an accelerated
-    # exchange than the wall seconds of LA_STALE_AFTER: it asks the clock for the speed.
-    first: PaperBroker | None = None
-    parts: list[SymbolParts] = []
-    for symbol in symbols:
-        broker = PaperBroker(own[symbol], instruments[symbol], journal,
-                             clock_speed=lambda: exchange_clock.speed, account=first)
-        first = first or broker
-        if broker.position is not None:
-            logger.info("restored open position from the journal: {}",
-                        describe_position(broker.position))
-        parts.append(SymbolParts(instruments[symbol], broker, strategies[symbol],
-                                 open_candle_cache(settings, journal, symbol)))
+    parts = symbol_parts(settings, own, instruments, strategies, journal, exchange_clock)
     provider = market_data(session, settings, rest, exchange_clock, metrics, len(symbols))
     engine_rest: MarketRest = rest
     timeline: Timeline | None = None
@@ -184,6 +172,26 @@ async def build_parts(
                        notifications=build_notifications(settings, session=session,
                                                          metrics=metrics,
                                                          now_ms=exchange_clock.now_ms))
+
+
+def symbol_parts(settings: Settings, own: Mapping[str, Settings],
+                 instruments: Mapping[str, Instrument], strategies: Mapping[str, Strategy],
+                 journal: Journal, clock: ExchangeClock) -> list[SymbolParts]:
+    """Each symbol's broker (the first one's account shared by all), strategy and candles."""
+    first: PaperBroker | None = None
+    parts: list[SymbolParts] = []
+    for symbol, instrument in instruments.items():
+        # The broker judges quote freshness in exchange ms, which run faster on an accelerated
+        # exchange than the wall seconds of LA_STALE_AFTER: it asks the clock for the speed.
+        broker = PaperBroker(own[symbol], instrument, journal,
+                             clock_speed=lambda: clock.speed, account=first)
+        first = first or broker
+        if broker.position is not None:
+            logger.info("restored open position from the journal: {}",
+                        describe_position(broker.position))
+        parts.append(SymbolParts(instrument, broker, strategies[symbol],
+                                 open_candle_cache(settings, journal, symbol)))
+    return parts
 
 
 async def fetch_instruments(rest: BitunixRestClient, symbols: tuple[str, ...],

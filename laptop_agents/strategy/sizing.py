@@ -139,10 +139,8 @@ def position_size(
     Caps (the smallest wins): ``max_notional / cap_price``,
     ``equity x min(max_leverage, instrument.max_leverage) / cap_price`` and ``max_qty``.
     ``cap_price`` defaults to ``entry``; a market entry passes a price above it, because it
-    fills at the ask plus slippage and the broker checks the caps at that fill price.
-    With other positions open (several symbols in one account): the margin and fee must fit
-    ``available`` (the balance less the margins in use) rather than the equity, and the
-    notional ``notional_room`` (what the portfolio's notional cap leaves).
+    fills at the ask plus slippage and the broker checks the caps at that fill price. With
+    other positions open the margin and fee fit ``available``, the notional ``notional_room``.
     """
     check_fraction(risk_pct)
     distance = abs(entry - stop)
@@ -161,7 +159,7 @@ def position_size(
     if costs.leverage is not None:  # the isolated margin plus the entry fee fit the balance
         free = equity if available is None else min(equity, max(available, Decimal(0)))
         caps.append(("margin", free / (at * (1 / costs.leverage + costs.entry_fee))))
-    if notional_room is not None:
+    if notional_room is not None:  # what the portfolio's notional cap leaves
         caps.append(("max_total_notional", max(notional_room, Decimal(0)) / at))
     if max_qty is not None:
         caps.append(("max_position_qty", max_qty))

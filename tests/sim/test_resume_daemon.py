@@ -93,8 +93,8 @@ async def test_restart_resumes_the_market_and_the_resting_order_does_not_fill(
         return stored is not None and stored.status is not OrderStatus.WORKING
 
     log = await _run(data_dir, settled)
-    match = re.search(r"resuming the market of seed 7 from origin (\d+) at simulated ms (\d+)",
-                      log)
+    match = re.search(r"resuming the market of seed 7 from origin (\d+) \(.*?\) at simulated "
+                      r"time (\d+) ", log)
     assert match, log[-3000:]
     assert int(match.group(1)) == origin and int(match.group(2)) > t0
 

@@ -135,6 +135,7 @@ async def test_five_symbols_trade_pause_recover_and_restart_apart(
         kept = {e.symbol: e.broker.position for e in runner.symbols
                 if e.broker.position is not None}
         balance = runner.broker.balance
+        await runner.controller.pause("ETH only", symbol="ETHUSDT")  # one symbol's pause
     assert set(kept) == {"BTCUSDT", "XRPUSDT", "DOGEUSDT"}
 
     # -- a restart: every open position comes back from the journal ---------------------------
@@ -145,3 +146,6 @@ async def test_five_symbols_trade_pause_recover_and_restart_apart(
         assert restored == kept
         assert again.broker.balance == balance
         assert [p.symbol for p in again.controller.positions()] == list(kept)
+        # The one-symbol pause outlived the restart; the other symbols trade.
+        paused = {e.symbol: e.gate.manual_pause for e in again.symbols}
+        assert paused == {s: "ETH only" if s == "ETHUSDT" else None for s in SYMBOLS}

@@ -15,11 +15,11 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from laptop_agents.data.exchange_clock import ExchangeClock
 from laptop_agents.data.providers.bitunix_rest_parse import DepthSnapshot
+from laptop_agents.data.providers.bitunix_ws_outbox import FeedCounts
 from laptop_agents.models import (
     Candle,
     FundingQuote,
@@ -182,14 +182,7 @@ class ReplayTimeline(Timeline):
                                       f"after item #{items}") from None
 
 
-@dataclass
-class ReplayStats:
-    malformed: int = 0
-    implausible_ts: int = 0
-    frame_errors: int = 0
-    rest_confirmed: int = 0
-    ws_fallbacks: int = 0
-    gaps: int = 0
+ReplayStats = FeedCounts  # a replay's feed counts nothing: it reads what was accepted
 
 
 class EventSource(Protocol):

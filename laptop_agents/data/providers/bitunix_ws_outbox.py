@@ -30,6 +30,19 @@ StatValue = int | float | str | None  # what a ProviderStats field holds
 
 
 @dataclass
+class FeedCounts:
+    """The counters /status data_health shows of a market-data source (session.ports
+    FeedStats): a replay's, or several sockets' added up."""
+
+    malformed: int = 0
+    implausible_ts: int = 0
+    frame_errors: int = 0
+    rest_confirmed: int = 0
+    ws_fallbacks: int = 0
+    gaps: int = 0
+
+
+@dataclass
 class ProviderStats:
     ticks: int = 0
     candles: int = 0

@@ -18,27 +18,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
 
 from laptop_agents.data.providers.bitunix_protocol import MAX_SUBSCRIPTIONS
 from laptop_agents.data.providers.bitunix_ws import BitunixWSProvider
+from laptop_agents.data.providers.bitunix_ws_outbox import FeedCounts
 from laptop_agents.models import ConnectionEvent, MarketEvent
 
 CHANNELS_PER_SYMBOL = 4  # kline, depth_book1, ticker, price
 SYMBOLS_PER_SOCKET = MAX_SUBSCRIPTIONS // CHANNELS_PER_SYMBOL
 QUEUE_PER_SOCKET = 4096  # items buffered per socket between its reader and the engine
-
-
-@dataclass
-class GroupStats:
-    """The sockets' counters added up (what /status data_health shows)."""
-
-    malformed: int = 0
-    implausible_ts: int = 0
-    frame_errors: int = 0
-    rest_confirmed: int = 0
-    ws_fallbacks: int = 0
-    gaps: int = 0
 
 
 class _Failed:
@@ -54,8 +42,9 @@ class ProviderGroup:
         self._pumps: list[asyncio.Task[None]] = []
 
     @property
-    def stats(self) -> GroupStats:
-        total = GroupStats()
+    def stats(self) -> FeedCounts:
+        """The sockets' counters added up (what /status data_health shows)."""
+        total = FeedCounts()
         for provider in self._providers:
             for field in dataclasses.fields(total):
                 setattr(total, field.name, getattr(total, field.name)
@@ -124,4 +113,4 @@ class ProviderGroup:
         await asyncio.gather(*(p.close() for p in self._providers), return_exceptions=True)
 
 
-__all__ = ["SYMBOLS_PER_SOCKET", "GroupStats", "ProviderGroup"]
+__all__ = ["SYMBOLS_PER_SOCKET", "ProviderGroup"]

@@ -105,7 +105,8 @@ class MemoryController:
             raise RuntimeError("status exploded")
         return StatusView(
             mode="paper", source="sim", symbol="BTCUSDT",
-            feed=FeedView(state=self.feed_state, last_tick_age_s=0.2, reconnects=0),
+            feed=FeedView(state=self.feed_state, last_tick_age_s=0.2, reconnects=0,
+                          bid=self.bid, ask=self.ask),
             gate=GateView(trading_allowed=not self.reasons, reasons=list(self.reasons)),
             position=self.position, equity=self.equity_now,
             realized_pnl_today=self.realized, uptime_s=12.5,

@@ -79,6 +79,12 @@ class MemoryController:
             self.append_candle(START_MS + i * 60_000, price + i)
 
     # -- helpers the tests drive --------------------------------------------------------------
+    def forget_history(self) -> None:
+        """A fresh account: no position, no trade and no equity history yet."""
+        self.position = None
+        self._trades = []
+        self._equity = []
+
     def append_candle(self, open_time: int, close: Decimal) -> dict[str, Any]:
         """Add a closed candle; returns it as JSON, the way the feed and /candles send it."""
         candle = CandleView(

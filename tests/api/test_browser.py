@@ -52,6 +52,7 @@ def test_dashboard_live_chart_and_pause(server: ServerThread) -> None:
 
             expect(page.locator("#api-state")).to_have_text("connected", timeout=10_000)
             expect(page.locator("#symbol")).to_have_text("BTCUSDT")
+            expect(page.locator("#symbol-picker")).to_be_hidden()  # one symbol
             expect(page.locator("#feed-state")).to_have_text("connected")
             expect(page.locator("#gate")).to_have_text("trading")
             expect(page.locator("#equity")).to_have_text("10,000.00")
@@ -112,8 +113,9 @@ def test_dashboard_when_reads_require_the_token() -> None:
         pytest.skip("Debian chromium not installed: apt-get install -y chromium")
     from playwright.sync_api import expect, sync_playwright
 
-    server = ServerThread(make_settings(api_read_requires_token=True),
-                          MemoryController()).start()
+    controller = MemoryController()
+    controller.forget_history()
+    server = ServerThread(make_settings(api_read_requires_token=True), controller).start()
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -134,6 +136,12 @@ def test_dashboard_when_reads_require_the_token() -> None:
                 publish_tick(server, "50555.5", START_MS + 51 * 60_000)
                 expect(page.locator("#bid")).to_have_text("50,555.5")
                 expect(page.locator("#token-dialog")).not_to_be_visible()
+                # a fresh account: each panel says it is empty; one symbol: no selector
+                expect(page.locator("#equity-empty")).to_have_text("No equity history yet.")
+                expect(page.locator("#trades-empty")).to_have_text("No trades yet.")
+                expect(page.locator("#positions-empty")).to_have_text("No open position.")
+                expect(page.locator("#position")).to_have_text("No open position.")
+                expect(page.locator("#symbol-picker")).to_be_hidden()
                 assert page_errors == [], page_errors
             finally:
                 browser.close()

@@ -18,7 +18,7 @@
   const dash = (window.laDashboard = {
     ticks: 0, plotted: 0, candles: 0, statuses: 0, trades: 0, connects: 0, subscribed: 0,
     markers: 0, equityPoints: -1, equityLast: null, equityRefreshes: 0, chartSymbol: null,
-    todayRealized: null, levels: [],
+    todayRealized: null, levels: [], equityLastTs: 0, decimals: {},
   });
 
   const price = charts.priceChart($("chart"));
@@ -32,6 +32,7 @@
     let d = symbol in state.decimals ? state.decimals[symbol] : 0;
     for (const v of values) d = Math.max(d, fmt.decimalsOf(v));
     state.decimals[symbol] = d;
+    dash.decimals[symbol] = d;
     if (d !== before && symbol === state.selected) {
       price.setDecimals(d);
       if (state.status) onStatus(state.status, true);
@@ -267,6 +268,7 @@
     $("equity-empty").hidden = points.length > 0;
     const last = points[points.length - 1];
     dash.equityLast = last ? last.equity : null;
+    dash.equityLastTs = last ? last.ts : 0;
     const legend = [["equity", "#4aa3ff", true], ["balance", "#c8cdd2", false],
       ["unrealized", "#ab47bc", true], ["funding_paid", "#ff9800", true]];
     $("equity-legend").replaceChildren(...legend.map(([key, color, solid]) => {

@@ -143,6 +143,14 @@
   const reasons = (byReason) => Object.entries(byReason || {}).filter(([, n]) => n)
     .map(([r, n]) => `${r} ${n}`).join(", ");
 
+  // exchange time minus the laptop's; a simulator's clock runs faster: its rate is shown too
+  function clockOffset(ms, rate) {
+    if (typeof ms !== "number") return "not synced";
+    const text = Math.abs(ms) < 10000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+    return typeof rate === "number" && Math.abs(rate - 1) > 0.05
+      ? `${text} (clock ×${rate.toFixed(rate < 10 ? 2 : 0)})` : text;
+  }
+
   function health(s, feed) {
     const h = s.data_health || {};
     const lag = s.loop_lag_ms;
@@ -150,7 +158,7 @@
     kv("health", [
       ["Feed", `${fmt.missing(feed.state) ? D : feed.state}`, feed.state === "connected" ? "good" : "bad"],
       ["Last quote", fmt.age(feed.last_tick_age_s)],
-      ["Clock offset", typeof offset === "number" ? `${offset} ms` : "not synced"],
+      ["Clock offset", clockOffset(offset, feed.exchange_clock_rate)],
       ["Reconnects", count(feed.reconnects)],
       ["Quotes accepted", count(h.quotes_accepted)],
       ["Quotes rejected", `${count(total(h.quotes_rejected))} ${reasons(h.quotes_rejected)}`.trim()],

@@ -10,7 +10,6 @@ widths go to test-artifacts/ and the pytest tmp dir, and to $LA_SCREENSHOT_DIR w
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, SCREENSHOT_DIR
 from tests.support.engine_thread import EngineThread
 
 from .conftest import AUTH, TOKEN
@@ -71,9 +70,9 @@ def save_screenshot(page: Any, name: str, tmp_path: Path) -> Path:
     page.screenshot(path=str(path), full_page=True)
     ARTIFACTS.mkdir(exist_ok=True)
     shutil.copy(path, ARTIFACTS / name)
-    if target := os.environ.get("LA_SCREENSHOT_DIR"):
-        Path(target).mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, Path(target) / name)
+    if SCREENSHOT_DIR is not None:
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, SCREENSHOT_DIR / name)
     return path
 
 

@@ -99,9 +99,10 @@
             || Math.abs(num(l.price) - st.lastMid) / st.lastMid < 0.03,
         }));
         for (const l of st.levels) {
-          // no title on the pane: the legend names the lines, the axis shows their prices
+          // No title on the pane and no label on the axis (it would cover the axis' own
+          // price labels): the legend under the chart names each line with its price.
           st.lines.push(candles.createPriceLine({ price: l.price, color: l.color, lineWidth: 1,
-            lineStyle: l.key === "mark" ? 1 : 2, axisLabelVisible: true, title: "" }));
+            lineStyle: l.key === "mark" ? 1 : 2, axisLabelVisible: false, title: "" }));
         }
         return st.levels;
       },
@@ -135,9 +136,9 @@
     const balance = chart.addLineSeries({ color: "#c8cdd2", lineWidth: 1, lineStyle: 2,
       priceFormat: money, lastValueVisible: false, priceLineVisible: false });
     const unrealized = chart.addLineSeries({ color: "#ab47bc", lineWidth: 1,
-      priceScaleId: "left", priceFormat: money, priceLineVisible: false });
+      priceScaleId: "left", priceFormat: money, priceLineVisible: false, lastValueVisible: false });
     const funding = chart.addLineSeries({ color: "#ff9800", lineWidth: 1, lineStyle: 1,
-      priceScaleId: "left", priceFormat: money, priceLineVisible: false });
+      priceScaleId: "left", priceFormat: money, priceLineVisible: false, lastValueVisible: false });
 
     return {
       // points: the /equity points, oldest first; answers how many were drawn

@@ -84,7 +84,7 @@
     const t = new Date(seconds * 1000);
     if (type === 0) return String(t.getFullYear());
     if (type === 1 || type === 2) return `${pad(t.getMonth() + 1)}-${pad(t.getDate())}`;
-    if (type === 4) return clock(seconds * 1000);
+    if (type === 4 || t.getSeconds() !== 0) return clock(seconds * 1000);
     return `${pad(t.getHours())}:${pad(t.getMinutes())}`;
   }
 

@@ -11,9 +11,10 @@ import pytest
 
 pytest_plugins = ["tests.support.sim"]
 
-# No developer's .env or LA_* environment may leak into the tests.
+# No developer's .env or LA_* environment may leak into the tests. LA_SCREENSHOT_DIR is no
+# setting: the browser tests copy their screenshots there (tests/support/browser.py).
 for _name in list(os.environ):
-    if _name.startswith("LA_"):
+    if _name.startswith("LA_") and _name != "LA_SCREENSHOT_DIR":
         del os.environ[_name]
 
 

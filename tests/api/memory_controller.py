@@ -79,6 +79,12 @@ class MemoryController:
             self.append_candle(START_MS + i * 60_000, price + i)
 
     # -- helpers the tests drive --------------------------------------------------------------
+    def forget_history(self) -> None:
+        """A fresh account: no position, no trade and no equity history yet."""
+        self.position = None
+        self._trades = []
+        self._equity = []
+
     def append_candle(self, open_time: int, close: Decimal) -> dict[str, Any]:
         """Add a closed candle; returns it as JSON, the way the feed and /candles send it."""
         candle = CandleView(
@@ -105,7 +111,8 @@ class MemoryController:
             raise RuntimeError("status exploded")
         return StatusView(
             mode="paper", source="sim", symbol="BTCUSDT",
-            feed=FeedView(state=self.feed_state, last_tick_age_s=0.2, reconnects=0),
+            feed=FeedView(state=self.feed_state, last_tick_age_s=0.2, reconnects=0,
+                          bid=self.bid, ask=self.ask),
             gate=GateView(trading_allowed=not self.reasons, reasons=list(self.reasons)),
             position=self.position, equity=self.equity_now,
             realized_pnl_today=self.realized, uptime_s=12.5,

@@ -52,12 +52,13 @@ def test_dashboard_live_chart_and_pause(server: ServerThread) -> None:
 
             expect(page.locator("#api-state")).to_have_text("connected", timeout=10_000)
             expect(page.locator("#symbol")).to_have_text("BTCUSDT")
+            expect(page.locator("#symbol-picker")).to_be_hidden()  # one symbol
             expect(page.locator("#feed-state")).to_have_text("connected")
             expect(page.locator("#gate")).to_have_text("trading")
-            expect(page.locator("#equity")).to_have_text("10000")
-            expect(page.locator("#position")).to_contain_text("long 0.010 @ 50000.0")
-            expect(page.locator("#liquidation")).to_have_text("40250.0")
-            expect(page.locator("#margin")).to_have_text("100 at 5x")
+            expect(page.locator("#equity")).to_have_text("10,000.00")
+            expect(page.locator("#position")).to_contain_text("long 0.010 @ 50,000.0")
+            expect(page.locator("#liquidation")).to_have_text("40,250.0")
+            expect(page.locator("#margin")).to_have_text("100.00 at 5x")
             page.wait_for_function(
                 "window.laDashboard.candles === 50 && window.laDashboard.subscribed >= 1",
                 timeout=10_000)
@@ -67,9 +68,9 @@ def test_dashboard_live_chart_and_pause(server: ServerThread) -> None:
             base = START_MS + 50 * 60_000
             for i, bid in enumerate(["50120.0", "50180.5", "50090.0", "50250.0", "50123.5"]):
                 publish_tick(server, bid, base + i * 15_000)
-            expect(page.locator("#bid")).to_have_text("50123.5")
-            expect(page.locator("#ask")).to_have_text("50124.0")
-            expect(page.locator("#last")).to_have_text("50123.5")
+            expect(page.locator("#bid")).to_have_text("50,123.5")
+            expect(page.locator("#ask")).to_have_text("50,124.0")
+            expect(page.locator("#last")).to_have_text("50,123.5")
             assert page.evaluate("window.laDashboard.ticks") >= 1
             # a new candle extends the candle series
             controller = server.controller
@@ -102,7 +103,7 @@ def test_dashboard_live_chart_and_pause(server: ServerThread) -> None:
             page.wait_for_function("window.laDashboard.subscribed >= 2", timeout=15_000)
             expect(page.locator("#api-state")).to_have_text("connected")
             publish_tick(server, "50300.0", base + 120_000)
-            expect(page.locator("#bid")).to_have_text("50300.0")
+            expect(page.locator("#bid")).to_have_text("50,300.0")
         finally:
             browser.close()
 
@@ -112,8 +113,9 @@ def test_dashboard_when_reads_require_the_token() -> None:
         pytest.skip("Debian chromium not installed: apt-get install -y chromium")
     from playwright.sync_api import expect, sync_playwright
 
-    server = ServerThread(make_settings(api_read_requires_token=True),
-                          MemoryController()).start()
+    controller = MemoryController()
+    controller.forget_history()
+    server = ServerThread(make_settings(api_read_requires_token=True), controller).start()
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -132,8 +134,14 @@ def test_dashboard_when_reads_require_the_token() -> None:
                 # the socket authenticated with its first message and receives the feed
                 page.wait_for_function("window.laDashboard.subscribed >= 1", timeout=10_000)
                 publish_tick(server, "50555.5", START_MS + 51 * 60_000)
-                expect(page.locator("#bid")).to_have_text("50555.5")
+                expect(page.locator("#bid")).to_have_text("50,555.5")
                 expect(page.locator("#token-dialog")).not_to_be_visible()
+                # a fresh account: each panel says it is empty; one symbol: no selector
+                expect(page.locator("#equity-empty")).to_have_text("No equity history yet.")
+                expect(page.locator("#trades-empty")).to_have_text("No trades yet.")
+                expect(page.locator("#positions-empty")).to_have_text("No open position.")
+                expect(page.locator("#position")).to_have_text("No open position.")
+                expect(page.locator("#symbol-picker")).to_be_hidden()
                 assert page_errors == [], page_errors
             finally:
                 browser.close()

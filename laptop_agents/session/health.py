@@ -8,6 +8,8 @@ watchdog, and it withholds WATCHDOG=1 while the loop lags or the prices are not 
 from __future__ import annotations
 
 import asyncio
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -65,28 +67,36 @@ class Health:
         self.feed = feed
         self.first_tick: asyncio.Event = engine.first_tick
         engine.outcomes.money_moved = self.record_equity
+        for each in self.engines:
+            self._watch(each)
 
     def update_gauges(self) -> None:
-        """Position size, equity and quote age for /metrics: after every broker event, at
-        start-up (a restored position) and on every watchdog pass (the mark moves)."""
+        """The account's gauges for /metrics: after every broker event, at start-up (a
+        restored position) and on every watchdog pass (the mark moves). Per-symbol gauges are
+        read when /metrics is scraped (``_watch``): with many symbols, no cost per pass."""
         engine = self.engine
         broker, metrics = engine.broker, self.metrics
         metrics.equity.set(float(engine.equity()))
         metrics.balance.set(float(broker.balance))
         metrics.funding_paid.set(float(broker.funding_paid))
         metrics.margin_used.set(float(broker.margin_used))
-        for each in self.engines:
-            symbol, position = each.symbol, each.broker.position
-            metrics.position_size.labels(symbol).set(float(signed_size(position)))
-            metrics.liquidation_price.labels(symbol).set(
-                float(each.broker.liquidation_price() or 0))
-            age = each.gate.last_tick_age()
-            if age is not None:
-                metrics.last_quote_age.labels(symbol).set(age)
-            reasons = each.gate.reasons()
-            for reason in PauseReason:
-                metrics.entries_paused.labels(symbol, reason.value).set(reason in reasons)
-            metrics.feed_connected.labels(symbol).set(each.gate.feed_connected)
+
+    def _watch(self, engine: SymbolEngine) -> None:
+        """One symbol's gauges, each a function of its engine evaluated at scrape time (on the
+        loop: /metrics is served there)."""
+        metrics, symbol, broker, gate = self.metrics, engine.symbol, engine.broker, engine.gate
+        metrics.position_size.labels(symbol).set_function(
+            lambda: float(signed_size(broker.position)))
+        metrics.liquidation_price.labels(symbol).set_function(
+            lambda: float(broker.liquidation_price() or 0))
+        metrics.last_quote_age.labels(symbol).set_function(
+            lambda: math.nan if (age := gate.last_tick_age()) is None else age)
+        metrics.feed_connected.labels(symbol).set_function(lambda: float(gate.feed_connected))
+        def paused_for(reason: PauseReason) -> Callable[[], float]:
+            return lambda: float(reason in gate.reasons())
+
+        for reason in PauseReason:
+            metrics.entries_paused.labels(symbol, reason.value).set_function(paused_for(reason))
 
     def health_line(self, lag: float) -> str:
         engine = self.engine

@@ -88,7 +88,8 @@ async def test_sigterm_keeps_position_and_pause_then_restart_closes_at_stop(
     async with running(sim, tmp_path) as runner:
         assert runner.broker.position == kept
         # /metrics shows the restored position before any broker event happened.
-        assert runner.metrics.position_size.labels("BTCUSDT")._value.get() == float(kept.qty)
+        assert runner.metrics.registry.get_sample_value(
+            "la_position_size", {"symbol": "BTCUSDT"}) == float(kept.qty)
         assert runner.controller.status().gate.details["manual"] == "before restart"
         # well below the stop, so the walk that resumes from there stays below it
         sim.script_price((stop_price * Decimal("0.99")).quantize(Decimal("0.1")), pushes=1)

@@ -6,7 +6,7 @@ every 500 ms, price every second, per subscribed symbol).
 JSON commands read from stdin, one reply line each: ``mids`` {symbols} (each one's current
 mid), ``cross`` {symbol, bid} (scripts that symbol's best bid to ``bid`` with the admin API's
 ``script_price`` and replies with the monotonic ns just before the first depth frame carrying
-it was written), ``quit``. :class:`SymbolsSim` drives it.
+it was written to the socket), ``quit``. :class:`SymbolsSim` drives it.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ COMMAND_TIMEOUT_S = 30.0
 async def _serve(symbols: tuple[str, ...]) -> None:
     import time
 
+    from aiohttp import web
     from loguru import logger
 
     from laptop_agents.sim import frames
@@ -32,17 +33,32 @@ async def _serve(symbols: tuple[str, ...]) -> None:
     from laptop_agents.sim.server import SimExchange
 
     logger.remove()
+    # A crossing is timed at its depth frame's write to the socket: the push timer builds the
+    # frame (armed here), the connection's writer task sends it later, behind the frames of
+    # every other symbol queued by the same push.
     pending: dict[str, asyncio.Future[int]] = {}
+    armed: dict[str, tuple[str, asyncio.Future[int]]] = {}
     depth_push = frames.depth_push
+    send_str = web.WebSocketResponse.send_str
 
-    def stamped(ch: str, market: Any, levels: int, now: int) -> Any:
-        frame = depth_push(ch, market, levels, now)
-        waiter = pending.pop(market.spec.symbol, None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(time.monotonic_ns())  # the frame is written right after this
-        return frame
+    def building(ch: str, market: Any, levels: int, now: int) -> Any:
+        symbol = market.spec.symbol
+        if symbol in pending:
+            armed[symbol] = (f'{{"ch":"{ch}","symbol":"{symbol}",', pending.pop(symbol))
+        return depth_push(ch, market, levels, now)
 
-    frames.depth_push = stamped  # type: ignore[assignment]  # this process only
+    async def sending(ws: web.WebSocketResponse, data: str, compress: int | None = None
+                      ) -> None:
+        for symbol, (head, waiter) in list(armed.items()):
+            if data.startswith(head):
+                del armed[symbol]
+                if not waiter.done():
+                    waiter.set_result(time.monotonic_ns())
+        await send_str(ws, data, compress)
+
+    # This process only: the simulator's frames pass through these two.
+    frames.depth_push = building  # type: ignore[assignment]
+    setattr(web.WebSocketResponse, "send_str", sending)  # noqa: B010
     sim = SimExchange(SimOptions(speed=1.0, seed=13, symbols=symbols, depth_push_ms=310,
                                  kline_push_ms=500, price_push_ms=1000, idle_timeout=600.0))
     await sim.start()

@@ -4,6 +4,7 @@ plain sum of every symbol's mark."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -32,7 +33,7 @@ def test_equity_follows_every_change_of_a_position_tick_or_close() -> None:
     assert btc.equity() == eth.equity() == D(10000)
     assert btc.submit(intent(), tick(50000), T0).accepted
     assert eth.submit(eth_intent(), eth_tick(3000), T0).accepted
-    steps = [lambda: btc.on_tick(tick(50100, ts=T0 + 1000)),
+    steps: list[Callable[[], object]] = [lambda: btc.on_tick(tick(50100, ts=T0 + 1000)),
              lambda: eth.on_tick(eth_tick(3007, ts=T0 + 1000)),
              lambda: eth.on_tick(eth_tick(2995, ts=T0 + 2000)),
              lambda: btc.on_tick(tick(49950, ts=T0 + 3000))]

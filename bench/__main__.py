@@ -28,6 +28,7 @@ from bench import (
     replay,
     startup,
     strategy,
+    symbols,
     tick_exit,
     watchdog,
 )
@@ -46,6 +47,7 @@ FIGURES: dict[str, Figure] = {
     "replay": replay.run,
     "strategy": strategy.run,
     "backtest": backtest.run,
+    "symbols": symbols.run,
 }
 
 

@@ -35,6 +35,7 @@ from laptop_agents.paper.margin import (
     liquidation_fee,
     liquidation_price,
 )
+from laptop_agents.paper.marks import MarkInputs
 from laptop_agents.paper.models import (
     BrokerEvent,
     Fill,
@@ -54,23 +55,22 @@ from laptop_agents.storage.rows import AccountTotals
 MEMORY_TRADES = 1000  # trades (and orders, for idempotency) kept in memory without a journal
 
 
-class Ledger:
+class Ledger(MarkInputs):
     def __init__(self, settings: Settings, instrument: Instrument,
                  journal: Journal | None, wallet: Wallet | None = None) -> None:
         self.settings = settings
         self.instrument = instrument
         self.symbol = instrument.symbol
         self.journal = journal
-        self.position: Position | None = None
+        # The account this symbol trades in: one wallet, whatever the number of symbols.
+        self.wallet = wallet or Wallet(settings.starting_equity)
+        MarkInputs.__init__(self)
         self.orders: dict[str, Order] = {}  # working limit orders
         self._known_orders: OrderedDict[str, Order] = OrderedDict()  # memory-only idempotency
         self._trades: deque[Trade] = deque(maxlen=MEMORY_TRADES)
-        # Memory-only market data: the engine supplies it again after a restart.
-        self.last_tick: Tick | None = None
-        self.last_close: Decimal | None = None
+        # Memory-only market data (last_tick, last_close: MarkInputs; the engine supplies
+        # them again after a restart).
         self.last_mark: MarkPrice | None = None
-        # The account this symbol trades in: one wallet, whatever the number of symbols.
-        self.wallet = wallet or Wallet(settings.starting_equity)
         self.wallet.join(self)
         self._last_exit_ms: int | None = None  # this symbol's (the cooldown counts from it)
 
@@ -171,10 +171,15 @@ class Ledger:
     def unrealized_pnl(self, tick: Tick | None = None) -> Decimal:
         """Mark-to-market of the position at the executable side (no exit fee, no slippage).
         Without ``tick``: the last tick seen, else the last candle close, else 0."""
+        memo = tick is None or tick is self._last_tick
+        if memo and self._upnl_at == self._changes:
+            return self._upnl
         price = self._exit_price_now(tick)
-        if self.position is None or price is None:
-            return Decimal(0)
-        return self.position.unrealized_pnl(price)
+        value = Decimal(0) if self.position is None or price is None \
+            else self.position.unrealized_pnl(price)
+        if memo:
+            self._upnl, self._upnl_at = value, self._changes
+        return value
 
     def equity(self, tick: Tick | None = None) -> Decimal:
         """The account's equity: the balance, this symbol's position at ``tick`` (else its

@@ -57,6 +57,11 @@ class Wallet:
         # The money totals, replaced whole by each transaction (journal first, then here).
         self.totals = AccountTotals(ZERO, ZERO, ZERO, ZERO, None)
         self.ledgers: list[Ledger] = []  # one per symbol, in the order they joined
+        # Bumped by a ledger whenever its unrealised PnL's inputs change (Ledger._changed):
+        # the total over every ledger is summed again only after a change.
+        self.changes = 0
+        self._total_at = -1
+        self._total = ZERO
 
     def join(self, ledger: Ledger) -> None:
         if any(known.symbol == ledger.symbol for known in self.ledgers):
@@ -74,12 +79,20 @@ class Wallet:
         """The other symbols' positions marked at their own latest quotes."""
         if len(self.ledgers) == 1:
             return ZERO
-        return sum((other.unrealized_pnl() for other in self.ledgers if other is not ledger),
-                   ZERO)
+        # Exact: the PnLs are Decimals far below the context's 28 digits, so the total less
+        # this symbol's is the other symbols' sum.
+        return self.unrealized_total() - ledger.unrealized_pnl()
+
+    def unrealized_total(self) -> Decimal:
+        """Every position's unrealised PnL at its latest quote (summed again after a change)."""
+        if self._total_at != self.changes:
+            self._total = sum((ledger.unrealized_pnl() for ledger in self.ledgers), ZERO)
+            self._total_at = self.changes
+        return self._total
 
     def equity(self) -> Decimal:
         """Balance plus every position's unrealised PnL at its latest quote."""
-        return self.balance + sum((ledger.unrealized_pnl() for ledger in self.ledgers), ZERO)
+        return self.balance + self.unrealized_total()
 
     def margin_used(self) -> Decimal:
         """Every position's isolated margin plus what every working order holds."""

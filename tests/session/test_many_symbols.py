@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 
 from laptop_agents.models import Side
 from laptop_agents.session.async_session import AsyncRunner
+from laptop_agents.session.views import view_json
 from laptop_agents.strategy.base import Decision, OrderIntent, StrategyContext
 from laptop_agents.strategy.sizing import round_to_tick
 from tests.support.sim import engine_settings
@@ -76,6 +78,21 @@ async def running(sim: Any, data_dir: Path,
             await asyncio.wait_for(task, 5)
 
 
+def same_symbols_json(runner: AsyncRunner) -> bool:
+    """/status's hand-encoded symbols block is the SymbolView's own JSON (ages and the clock
+    offset aside: they move with the laptop's clock between the two reads)."""
+    controller = runner.controller
+    controller.status_changed()
+    fast = orjson.loads(controller.status_json())
+    slow = orjson.loads(view_json(controller.status()))
+    for body in (fast, slow):
+        for entry in body["symbols"].values():
+            entry["feed"].pop("last_tick_age_s"), entry["feed"].pop("clock_offset_ms")
+        body.pop("uptime_s"), body.pop("loop_lag_ms"), body.pop("feed"), body.pop("tasks")
+        body.pop("data_health")
+    return bool(fast == slow and fast["symbols"])
+
+
 def no_gap(runner: AsyncRunner) -> bool:
     for engine in runner.symbols:
         times = [c.open_time for c in engine.history]
@@ -96,6 +113,7 @@ async def test_five_symbols_trade_pause_recover_and_restart_apart(
             strategy.armed.clear()
         # One balance: every entry fee came out of it; each symbol holds its own position.
         assert len(runner.controller.positions()) == 5
+        assert same_symbols_json(runner)
         assert runner.broker.wallet is runner.symbols.by_symbol["DOGEUSDT"].broker.wallet
 
         # -- exits on two symbols: their quotes go through the stop --------------------------

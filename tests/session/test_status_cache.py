@@ -75,9 +75,9 @@ async def test_engine_state_changes_invalidate_the_status_body(
             renders = [0]
             real_status = controller.status
 
-            def counted() -> Any:
+            def counted(with_symbols: bool = True) -> Any:
                 renders[0] += 1
-                return real_status()
+                return real_status(with_symbols)
 
             monkeypatch.setattr(controller, "status", counted)
             first = controller.status_json()

@@ -6,6 +6,7 @@ dropped connection and a silent stall."""
 from __future__ import annotations
 
 import asyncio
+import glob
 import shutil
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,22 @@ pytestmark = pytest.mark.skipif(shutil.which("faketime") is None,
                                 reason="Debian's faketime is not installed (.ci/run installs it)")
 
 
+# The library itself, preloaded: Debian's `faketime` wrapper keeps a named semaphore and
+# shared memory per wrapper PID in /dev/shm and leaves them behind when the daemon it wraps
+# is stopped by a signal; on a machine that ran it often, a reused PID then fails with
+# "sem_open: File exists". Without the wrapper nothing is shared or left behind.
+LIBFAKETIME = next(iter(sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1")
+                               + glob.glob("/usr/lib/faketime/libfaketime.so.1"))), None)
+
+
+def faketime_prefix(skew: str) -> list[str]:
+    return [] if LIBFAKETIME else ["faketime", "-f", skew]
+
+
+def faketime_env(skew: str) -> dict[str, str]:
+    return {"LD_PRELOAD": LIBFAKETIME, "FAKETIME": skew} if LIBFAKETIME else {}
+
+
 async def status(http: aiohttp.ClientSession, base: str) -> dict[str, Any]:
     async with http.get(f"{base}/status") as response:
         result: dict[str, Any] = await response.json()
@@ -35,8 +52,8 @@ async def status(http: aiohttp.ClientSession, base: str) -> dict[str, Any]:
 async def test_skewed_laptop_against_a_20x_exchange(skew: str, tmp_path: Path) -> None:
     async with SimExchange(SimOptions(seed=9, speed=20.0, kline_push_ms=250, depth_push_ms=100,
                                       history_minutes=400)) as sim:
-        daemon = DaemonProcess(tmp_path / "data", TOKEN, prefix=["faketime", "-f", skew], env={
-            "LA_SOURCE": "bitunix", "LA_BITUNIX_WS_URL": sim.ws_url,
+        daemon = DaemonProcess(tmp_path / "data", TOKEN, prefix=faketime_prefix(skew), env={
+            **faketime_env(skew), "LA_SOURCE": "bitunix", "LA_BITUNIX_WS_URL": sim.ws_url,
             "LA_BITUNIX_PRIVATE_WS_URL": sim.private_ws_url,
             "LA_BITUNIX_REST_URL": sim.rest_url, "LA_HISTORY_CANDLES": "120",
             "LA_WS_SILENCE_TIMEOUT": "1", "LA_WS_PING_INTERVAL": "0.5",

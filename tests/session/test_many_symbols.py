@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,44 +16,14 @@ import aiohttp
 import orjson
 import pytest
 
-from laptop_agents.models import Side
 from laptop_agents.session.async_session import AsyncRunner
 from laptop_agents.session.views import view_json
-from laptop_agents.strategy.base import Decision, OrderIntent, StrategyContext
-from laptop_agents.strategy.sizing import round_to_tick
 from tests.support.sim import engine_settings
+from tests.support.strategies import Enter
 from tests.support.waiting import wait_until
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT")
 SIM = {"symbols": SYMBOLS, "speed": 60.0, "kline_push_ms": 100, "depth_push_ms": 50}
-NOTIONAL = Decimal(20)  # USDT per entry: above min_notional on every contract
-STOP_PCT = Decimal("0.01")
-
-
-class Enter:
-    """Goes long at market about NOTIONAL USDT whenever flat and ``armed``: stop and target
-    1 % away, on the contract's own tick grid."""
-
-    name = "enter"
-    warmup = 1
-
-    def __init__(self, armed: bool = True) -> None:
-        self.armed = threading.Event()
-        if armed:
-            self.armed.set()
-
-    def decide(self, ctx: StrategyContext) -> Decision:
-        if ctx.position is not None or ctx.has_working_order or not self.armed.is_set():
-            return Decision(None, "hold")
-        inst, close = ctx.instrument, ctx.candles[-1].close
-        qty = max(inst.min_qty, (NOTIONAL / close / inst.lot_step).to_integral_value(
-            ROUND_CEILING) * inst.lot_step)
-        stop = round_to_tick(close * (1 - STOP_PCT), inst.tick_size, up=False)
-        target = round_to_tick(close * (1 + STOP_PCT), inst.tick_size, up=True)
-        return Decision(OrderIntent(Side.LONG, "market", qty, close, stop, target, "test",
-                                    "enter", Decimal(0)), "enter")
-
-
 @asynccontextmanager
 async def running(sim: Any, data_dir: Path,
                   strategies: dict[str, Enter]) -> AsyncIterator[AsyncRunner]:

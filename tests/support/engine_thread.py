@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,36 +15,11 @@ import aiohttp
 from aiohttp import web
 
 from laptop_agents.api.app import create_app
-from laptop_agents.models import Side
 from laptop_agents.session.async_session import AsyncRunner
-from laptop_agents.strategy.base import Decision, OrderIntent, StrategyContext
-from laptop_agents.strategy.sizing import round_to_tick
 from tests.support.sim import engine_settings
+from tests.support.strategies import Enter
 
 NOTIONAL = Decimal(40)  # USDT per entry: above every contract's minimum notional
-STOP_PCT = Decimal("0.01")
-
-
-class Enter:
-    """Long at market, about NOTIONAL USDT, whenever flat and ``armed``; stop and target 1 %
-    away on the contract's tick grid."""
-
-    name = "enter"
-    warmup = 1
-
-    def __init__(self) -> None:
-        self.armed = threading.Event()
-
-    def decide(self, ctx: StrategyContext) -> Decision:
-        if ctx.position is not None or ctx.has_working_order or not self.armed.is_set():
-            return Decision(None, "hold")
-        inst, close = ctx.instrument, ctx.candles[-1].close
-        qty = max(inst.min_qty, (NOTIONAL / close / inst.lot_step).to_integral_value(
-            ROUND_CEILING) * inst.lot_step)
-        stop = round_to_tick(close * (1 - STOP_PCT), inst.tick_size, up=False)
-        target = round_to_tick(close * (1 + STOP_PCT), inst.tick_size, up=True)
-        return Decision(OrderIntent(Side.LONG, "market", qty, close, stop, target, "test",
-                                    "enter", Decimal(0)), "enter")
 
 
 class EngineThread:
@@ -53,7 +28,7 @@ class EngineThread:
 
     def __init__(self, data_dir: Path, symbols: tuple[str, ...], token: str) -> None:
         self.data_dir, self.symbols, self.token = data_dir, symbols, token
-        self.strategies = {symbol: Enter() for symbol in symbols}
+        self.strategies = {symbol: Enter(armed=False, notional=NOTIONAL) for symbol in symbols}
         self.port = 0
         self.runner: AsyncRunner | None = None
         self._loop = asyncio.new_event_loop()

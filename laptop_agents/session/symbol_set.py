@@ -52,7 +52,10 @@ class SymbolPauseStore:
             saved = json.loads(raw)
             return bool(saved["paused"]), saved.get("reason")
         except (ValueError, KeyError, TypeError):
-            return False, None
+            # Unreadable (hand-edited journal): paused, so an operator looks before entries.
+            logger.warning("journal meta {} is unreadable ({!r}); the symbol starts paused",
+                           self._key, raw[:80])
+            return True, "unreadable pause state in the journal"
 
 
 def symbol_gate(settings: Settings, journal: Journal, symbol: str, several: bool,

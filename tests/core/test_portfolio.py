@@ -95,3 +95,20 @@ def test_a_restart_restores_every_symbol_and_the_ledger_holds(tmp_path: Path) ->
         check_ledger(journal, btc.balance)
     finally:
         journal.close()
+
+
+def test_a_symbol_pause_is_kept_per_symbol_and_an_unreadable_one_stays_paused(
+        tmp_path: Path) -> None:
+    from laptop_agents.session.symbol_set import SymbolPauseStore
+
+    journal = Journal(tmp_path / "journal.sqlite3")
+    try:
+        eth, btc = SymbolPauseStore(journal, "ETHUSDT"), SymbolPauseStore(journal, "BTCUSDT")
+        eth.set_pause(True, "ETH only")
+        assert eth.state() == (True, "ETH only") and btc.state() == (False, None)
+        journal.set_pause(True, "everything")  # the one-symbol row, from before LA_SYMBOLS
+        assert btc.state() == (True, "everything")  # no row of its own: the account's
+        journal.set_meta("pause:BTCUSDT", "{not json")
+        assert btc.state()[0] is True  # unreadable: paused until an operator looks
+    finally:
+        journal.close()

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from bench.json_process import JsonProcess
 from bench.servers import Blaster
 
 PROCESS_START_TIMEOUT_S = 30.0
@@ -82,50 +83,19 @@ async def _serve() -> None:
         await sim.stop()
 
 
-class Exchange:
+class Exchange(JsonProcess):
     """Handle on a ``python -m bench.exchange`` process (``async with Exchange() as ex``)."""
 
     def __init__(self) -> None:
-        self.proc: asyncio.subprocess.Process | None = None
+        super().__init__("bench.exchange", start_timeout=PROCESS_START_TIMEOUT_S,
+                         command_timeout=COMMAND_TIMEOUT_S)
         self.rest_url = self.sim_ws_url = self.blast_ws_url = ""
-        self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> Exchange:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.exchange", stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE)
-        ready = await self._line(PROCESS_START_TIMEOUT_S)
+        ready = await self.start()
         self.rest_url, self.sim_ws_url = ready["rest"], ready["sim_ws"]
         self.blast_ws_url = ready["blast_ws"]
         return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        proc = self.proc
-        if proc is None:
-            return
-        if proc.returncode is None:
-            try:
-                assert proc.stdin is not None
-                proc.stdin.write(b'{"cmd":"quit"}\n')
-                await asyncio.wait_for(proc.wait(), 5.0)
-            except (TimeoutError, ConnectionError):
-                proc.kill()
-                await proc.wait()
-
-    async def _line(self, limit: float) -> dict[str, Any]:
-        assert self.proc is not None and self.proc.stdout is not None
-        raw = await asyncio.wait_for(self.proc.stdout.readline(), limit)
-        if not raw:
-            raise RuntimeError("bench.exchange exited")
-        result: dict[str, Any] = orjson.loads(raw)
-        return result
-
-    async def call(self, cmd: str, **args: Any) -> dict[str, Any]:
-        async with self._lock:
-            assert self.proc is not None and self.proc.stdin is not None
-            self.proc.stdin.write(orjson.dumps({"cmd": cmd, **args}) + b"\n")
-            await self.proc.stdin.drain()
-            return await self._line(COMMAND_TIMEOUT_S)
 
     async def center(self) -> Decimal:
         return Decimal((await self.call("center"))["center"])

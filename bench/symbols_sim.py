@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from bench.json_process import JsonProcess
+
 PROCESS_START_TIMEOUT_S = 120.0  # 100 contracts' history takes ~20 s to build
 COMMAND_TIMEOUT_S = 30.0
 
@@ -93,47 +95,20 @@ async def _serve(symbols: tuple[str, ...]) -> None:
         await sim.stop()
 
 
-class SymbolsSim:
+class SymbolsSim(JsonProcess):
     """Handle on a ``python -m bench.symbols_sim`` process (``async with SymbolsSim(...)``)."""
 
     def __init__(self, symbols: tuple[str, ...]) -> None:
+        super().__init__("bench.symbols_sim", ",".join(symbols),
+                         start_timeout=PROCESS_START_TIMEOUT_S,
+                         command_timeout=COMMAND_TIMEOUT_S + 5, quit_timeout=10.0)
         self.symbols = symbols
-        self.proc: asyncio.subprocess.Process | None = None
         self.rest_url = self.ws_url = ""
 
     async def __aenter__(self) -> SymbolsSim:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.symbols_sim", ",".join(self.symbols),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-        ready = await self._line(PROCESS_START_TIMEOUT_S)
+        ready = await self.start()
         self.rest_url, self.ws_url = ready["rest"], ready["ws"]
         return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        proc = self.proc
-        if proc is None or proc.returncode is not None:
-            return
-        try:
-            assert proc.stdin is not None
-            proc.stdin.write(b'{"cmd":"quit"}\n')
-            await asyncio.wait_for(proc.wait(), 10.0)
-        except (TimeoutError, ConnectionError):
-            proc.kill()
-            await proc.wait()
-
-    async def _line(self, limit: float) -> dict[str, Any]:
-        assert self.proc is not None and self.proc.stdout is not None
-        raw = await asyncio.wait_for(self.proc.stdout.readline(), limit)
-        if not raw:
-            raise RuntimeError("bench.symbols_sim exited")
-        result: dict[str, Any] = orjson.loads(raw)
-        return result
-
-    async def call(self, cmd: str, **args: Any) -> dict[str, Any]:
-        assert self.proc is not None and self.proc.stdin is not None
-        self.proc.stdin.write(orjson.dumps({"cmd": cmd, **args}) + b"\n")
-        await self.proc.stdin.drain()
-        return await self._line(COMMAND_TIMEOUT_S + 5)
 
     async def mids(self, symbols: list[str]) -> dict[str, Decimal]:
         return {s: Decimal(v) for s, v in (await self.call("mids", symbols=symbols)).items()}

@@ -39,8 +39,10 @@ BAND = D("200")
 CROSS = D("300")
 
 
-def seed_position(data_dir: Path, center: Decimal) -> None:
-    settings = Settings(source="bitunix", data_dir=data_dir)
+def seed_position(data_dir: Path, center: Decimal, rest_url: str, ws_url: str) -> None:
+    # The daemon's own market URLs: a non-default market has a journal of its own.
+    settings = Settings(source="bitunix", data_dir=data_dir, bitunix_rest_url=rest_url,
+                        bitunix_ws_url=ws_url)
     data_dir.mkdir(parents=True, exist_ok=True)
     journal = Journal(journal_path(settings))
     broker = PaperBroker(settings, DEFAULT_BTCUSDT, journal)
@@ -56,7 +58,7 @@ def seed_position(data_dir: Path, center: Decimal) -> None:
 async def one_start(ex: Exchange, data_dir: Path) -> tuple[float, float]:
     """(socket -> log line, in-daemon) seconds for one crossing frame."""
     center = await ex.center()
-    seed_position(data_dir, center)
+    seed_position(data_dir, center, ex.rest_url, ex.blast_ws_url)
     daemon = exchange_daemon(data_dir, ex.rest_url, ex.blast_ws_url)
     async with running(daemon), aiohttp.ClientSession() as http:
         await daemon.ready()
